@@ -1,0 +1,45 @@
+"""reeplan: plan national rare-earth and rare-metal supply chains, mine to magnet.
+
+The public API is reached from here and loaded lazily, so that ``import reeplan`` (and the
+CLI's ``--help``) stay fast:
+
+>>> import reeplan
+>>> facts = reeplan.load_factbase()          # doctest: +SKIP
+>>> overview = reeplan.world("rare_earths", year=2024)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FactBase",
+    "WorldOverview",
+    "__version__",
+    "load_factbase",
+    "world",
+]
+
+_LAZY = {
+    "FactBase": "reeplan.data",
+    "load_factbase": "reeplan.data",
+    "WorldOverview": "reeplan.metrics.world",
+    "world": "reeplan.metrics.world",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reeplan.data import FactBase, load_factbase
+    from reeplan.metrics.world import WorldOverview, world
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'reeplan' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,488 @@
+"""Schemas of the fact-base tables: one pydantic row model and one :class:`TableSpec` each.
+
+A row model checks each cell (type, unit, range, allowed values); a table spec adds what
+only the whole table or the whole fact base can check: the primary key, cross-references to
+other tables, and share sums. :mod:`reeplan.data.loader` applies both and collects every
+problem before raising.
+
+Conventions
+-----------
+- Quantities are in the unit named by the row's ``unit`` column; allowed units are listed
+  per table, so a misspelled unit is an error rather than a silent mis-scaling.
+- ``source_id`` names a row of ``sources`` or of ``assumptions``: no number ships without one.
+- ``confidence`` says how sure we are of the row: ``high`` (read in a primary source),
+  ``medium`` (reputable secondary report), ``low`` (weak source, or approximate), ``unverified``
+  (claimed somewhere but not found in any primary source; never a validation target).
+- Countries are ISO 3166-1 alpha-3 codes; ``WLD`` (world) and ``ROW`` (other countries, as a
+  lump) are aggregates listed in ``countries`` with ``kind = aggregate``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+__all__ = [
+    "SCHEMAS",
+    "Confidence",
+    "CrossRef",
+    "ShareRule",
+    "TableRow",
+    "TableSpec",
+]
+
+Confidence = Literal["high", "medium", "low", "unverified"]
+Iso3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]+$", min_length=1)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+NonNeg = Annotated[float, Field(ge=0)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Year = Annotated[int, Field(ge=1900, le=2100)]
+
+ElementKind = Literal["rare_earth", "rare_metal"]
+ElementGroup = Literal["light", "medium", "heavy", "none"]
+Stage = Literal[
+    "mining",
+    "concentrate",
+    "cracking",
+    "separation",
+    "refining",
+    "metal",
+    "alloy",
+    "magnet",
+    "recycling",
+]
+ProductionMetric = Literal[
+    "mine_production",
+    "reserves",
+    "refinery_production",
+    "primary_production",
+    "sponge_production",
+]
+
+
+class TableRow(BaseModel):
+    """Base of every row model: frozen, unknown columns rejected, blanks read as missing."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+class SourceRow(TableRow):
+    """A published source that numbers cite."""
+
+    source_id: Ident
+    title: Text
+    publisher: Text
+    year: Year | None = None
+    url: Text | None = None
+    accessed: Text
+    """Date (ISO 8601) we read it, and through which copy if not the original."""
+    licence: Text
+    note: str | None = None
+
+
+class AssumptionRow(TableRow):
+    """A number with no published source: our assumption, with its reasoning."""
+
+    assumption_id: Ident
+    topic: Text
+    value: float | None = None
+    unit: Text | None = None
+    reasoning: Text
+    based_on: str | None = None
+    """Source ids (semicolon-separated) the reasoning leans on, if any."""
+
+
+# --------------------------------------------------------------------------- reference
+
+
+class ElementRow(TableRow):
+    """A chemical element of interest, with its oxide and the oxide-to-metal factor."""
+
+    symbol: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]?$")]
+    name: Text
+    kind: ElementKind
+    group: ElementGroup
+    """light (La-Nd), medium (Sm-Gd), heavy (Tb-Lu, Y); Sc and rare metals: none."""
+    atomic_number: Annotated[int, Field(ge=1, le=118)]
+    atomic_mass: Annotated[float, Field(gt=0)]
+    """Standard atomic weight [g/mol]."""
+    oxide_formula: Annotated[str, StringConstraints(pattern=r"^([A-Z][a-z]?\d*)+$")]
+    metal_per_oxide: Annotated[float, Field(gt=0, le=1)]
+    """Mass of metal in one mass unit of its oxide [t metal / t oxide]."""
+    source_id: Ident
+    note: str | None = None
+
+
+class CommodityRow(TableRow):
+    """A commodity as production statistics report it (rare earths as one, metals singly)."""
+
+    commodity: Ident
+    name: Text
+    elements: Text
+    """Element symbols the commodity covers, semicolon-separated."""
+    default_unit: Text
+
+
+class CountryRow(TableRow):
+    """A country (ISO 3166-1 alpha-3) or a statistical aggregate."""
+
+    iso3: Iso3
+    name: Text
+    kind: Literal["country", "aggregate"]
+    usgs_name: str | None = None
+
+
+class CountryGroupRow(TableRow):
+    """Membership of a country in a policy grouping (EU, sanctioning states, ...)."""
+
+    group: Ident
+    iso3: Iso3
+    source_id: Ident
+    note: str | None = None
+
+
+# --------------------------------------------------------------------------- supply
+
+
+class ProductionRow(TableRow):
+    """Mine or refinery production, or reserves, of a commodity in a country and year."""
+
+    commodity: Ident
+    country: Iso3
+    metric: ProductionMetric
+    year: Year
+    value: NonNeg | None = None
+    """Quantity in ``unit``; blank where the source gives NA or withholds it."""
+    qualifier: Literal[">", "<", "~"] | None = None
+    """Set when the source gives a bound or an approximation rather than a figure."""
+    unit: Literal["t REO", "t", "t content", "t oxide content", "kg", "t TiO2", "t ZrO2"]
+    basis: str | None = None
+    series: Text
+    """Which estimate this row belongs to, e.g. 'USGS MCS2025' or 'MinPrirody 2025'."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class StageShareRow(TableRow):
+    """A country's share of world output at one stage of the chain."""
+
+    commodity: Ident
+    stage: Stage
+    country: Iso3
+    year: Year
+    value: Percent
+    """Share of world output at this stage [%]."""
+    unit: Literal["%"]
+    basis: Text
+    """What is counted, e.g. 'magnet REE (Nd, Pr, Dy, Tb)' or 'total REO'."""
+    projection: bool = False
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class DepositRow(TableRow):
+    """An ore deposit or a by-product source (apatite, phosphogypsum, tailings)."""
+
+    deposit_id: Ident
+    name: Text
+    country: Iso3
+    region: str | None = None
+    deposit_type: Text
+    commodities: Text
+    status: Literal[
+        "producing", "development", "exploration", "care_and_maintenance", "by_product",
+        "undeveloped",
+    ]
+    operator: str | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class DepositEstimateRow(TableRow):
+    """One estimate of a deposit's resources or reserves, by one source under one code."""
+
+    deposit_id: Ident
+    estimate: Literal["reserve", "resource", "state_balance", "contained"]
+    category: Text
+    """Reporting code and category, e.g. 'JORC Ore Reserve', 'A+B+C1', 'C2'."""
+    year: Year
+    ore: NonNeg | None = None
+    """Ore tonnage [Mt ore]."""
+    grade: NonNeg | None = None
+    """Grade in ``grade_basis`` [% by mass]."""
+    grade_basis: str | None = None
+    contained: NonNeg | None = None
+    """Contained quantity [kt of ``contained_basis``]."""
+    contained_basis: str | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class ElementDistributionRow(TableRow):
+    """Share of one element in a deposit's (or ore type's) total rare-earth oxide."""
+
+    distribution_id: Ident
+    deposit_id: Ident
+    element: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]?$")]
+    value: Percent
+    """Share of the element's oxide in total REO [% of TREO]."""
+    complete: bool
+    """True when the distribution lists every element it contains (sums to ~100%)."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class FacilityRow(TableRow):
+    """An existing or announced processing plant at one stage of the chain."""
+
+    facility_id: Ident
+    name: Text
+    operator: Text
+    country: Iso3
+    region: str | None = None
+    stage: Stage
+    product: Text
+    capacity: NonNeg | None = None
+    capacity_unit: str | None = None
+    status: Literal["operating", "construction", "commissioning", "planned", "idle"]
+    start_year: Year | None = None
+    capex: NonNeg | None = None
+    capex_unit: str | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+# --------------------------------------------------------------------------- markets
+
+
+class PriceRow(TableRow):
+    """A price of an oxide, metal or alloy in one market and period."""
+
+    product: Text
+    element: str | None = None
+    """Element symbol for single-element products; blank for mixtures (NdPr, mischmetal)."""
+    form: Literal["oxide", "metal", "alloy", "carbonate", "mixed"]
+    purity: str | None = None
+    market: Text
+    year: Year
+    period: Text
+    """'annual average' or the month/quarter the price refers to."""
+    value: NonNeg
+    value_high: NonNeg | None = None
+    """Upper end when the source gives a range; ``value`` is then the lower end."""
+    unit: Literal["USD/kg", "CNY/t"]
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class DemandRow(TableRow):
+    """Demand for a set of elements by end use, scenario and year."""
+
+    scope: Iso3
+    elements: Text
+    """Element symbols covered (semicolon-separated) or a named basket."""
+    end_use: Text
+    scenario: Text
+    year: Year
+    value: NonNeg
+    unit: Literal["kt", "t", "%"]
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class MagnetCompositionRow(TableRow):
+    """Mass fraction of one component in a magnet material."""
+
+    material: Ident
+    component: Annotated[str, StringConstraints(pattern=r"^[A-Z][a-z]?$")]
+    value: Percent
+    """Mass fraction [wt%]; the midpoint when the source gives a range."""
+    value_low: Percent | None = None
+    value_high: Percent | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+# --------------------------------------------------------------------------- policy
+
+
+class TargetRow(TableRow):
+    """A stated national target or baseline figure, as said, by whom and when."""
+
+    claim_id: Ident
+    country: Iso3
+    topic: Text
+    metric: Literal[
+        "output_value", "output_volume", "output_multiple", "import_share", "consumption",
+        "imports", "plants", "funding", "reserves_share_in_production",
+    ]
+    baseline: float | None = None
+    baseline_year: Year | None = None
+    target: float | None = None
+    target_year: Year | None = None
+    unit: Text
+    scope: Text
+    stated_by: Text
+    stated_on: Text
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class ImportRelianceRow(TableRow):
+    """A country's stated import share of consumption for a commodity."""
+
+    country: Iso3
+    commodity: Ident
+    period: Text
+    value: Percent
+    """Imports as share of consumption [%]."""
+    basis: Text
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class ConflictRow(TableRow):
+    """Two estimates of the same quantity that disagree, kept side by side."""
+
+    conflict_id: Ident
+    topic: Text
+    claim_a: Text
+    source_a: Ident
+    claim_b: Text
+    source_b: Ident
+    explanation: Text
+    handling: Text
+    """Which estimate reeplan uses by default and how to choose the other."""
+
+
+# --------------------------------------------------------------------------- table specs
+
+
+@dataclass(frozen=True)
+class CrossRef:
+    """Values of ``column`` must exist in ``target_table.target_column``.
+
+    ``split`` names a separator when the cell holds a list of references.
+    """
+
+    column: str
+    target_table: str
+    target_column: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class ShareRule:
+    """Rows grouped by ``group_by`` must have ``value`` summing to at most ``limit``."""
+
+    group_by: tuple[str, ...]
+    limit: float = 100.0
+    tolerance: float = 0.5
+    """Rounding slack [percentage points] before a sum counts as above the limit."""
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """How one table is checked and keyed."""
+
+    name: str
+    row: type[TableRow]
+    key: tuple[str, ...]
+    refs: tuple[CrossRef, ...] = ()
+    shares: tuple[ShareRule, ...] = ()
+    description: str = ""
+    provenance: Literal["source_id", "self", "conflict"] = "source_id"
+    """How rows prove their numbers: a ``source_id`` column; being a source or assumption
+    (``self``); or naming two sources (``conflict``)."""
+    columns: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", tuple(self.row.model_fields))
+
+
+def _src(column: str = "source_id") -> CrossRef:
+    return CrossRef(column, "provenance", "id")
+
+
+def _country(column: str = "country") -> CrossRef:
+    return CrossRef(column, "countries", "iso3")
+
+
+def _commodity() -> CrossRef:
+    return CrossRef("commodity", "commodities", "commodity")
+
+
+_SPECS = (
+    TableSpec("sources", SourceRow, ("source_id",), provenance="self",
+              description="Published sources cited by the numbers."),
+    TableSpec("assumptions", AssumptionRow, ("assumption_id",), provenance="self",
+              refs=(CrossRef("based_on", "sources", "source_id", split=";"),),
+              description="Numbers without a published source, with their reasoning."),
+    TableSpec("elements", ElementRow, ("symbol",), refs=(_src(),),
+              description="17 rare earths and the rare metals, with oxide factors."),
+    TableSpec("commodities", CommodityRow, ("commodity",),
+              refs=(CrossRef("elements", "elements", "symbol", split=";"),),
+              description="Commodities as statistics report them."),
+    TableSpec("countries", CountryRow, ("iso3",), description="ISO 3166-1 alpha-3 codes."),
+    TableSpec("country_groups", CountryGroupRow, ("group", "iso3"),
+              refs=(_country("iso3"), _src()), description="Policy groupings of countries."),
+    TableSpec("production", ProductionRow, ("commodity", "country", "metric", "year", "series"),
+              refs=(_commodity(), _country(), _src()),
+              description="Mine and refinery production and reserves by country."),
+    TableSpec("stage_shares", StageShareRow,
+              ("commodity", "stage", "country", "year", "basis", "source_id"),
+              refs=(_commodity(), _country(), _src()),
+              shares=(ShareRule(("commodity", "stage", "year", "basis", "source_id")),),
+              description="Country shares of world output per chain stage."),
+    TableSpec("deposits", DepositRow, ("deposit_id",), refs=(_country(), _src()),
+              description="Deposits and by-product sources."),
+    TableSpec("deposit_estimates", DepositEstimateRow,
+              ("deposit_id", "estimate", "category", "year", "grade_basis", "source_id"),
+              refs=(CrossRef("deposit_id", "deposits", "deposit_id"), _src()),
+              description="Resource and reserve estimates per deposit, side by side."),
+    TableSpec("element_distributions", ElementDistributionRow, ("distribution_id", "element"),
+              refs=(CrossRef("deposit_id", "deposits", "deposit_id"),
+                    CrossRef("element", "elements", "symbol"), _src()),
+              shares=(ShareRule(("distribution_id",), tolerance=1.0),),
+              description="Element shares of total REO per deposit."),
+    TableSpec("facilities", FacilityRow, ("facility_id",), refs=(_country(), _src()),
+              description="Existing and announced plants, by stage."),
+    TableSpec("prices", PriceRow, ("product", "form", "market", "year", "period", "source_id"),
+              refs=(CrossRef("element", "elements", "symbol"), _src()),
+              description="Oxide, metal and alloy prices."),
+    TableSpec("demand", DemandRow, ("scope", "elements", "end_use", "scenario", "year",
+                                    "source_id"),
+              refs=(_country("scope"), _src()), description="Demand by end use."),
+    TableSpec("magnet_composition", MagnetCompositionRow, ("material", "component", "source_id"),
+              refs=(_src(),), shares=(ShareRule(("material", "source_id"), tolerance=1.0),),
+              description="Composition of NdFeB and SmCo magnets."),
+    TableSpec("targets", TargetRow, ("claim_id",), refs=(_country(), _src()),
+              description="National roadmap targets and baselines as stated."),
+    TableSpec("import_reliance", ImportRelianceRow,
+              ("country", "commodity", "period", "source_id"),
+              refs=(_country(), _commodity(), _src()),
+              description="Stated import shares of consumption."),
+    TableSpec("conflicts", ConflictRow, ("conflict_id",), provenance="conflict",
+              refs=(_src("source_a"), _src("source_b")),
+              description="Estimates that disagree, and which one reeplan uses."),
+)
+
+SCHEMAS: dict[str, TableSpec] = {spec.name: spec for spec in _SPECS}
+"""Every fact-base table, by name, in load order."""

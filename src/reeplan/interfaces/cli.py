@@ -1,0 +1,157 @@
+"""The ``reeplan`` command line: thin wrappers over the Python API.
+
+Heavy libraries (pandas, numpy, xarray) are imported inside the commands, never at module
+level, so ``reeplan --help`` starts fast. Every :class:`~reeplan.errors.ReeplanError` becomes
+a one-message error on standard error and exit code 2, with no traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import typer
+
+from reeplan.errors import ReeplanError
+
+__all__ = ["app", "main"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+Format = Literal["table", "csv", "json"]
+
+app = typer.Typer(
+    name="reeplan",
+    help="Plan rare-earth and rare-metal supply chains, mine to magnet, on a sourced fact base.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+data_app = typer.Typer(help="Inspect and check the fact base.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DataOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--data", help="Directory of your own CSV tables layered over the embedded "
+                                "ones (same schema); repeat to stack several."),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+
+
+def _user_errors(func: F) -> F:
+    """Map :class:`ReeplanError` to a message on stderr and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ReeplanError as err:
+            sys.stderr.write(f"reeplan: error: {err}\n")
+            raise typer.Exit(code=2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _facts(data: list[Path] | None) -> Any:
+    from reeplan.data import load_factbase
+
+    return load_factbase(data or None)
+
+
+@app.command()
+@_user_errors
+def world(
+    commodity: Annotated[str, typer.Option(help="'rare_earths' or a rare-metal symbol "
+                                                "(W, Mo, Li, ...).")] = "rare_earths",
+    year: Annotated[int | None, typer.Option(help="Production year (default: latest).")] = None,
+    series: Annotated[str | None, typer.Option(help="Estimate series, e.g. 'USGS MCS2024' "
+                                                    "(default: newest USGS).")] = None,
+    fmt: FormatOpt = "table",
+    data: DataOpt = None,
+) -> None:
+    """World production, reserves, reserve life, shares, HHI and top 3 per stage, with sources."""
+    from reeplan.interfaces.render import emit_world
+    from reeplan.metrics.world import world as world_overview
+
+    emit_world(world_overview(commodity, year, series=series, facts=_facts(data)), fmt)
+
+
+@data_app.command("check")
+@_user_errors
+def data_check(data: DataOpt = None) -> None:
+    """Validate every table (types, units, ranges, keys, references, share sums)."""
+    facts = _facts(data)
+    rows = sum(len(t) for t in facts.tables.values())
+    typer.echo(f"fact base OK: {len(facts.tables)} tables, {rows} rows, "
+               f"{len(facts.tables['sources'])} sources, "
+               f"{len(facts.tables['assumptions'])} assumptions "
+               f"(layers: {', '.join(facts.layers)})")
+
+
+@data_app.command("list")
+@_user_errors
+def data_list(data: DataOpt = None, fmt: FormatOpt = "table") -> None:
+    """List the tables with their row counts and what they hold."""
+    import pandas as pd
+
+    from reeplan.data import SCHEMAS
+    from reeplan.interfaces.render import emit_frame
+
+    facts = _facts(data)
+    df = pd.DataFrame([{"table": n, "rows": len(facts.tables[n]),
+                        "description": s.description} for n, s in SCHEMAS.items()])
+    emit_frame(df, fmt, title="Fact-base tables")
+
+
+@data_app.command("show")
+@_user_errors
+def data_show(
+    table: Annotated[str, typer.Argument(help="Table name (see 'reeplan data list').")],
+    where: Annotated[list[str] | None, typer.Option(help="Filter COLUMN=VALUE; repeatable.")]
+    = None,
+    fmt: FormatOpt = "table",
+    data: DataOpt = None,
+) -> None:
+    """Print one table, optionally filtered."""
+    _show(table, where, fmt, data)
+
+
+@data_app.command("sources")
+@_user_errors
+def data_sources(fmt: FormatOpt = "table", data: DataOpt = None) -> None:
+    """Print the sources every number cites."""
+    _show("sources", None, fmt, data)
+
+
+@data_app.command("assumptions")
+@_user_errors
+def data_assumptions(fmt: FormatOpt = "table", data: DataOpt = None) -> None:
+    """Print the numbers that have no published source, with their reasoning."""
+    _show("assumptions", None, fmt, data)
+
+
+@data_app.command("conflicts")
+@_user_errors
+def data_conflicts(fmt: FormatOpt = "table", data: DataOpt = None) -> None:
+    """Print the estimates that disagree and how reeplan handles each."""
+    _show("conflicts", None, fmt, data)
+
+
+def _show(table: str, where: list[str] | None, fmt: Format, data: list[Path] | None) -> None:
+    from reeplan.interfaces.render import emit_frame
+
+    df = _facts(data)[table].drop(columns="origin")
+    for clause in where or []:
+        column, sep, value = clause.partition("=")
+        if not sep or column not in df.columns:
+            raise ReeplanError(f"--where '{clause}': expected COLUMN=VALUE with COLUMN one of "
+                               f"{', '.join(df.columns)}")
+        df = df[df[column].astype(str) == value]
+    emit_frame(df, fmt, title=table)
+
+
+def main() -> None:
+    """Entry point of the ``reeplan`` console script."""
+    app()

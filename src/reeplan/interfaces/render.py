@@ -1,0 +1,137 @@
+"""Turn result frames into terminal tables, CSV or JSON. Imported only when a command runs."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import TYPE_CHECKING, Any, Literal
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reeplan.metrics.world import WorldOverview
+
+__all__ = ["Format", "emit_frame", "emit_world"]
+
+Format = Literal["table", "csv", "json"]
+
+
+def fmt_number(value: Any, qualifier: Any = None, digits: int = 0) -> str:
+    """Format a quantity for people: thousands separators, bounds kept, blanks as '-'."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NA"
+    if isinstance(value, float) and math.isinf(value):
+        return "∞"
+    q = qualifier if isinstance(qualifier, str) else ""
+    return f"{q}{value:,.{digits}f}"
+
+
+def fmt_pct(value: Any, digits: int = 1) -> str:
+    """Format a fraction as a percentage."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{100 * float(value):.{digits}f}%"
+
+
+def emit_frame(df: pd.DataFrame, fmt: Format, title: str = "",
+               console: Console | None = None) -> None:
+    """Write a frame to standard output as a table, CSV or JSON."""
+    if fmt == "csv":
+        df.to_csv(sys.stdout, index=False, lineterminator="\n")
+        return
+    if fmt == "json":
+        sys.stdout.write(df.to_json(orient="records", indent=2, force_ascii=False) + "\n")
+        return
+    console = console or Console()
+    table = Table(title=title or None, show_lines=False, header_style="bold")
+    for col in df.columns:
+        table.add_column(str(col), overflow="fold")
+    for row in df.itertuples(index=False):
+        table.add_row(*("" if _blank(v) else escape(str(v)) for v in row))
+    console.print(table)
+
+
+def _blank(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def emit_world(ov: WorldOverview, fmt: Format) -> None:
+    """Write a :class:`~reeplan.metrics.world.WorldOverview` in the chosen format."""
+    if fmt == "csv":
+        emit_frame(ov.to_frame(), "csv")
+        return
+    if fmt == "json":
+        sys.stdout.write(json.dumps(ov.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    console = Console()
+    s = ov.summary
+    console.print(f"[bold]World supply of {ov.commodity} in {ov.year}[/bold]  "
+                  f"(unit: {ov.unit}; series: {ov.series})")
+    console.print(
+        f"World production {fmt_number(s['world_production'])} {ov.unit} · reserves "
+        f"{fmt_number(s['world_reserves'], s['world_reserves_qualifier'])} · static reserve "
+        f"life {fmt_number(s['world_reserve_life'])} years\n"
+        f"China's share {fmt_pct(s['china_share'])} · top 3 ({s['top3_countries']}) "
+        f"{fmt_pct(s['top3_share'])} · HHI {s['hhi']:.3f} (0-1; lower bound)"
+    )
+    _countries_table(console, ov)
+    _stages_table(console, ov.stages)
+    if not ov.alternatives.empty:
+        _alternatives_table(console, ov.alternatives)
+    console.print("[bold]Sources[/bold]")
+    for r in ov.sources.to_dict(orient="records"):
+        year = "" if _blank(r["year"]) else f", {r['year']:.0f}"
+        line = f"  [{r['source_id']}] {r['title']}, {r['publisher']}{year}. {r['url'] or ''}"
+        console.print(escape(line), highlight=False)
+
+
+def _countries_table(console: Console, ov: WorldOverview) -> None:
+    table = Table(title=f"Mine production {ov.year} and reserves, by country",
+                  header_style="bold")
+    for col, justify in (("Country", "left"), (f"Production ({ov.unit})", "right"),
+                         ("Share", "right"), (f"Reserves ({ov.unit})", "right"),
+                         ("R/P (years)", "right"), ("Source", "left")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for iso3, r in ov.countries.iterrows():
+        srcs = sorted({str(x) for x in (r["production_source"], r["reserves_source"])
+                       if not _blank(x)})
+        cells = (str(iso3), fmt_number(r["production"], r["production_qualifier"]),
+                 fmt_pct(r["share"]), fmt_number(r["reserves"], r["reserves_qualifier"]),
+                 fmt_number(r["reserve_life"]), ", ".join(srcs))
+        table.add_row(*map(escape, cells))
+    console.print(table)
+
+
+def _stages_table(console: Console, stages: pd.DataFrame) -> None:
+    if stages.empty:
+        console.print("No stage shares in the fact base for this commodity.")
+        return
+    table = Table(title="Concentration by stage (shares as published)", header_style="bold")
+    for col in ("Stage", "Year", "Basis", "China", "Top 3", "Top-3 share", "HHI*", "Source",
+                "Confidence"):
+        table.add_column(col)
+    for r in stages.itertuples(index=False):
+        table.add_row(*map(escape, (str(r.stage), str(r.year), str(r.basis),
+                      "-" if _blank(r.china_share) else f"{r.china_share:.1f}%",
+                      str(r.top3), f"{r.top3_share:.1f}%",
+                      "-" if _blank(r.hhi) else f"{r.hhi:.3f}", str(r.source_id),
+                      str(r.confidence))))
+    console.print(table)
+    console.print("* HHI over the countries each source lists: a lower bound when it lists few.")
+
+
+def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
+    table = Table(title="Other estimates, kept side by side (not averaged)", header_style="bold")
+    for col in ("Country", "Metric", "Year", "Value", "Unit", "Series", "Source", "Confidence"):
+        table.add_column(col)
+    for r in alt.itertuples(index=False):
+        table.add_row(*map(escape, (str(r.country), str(r.metric), str(r.year),
+                      fmt_number(r.value, r.qualifier), str(r.unit), str(r.series),
+                      str(r.source_id), str(r.confidence))))
+    console.print(table)
+

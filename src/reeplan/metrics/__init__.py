@@ -1,0 +1,25 @@
+"""Indicators as pure functions: concentration, dependence, depletion.
+
+Every function documents its unit, formula and reference, and has a hand-computed doctest.
+"""
+
+from reeplan.metrics.concentration import hhi, share, shares, top_n_share
+from reeplan.metrics.dependence import (
+    apparent_consumption,
+    net_import_reliance,
+    reserve_life,
+    self_sufficiency,
+)
+from reeplan.metrics.stages import country_share_by_stage
+
+__all__ = [
+    "apparent_consumption",
+    "country_share_by_stage",
+    "hhi",
+    "net_import_reliance",
+    "reserve_life",
+    "self_sufficiency",
+    "share",
+    "shares",
+    "top_n_share",
+]

@@ -1,0 +1,299 @@
+"""The world supply picture of one commodity in one year, every figure with its source.
+
+:func:`world` is what ``reeplan world`` prints; notebook users call it directly and get
+labelled frames back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from reeplan.data import FactBase, load_factbase
+from reeplan.errors import ReeplanError, UnknownItemError
+from reeplan.metrics.concentration import hhi, top_n_share
+from reeplan.metrics.dependence import reserve_life
+
+__all__ = ["WorldOverview", "world"]
+
+WORLD, OTHERS = "WLD", "ROW"
+
+
+@dataclass(frozen=True)
+class WorldOverview:
+    """World production, reserves and concentration of one commodity in one year.
+
+    Attributes
+    ----------
+    commodity, year, unit, series
+        What is shown: the commodity id, the year of production, the unit of quantities,
+        and the estimate series the production figures come from (e.g. 'USGS MCS2025').
+    countries
+        One row per producing or reserve-holding country (and 'ROW' for the unlisted rest):
+        production and reserves [``unit``], share of world production [fraction], static
+        reserve life [years], and the source id of each figure.
+    summary
+        World totals and indicators: world production and reserves as published, China's
+        share, HHI (0-1; a lower bound, 'ROW' not being split), top-3 share and names.
+    stages
+        Per chain stage, basis and source: China's share [%], top-3 countries and share,
+        HHI of the listed shares (a lower bound) and how many countries the source lists.
+    alternatives
+        Other estimates of the same quantities (other editions, national agencies), kept
+        side by side rather than averaged.
+    sources
+        Every source id cited above, with title, publisher, year and url.
+    """
+
+    commodity: str
+    year: int
+    unit: str
+    series: str
+    countries: pd.DataFrame
+    summary: pd.Series
+    stages: pd.DataFrame
+    alternatives: pd.DataFrame
+    sources: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        """Every figure as one tidy long table: section, item, metric, value, unit, source_id."""
+        rows: list[dict[str, Any]] = []
+        for iso3, r in self.countries.iterrows():
+            for metric, unit, src in (("production", self.unit, "production_source"),
+                                      ("share", "fraction", "production_source"),
+                                      ("reserves", self.unit, "reserves_source"),
+                                      ("reserve_life", "years", "reserves_source")):
+                rows.append({"section": "country", "item": iso3, "metric": metric,
+                             "value": r[metric], "unit": unit, "source_id": r[src]})
+        for key, value in self.summary.items():
+            rows.append({"section": "world", "item": WORLD, "metric": key, "value": value,
+                         "unit": _SUMMARY_UNITS.get(str(key), self.unit),
+                         "source_id": self.summary_sources.get(str(key), "")})
+        for _, r in self.stages.iterrows():
+            item = f"{r['stage']} {int(r['year'])} ({r['basis']})"
+            for metric, unit in (("china_share", "%"), ("top3_share", "%"), ("hhi", "0-1")):
+                rows.append({"section": "stage", "item": item, "metric": metric,
+                             "value": r[metric], "unit": unit, "source_id": r["source_id"]})
+        return pd.DataFrame(rows)
+
+    @property
+    def summary_sources(self) -> dict[str, str]:
+        """Source id behind each summary figure (derived figures name their inputs' source)."""
+        src = self.countries["production_source"].dropna()
+        main = str(src.iloc[0]) if len(src) else ""
+        return {k: main for k in self.summary.index if k not in {"top3_countries"}}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dictionary of every part."""
+        return {
+            "commodity": self.commodity,
+            "year": self.year,
+            "unit": self.unit,
+            "series": self.series,
+            "summary": _jsonable(self.summary.to_dict()),
+            "countries": _records(self.countries.reset_index()),
+            "stages": _records(self.stages),
+            "alternatives": _records(self.alternatives),
+            "sources": _records(self.sources),
+        }
+
+
+_SUMMARY_UNITS = {
+    "china_share": "fraction", "hhi": "0-1", "top3_share": "fraction",
+    "top3_countries": "", "world_reserve_life": "years", "listed_countries": "count",
+}
+
+
+def world(
+    commodity: str = "rare_earths",
+    year: int | None = None,
+    *,
+    series: str | None = None,
+    facts: FactBase | None = None,
+) -> WorldOverview:
+    """Summarise world supply of ``commodity`` in ``year`` from the fact base.
+
+    Parameters
+    ----------
+    commodity
+        ``"rare_earths"`` or a rare-metal symbol (``"W"``, ``"Li"``, ...).
+    year
+        Production year; the latest year in the data when omitted.
+    series
+        Estimate series for production and reserves (e.g. ``"USGS MCS2024"``); by default
+        the newest USGS edition that reports ``year``.
+    facts
+        A loaded fact base; the embedded one when omitted.
+
+    Returns
+    -------
+    WorldOverview
+
+    Raises
+    ------
+    UnknownItemError
+        For an unknown commodity, a year without data or an unknown series.
+    """
+    facts = facts if facts is not None else load_factbase()
+    prod = facts["production"]
+    known = sorted(facts["commodities"]["commodity"])
+    if commodity not in known:
+        raise UnknownItemError("commodity", commodity, known)
+    prod = prod[prod["commodity"] == commodity]
+    mined = prod[prod["metric"].isin(["mine_production", "refinery_production",
+                                      "primary_production"])]
+    if mined.empty:
+        raise ReeplanError(f"the fact base has no production figures for '{commodity}'")
+    year = int(mined["year"].max()) if year is None else year
+    chosen = _choose_series(mined, year, series)
+    metric = _main_metric(mined[mined["series"] == chosen])
+    current = mined[(mined["series"] == chosen) & (mined["year"] == year)
+                    & (mined["metric"] == metric)]
+    reserves = _latest_reserves(prod, chosen)
+    countries = _country_table(current, reserves)
+    summary = _summary(countries, current, reserves)
+    used = set(current["source_id"]) | set(reserves["source_id"])
+    stages = _stage_table(facts["stage_shares"], commodity, year)
+    used |= set(stages["source_id"])
+    alternatives = _alternatives(prod, chosen, year)
+    used |= set(alternatives["source_id"])
+    src = facts["sources"]
+    sources = src[src["source_id"].isin(used)][["source_id", "title", "publisher", "year",
+                                                "url"]].reset_index(drop=True)
+    unit = str(current["unit"].iloc[0])
+    return WorldOverview(commodity, year, unit, chosen, countries, summary, stages,
+                         alternatives, sources)
+
+
+def _choose_series(mined: pd.DataFrame, year: int, series: str | None) -> str:
+    available = sorted(set(mined.loc[mined["year"] == year, "series"]))
+    if not available:
+        years = sorted({int(y) for y in mined["year"]})
+        raise UnknownItemError("year", str(year), [str(y) for y in years])
+    if series is not None:
+        if series not in available:
+            raise UnknownItemError("series", series, available)
+        return series
+    usgs = [str(s) for s in available if str(s).startswith("USGS MCS")]
+    return max(usgs) if usgs else str(available[0])
+
+
+def _main_metric(rows: pd.DataFrame) -> str:
+    counts = rows["metric"].value_counts()
+    return str(counts.index[0])
+
+
+def _latest_reserves(prod: pd.DataFrame, series: str) -> pd.DataFrame:
+    res = prod[(prod["metric"] == "reserves") & (prod["series"] == series)]
+    if res.empty:
+        return res
+    latest: pd.DataFrame = res[res["year"] == res["year"].max()]
+    return latest
+
+
+def _country_table(current: pd.DataFrame, reserves: pd.DataFrame) -> pd.DataFrame:
+    p = current.set_index("country")
+    r = reserves.set_index("country")
+    iso = sorted((set(p.index) | set(r.index)) - {WORLD})
+    world_total = _world_value(current)
+    df = pd.DataFrame(index=pd.Index(iso, name="country"))
+    df["production"] = p["value"].reindex(iso)
+    df["production_qualifier"] = p["qualifier"].reindex(iso)
+    df["production_source"] = p["source_id"].reindex(iso)
+    df["share"] = df["production"] / world_total if world_total else math.nan
+    df["reserves"] = r["value"].reindex(iso)
+    df["reserves_qualifier"] = r["qualifier"].reindex(iso)
+    df["reserves_source"] = r["source_id"].reindex(iso)
+    df["reserve_life"] = [
+        reserve_life(res, pr) if pd.notna(res) and pd.notna(pr) else math.nan
+        for res, pr in zip(df["reserves"], df["production"], strict=True)
+    ]
+    return df.sort_values(["production", "reserves"], ascending=False, na_position="last")
+
+
+def _world_value(rows: pd.DataFrame) -> float:
+    w = rows.loc[rows["country"] == WORLD, "value"]
+    if len(w) and pd.notna(w.iloc[0]):
+        return float(w.iloc[0])
+    listed = rows.loc[rows["country"] != WORLD, "value"].dropna()
+    return float(listed.sum())
+
+
+def _summary(countries: pd.DataFrame, current: pd.DataFrame,
+             reserves: pd.DataFrame) -> pd.Series:
+    world_prod = _world_value(current)
+    world_res = _world_value(reserves) if not reserves.empty else math.nan
+    listed = countries.drop(index=OTHERS, errors="ignore")["production"].dropna()
+    listed = listed[listed > 0]
+    top = listed.sort_values(ascending=False).head(3)
+    china = float(countries["production"].get("CHN", 0.0) or 0.0)
+    res_q = reserves.loc[reserves["country"] == WORLD, "qualifier"]
+    return pd.Series({
+        "world_production": world_prod,
+        "world_reserves": world_res,
+        "world_reserves_qualifier": res_q.iloc[0] if len(res_q) else None,
+        "world_reserve_life": reserve_life(world_res, world_prod)
+        if world_prod and not math.isnan(world_res) else math.nan,
+        "china_share": china / world_prod if world_prod else math.nan,
+        "hhi": hhi(listed, total=max(world_prod, float(listed.sum()))) if len(listed) else math.nan,
+        "top3_share": top_n_share(listed, 3, total=max(world_prod, float(listed.sum())))
+        if len(listed) else math.nan,
+        "top3_countries": ", ".join(top.index),
+        "listed_countries": len(listed),
+    }, dtype=object)
+
+
+def _stage_table(stage_shares: pd.DataFrame, commodity: str, year: int) -> pd.DataFrame:
+    df = stage_shares[(stage_shares["commodity"] == commodity)
+                      & (~stage_shares["projection"].astype(bool))
+                      & (stage_shares["year"] <= year)]
+    rows = []
+    for (stage, basis, source), g in df.groupby(["stage", "basis", "source_id"], sort=True):
+        latest = g[g["year"] == g["year"].max()]
+        values = latest.set_index("country")["value"].sort_values(ascending=False)
+        top = values.head(3)
+        rows.append({
+            "stage": stage, "year": int(latest["year"].iloc[0]), "basis": basis,
+            "china_share": float(values.get("CHN", math.nan)),
+            "top3": ", ".join(top.index), "top3_share": float(top.sum()),
+            "hhi": hhi(values, total=100.0) if values.sum() > 0 else math.nan,
+            "countries_listed": len(values), "source_id": source,
+            "confidence": ", ".join(sorted(set(latest["confidence"]))),
+        })
+    cols = ["stage", "year", "basis", "china_share", "top3", "top3_share", "hhi",
+            "countries_listed", "source_id", "confidence"]
+    order = {s: i for i, s in enumerate(["mining", "concentrate", "cracking", "separation",
+                                         "refining", "metal", "alloy", "magnet", "recycling"])}
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["stage", "year"], key=lambda c: c.map(order) if c.name == "stage"
+                           else c).reset_index(drop=True)
+
+
+def _alternatives(prod: pd.DataFrame, chosen: str, year: int) -> pd.DataFrame:
+    reserves_year = prod.loc[(prod["series"] == chosen) & (prod["metric"] == "reserves"),
+                             "year"]
+    ryear = int(reserves_year.max()) if len(reserves_year) else year
+    is_reserve = prod["metric"] == "reserves"
+    near = prod["year"].between(ryear - 1, ryear + 1)
+    other = prod[(prod["series"] != chosen)
+                 & ((~is_reserve & (prod["year"] == year)) | (is_reserve & near))]
+    cols = ["country", "metric", "year", "value", "qualifier", "unit", "basis", "series",
+            "source_id", "confidence"]
+    return other[cols].sort_values(["metric", "country", "series"]).reset_index(drop=True)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return None
+    if hasattr(value, "item"):
+        return _jsonable(value.item())
+    return value
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    return [_jsonable(r) for r in df.astype(object).to_dict(orient="records")]

@@ -1,0 +1,104 @@
+"""`reeplan world`: the figures as USGS publishes them, through the API and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from io import StringIO
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import reeplan
+from reeplan.data import FactBase
+from reeplan.interfaces.cli import app
+
+
+def test_world_2024_matches_usgs(facts: FactBase) -> None:
+    ov = reeplan.world("rare_earths", 2024, facts=facts)
+    assert ov.series == "USGS MCS2025"
+    assert ov.summary["world_production"] == 390_000
+    # China's share as USGS's figures give it: 270,000 / 390,000
+    assert ov.summary["china_share"] == pytest.approx(270_000 / 390_000)
+    assert ov.countries.loc["CHN", "production"] == 270_000
+    assert ov.countries.loc["RUS", "reserve_life"] == pytest.approx(3_800_000 / 2_500)
+    assert ov.summary["top3_countries"] == "CHN, USA, MMR"
+    # top 3: (270 + 45 + 31) / 390
+    assert ov.summary["top3_share"] == pytest.approx(346_000 / 390_000)
+    assert set(ov.sources["source_id"]) >= {"usgs_mcs2025_ree"}
+
+
+def test_world_2023_prefers_newest_edition_and_keeps_the_older(facts: FactBase) -> None:
+    ov = reeplan.world("rare_earths", 2023, facts=facts)
+    assert ov.series == "USGS MCS2025"
+    assert ov.summary["world_production"] == 376_000
+    older = ov.alternatives.query("country == 'WLD' and metric == 'mine_production'")
+    assert older["value"].tolist() == [350_000]
+    again = reeplan.world("rare_earths", 2023, series="USGS MCS2024", facts=facts)
+    assert again.summary["world_production"] == 350_000
+
+
+def test_world_lists_stage_concentration_with_sources(facts: FactBase) -> None:
+    stages = reeplan.world("rare_earths", 2024, facts=facts).stages
+    assert {"mining", "magnet"} <= set(stages["stage"])
+    assert stages["source_id"].notna().all()
+    assert (stages["china_share"].dropna() > 50).all()
+
+
+def test_cli_world_table_shows_usgs_figures() -> None:
+    result = CliRunner().invoke(app, ["world", "--year", "2024"])
+    assert result.exit_code == 0, result.output
+    assert "390,000" in result.stdout
+    assert "69.2%" in result.stdout
+    assert "usgs_mcs2025_ree" in result.stdout
+
+
+def test_cli_world_csv_and_json_round_trip() -> None:
+    out = CliRunner().invoke(app, ["world", "--year", "2024", "--format", "csv"]).stdout
+    df = pd.read_csv(StringIO(out))
+    chn = df.query("section == 'country' and item == 'CHN' and metric == 'production'")
+    assert chn["value"].astype(float).tolist() == [270_000]
+    assert (df["source_id"].notna() | (df["metric"] == "top3_countries")).all()
+    doc = json.loads(CliRunner().invoke(app, ["world", "--year", "2024", "-f", "json"]).stdout)
+    assert doc["summary"]["world_production"] == 390_000
+
+
+@pytest.mark.parametrize("commodity", ["W", "Mo", "Li", "Nb", "Ta"])
+def test_world_rare_metals(facts: FactBase, commodity: str) -> None:
+    ov = reeplan.world(commodity, facts=facts)
+    assert ov.summary["world_production"] > 0
+    assert 0 < ov.summary["hhi"] <= 1
+
+
+def test_unknown_commodity_and_year_exit_2() -> None:
+    r = CliRunner().invoke(app, ["world", "--commodity", "unobtainium"])
+    assert r.exit_code == 2 and "unknown commodity 'unobtainium'" in r.stderr
+    r = CliRunner().invoke(app, ["world", "--year", "1950"])
+    assert r.exit_code == 2 and "unknown year '1950'" in r.stderr
+
+
+def test_data_commands() -> None:
+    runner = CliRunner()
+    r = runner.invoke(app, ["data", "check"])
+    assert r.exit_code == 0 and "fact base OK" in r.stdout
+    r = runner.invoke(app, ["data", "list", "-f", "csv"])
+    assert "production" in r.stdout
+    r = runner.invoke(app, ["data", "show", "production", "--where", "country=RUS",
+                            "--where", "metric=reserves", "-f", "csv"])
+    shown = pd.read_csv(StringIO(r.stdout))
+    assert set(shown["country"]) == {"RUS"} and 3_800_000 in set(shown["value"])
+    for sub in ("sources", "assumptions", "conflicts"):
+        assert runner.invoke(app, ["data", sub]).exit_code == 0
+    r = runner.invoke(app, ["data", "show", "nosuchtable"])
+    assert r.exit_code == 2 and "unknown table 'nosuchtable'" in r.stderr
+
+
+def test_help_does_not_import_the_heavy_stack() -> None:
+    code = ("import sys; from reeplan.interfaces.cli import app; "
+            "heavy = [m for m in ('pandas', 'numpy', 'xarray', 'linopy', 'pydantic') "
+            "if m in sys.modules]; print(','.join(heavy))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip() == ""
