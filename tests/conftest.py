@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import settings
+
+# Deterministic property tests (same examples on every run and machine); no per-example
+# deadline, since the first example pays for imports and a noisy CI machine is slow.
+settings.register_profile("reeplan", deadline=None, derandomize=True, max_examples=100)
+settings.load_profile("reeplan")
 
 from reeplan.data import FactBase, load_factbase
 

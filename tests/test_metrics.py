@@ -40,9 +40,10 @@ def test_hhi_against_published_world_total_is_a_lower_bound() -> None:
 
 
 def test_top_n_share_hand_computed() -> None:
-    # IEA dataset 2024, magnet-REE mining: China 61.0, Myanmar 16.1, USA 9.1, rest 13.8 (%)
-    assert top_n_share([61.0, 16.1, 9.1, 13.8], n=3) == pytest.approx(0.862, abs=1e-12)
+    # IEA dataset 2024, magnet-REE mining: China 61.0, Myanmar 16.1, USA 9.1 (%) of 100
     assert top_n_share([61.0, 16.1, 9.1], n=3, total=100) == pytest.approx(0.862)
+    # the largest three, whatever the order: 50 + 20 + 15 of 100
+    assert top_n_share([5, 15, 10, 50, 20], n=3) == pytest.approx(0.85)
 
 
 def test_share_china_2024() -> None:

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "ChainDefinitionError",
     "DataValidationError",
+    "MassBalanceError",
     "Problem",
     "ReeplanError",
     "UnknownItemError",
@@ -102,6 +104,14 @@ class UnknownItemError(ReeplanError, KeyError):
     def __str__(self) -> str:
         shown = ", ".join(self.known[:30]) + (", ..." if len(self.known) > 30 else "")
         return f"unknown {self.kind} '{self.name}'; expected one of: {shown}"
+
+
+class ChainDefinitionError(ReeplanError, ValueError):
+    """A chain definition is invalid (bad reference, recovery above 1, bad distribution)."""
+
+
+class MassBalanceError(ReeplanError, ArithmeticError):
+    """Inputs do not equal outputs + losses + stock change within the stated tolerance."""
 
 
 def _problem_sort_key(p: Problem) -> tuple[str, int, str, str]:

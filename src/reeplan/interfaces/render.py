@@ -102,7 +102,8 @@ def _countries_table(console: Console, ov: WorldOverview) -> None:
                        if not _blank(x)})
         cells = (str(iso3), fmt_number(r["production"], r["production_qualifier"]),
                  fmt_pct(r["share"]), fmt_number(r["reserves"], r["reserves_qualifier"]),
-                 fmt_number(r["reserve_life"]), ", ".join(srcs))
+                 fmt_number(r["reserve_life"], digits=1 if r["reserve_life"] < 10 else 0),
+                 ", ".join(srcs))
         table.add_row(*map(escape, cells))
     console.print(table)
 

@@ -57,7 +57,9 @@ def share(part: float, total: float) -> float:
     return part / total
 
 
-def shares(values: ArrayLike, total: float | None = None) -> npt.NDArray[np.float64]:
+def shares(
+    values: ArrayLike, total: float | None = None, *, slack: float = 1e-9
+) -> npt.NDArray[np.float64]:
     """Shares of each supplier [fraction].
 
     Parameters
@@ -67,6 +69,9 @@ def shares(values: ArrayLike, total: float | None = None) -> npt.NDArray[np.floa
     total
         Denominator; the sum of ``values`` when omitted. Give the published world total
         when the listed suppliers do not cover the whole market.
+    slack
+        Relative amount by which the listed quantities may exceed ``total`` [fraction]:
+        published totals are often rounded (USGS rounds world production).
 
     Returns
     -------
@@ -82,12 +87,14 @@ def shares(values: ArrayLike, total: float | None = None) -> npt.NDArray[np.floa
     denom = float(arr.sum()) if total is None else float(total)
     if denom <= 0:
         raise ValueError("the total must be positive")
-    if arr.sum() > denom * (1 + 1e-9):
+    if arr.sum() > denom * (1 + slack):
         raise ValueError(f"the listed quantities sum to {arr.sum():g}, above the total {denom:g}")
     return arr / denom
 
 
-def top_n_share(values: ArrayLike, n: int = 3, total: float | None = None) -> float:
+def top_n_share(
+    values: ArrayLike, n: int = 3, total: float | None = None, *, slack: float = 1e-9
+) -> float:
     r"""Combined share of the ``n`` largest suppliers [fraction, 0 to 1].
 
     .. math:: CR_n = \sum_{i=1}^{n} s_{(i)}, \quad s_{(1)} \ge s_{(2)} \ge \dots
@@ -103,6 +110,8 @@ def top_n_share(values: ArrayLike, n: int = 3, total: float | None = None) -> fl
         How many of the largest suppliers to add up; at least 1.
     total
         Denominator; the sum of ``values`` when omitted.
+    slack
+        See :func:`shares`.
 
     Examples
     --------
@@ -111,11 +120,11 @@ def top_n_share(values: ArrayLike, n: int = 3, total: float | None = None) -> fl
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    s = np.sort(shares(values, total))[::-1]
+    s = np.sort(shares(values, total, slack=slack))[::-1]
     return float(s[:n].sum())
 
 
-def hhi(values: ArrayLike, total: float | None = None) -> float:
+def hhi(values: ArrayLike, total: float | None = None, *, slack: float = 1e-9) -> float:
     r"""Herfindahl-Hirschman index on the 0-1 scale [dimensionless].
 
     .. math:: HHI = \sum_i s_i^2, \quad s_i = q_i / Q
@@ -131,6 +140,8 @@ def hhi(values: ArrayLike, total: float | None = None) -> float:
     total
         Denominator; the sum of ``values`` when omitted. With a published world total and
         an incomplete list, the result is a lower bound (unlisted suppliers add at least 0).
+    slack
+        See :func:`shares`.
 
     References
     ----------
@@ -143,5 +154,5 @@ def hhi(values: ArrayLike, total: float | None = None) -> float:
     >>> hhi([100])
     1.0
     """
-    s = shares(values, total)
+    s = shares(values, total, slack=slack)
     return float(np.sum(s * s))

@@ -20,6 +20,9 @@ from reeplan.metrics.dependence import reserve_life
 __all__ = ["WorldOverview", "world"]
 
 WORLD, OTHERS = "WLD", "ROW"
+ROUNDING_SLACK = 0.02
+"""How far listed countries may sum above the published world total [fraction]: USGS rounds
+the total (2024 rare earths: countries sum to 393,950 t REO, world 390,000 t REO)."""
 
 
 @dataclass(frozen=True)
@@ -42,8 +45,8 @@ class WorldOverview:
         Per chain stage, basis and source: China's share [%], top-3 countries and share,
         HHI of the listed shares (a lower bound) and how many countries the source lists.
     alternatives
-        Other estimates of the same quantities (other editions, national agencies), kept
-        side by side rather than averaged.
+        Other estimates that differ from the chosen series (other editions, national
+        agencies), kept side by side rather than averaged.
     sources
         Every source id cited above, with title, publisher, year and url.
     """
@@ -238,8 +241,8 @@ def _summary(countries: pd.DataFrame, current: pd.DataFrame,
         "world_reserve_life": reserve_life(world_res, world_prod)
         if world_prod and not math.isnan(world_res) else math.nan,
         "china_share": china / world_prod if world_prod else math.nan,
-        "hhi": hhi(listed, total=max(world_prod, float(listed.sum()))) if len(listed) else math.nan,
-        "top3_share": top_n_share(listed, 3, total=max(world_prod, float(listed.sum())))
+        "hhi": hhi(listed, total=world_prod, slack=ROUNDING_SLACK) if len(listed) else math.nan,
+        "top3_share": top_n_share(listed, 3, total=world_prod, slack=ROUNDING_SLACK)
         if len(listed) else math.nan,
         "top3_countries": ", ".join(top.index),
         "listed_countries": len(listed),
@@ -280,9 +283,17 @@ def _alternatives(prod: pd.DataFrame, chosen: str, year: int) -> pd.DataFrame:
     near = prod["year"].between(ryear - 1, ryear + 1)
     other = prod[(prod["series"] != chosen)
                  & ((~is_reserve & (prod["year"] == year)) | (is_reserve & near))]
+    chosen_rows = prod[prod["series"] == chosen]
+    same = other.merge(chosen_rows[["country", "metric", "year", "value", "qualifier"]],
+                       on=["country", "metric"], how="left", suffixes=("", "_chosen"))
+    agrees = (same["value"] == same["value_chosen"]) & (
+        same["qualifier"].fillna("") == same["qualifier_chosen"].fillna(""))
+    both_missing = same["value"].isna() & same["value_chosen"].isna()
+    differs = same[~(agrees | both_missing)].drop_duplicates(
+        subset=["country", "metric", "year", "series"])
     cols = ["country", "metric", "year", "value", "qualifier", "unit", "basis", "series",
             "source_id", "confidence"]
-    return other[cols].sort_values(["metric", "country", "series"]).reset_index(drop=True)
+    return differs[cols].sort_values(["metric", "country", "series"]).reset_index(drop=True)
 
 
 def _jsonable(value: Any) -> Any:

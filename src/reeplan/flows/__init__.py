@@ -1,0 +1,20 @@
+"""Element-resolved flows along the chain, as labelled arrays, mass balance always checked.
+
+Needs the ``chain`` extra (xarray).
+"""
+
+from reeplan.flows.balance import check_mass_balance
+from reeplan.flows.coproduction import (
+    coproduce,
+    distribution_from_table,
+    feed_for_element,
+    magnet_oxide_demand,
+)
+
+__all__ = [
+    "check_mass_balance",
+    "coproduce",
+    "distribution_from_table",
+    "feed_for_element",
+    "magnet_oxide_demand",
+]
