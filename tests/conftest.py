@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
+from reeplan.data import FactBase, load_factbase
+
 # Deterministic property tests (same examples on every run and machine); no per-example
 # deadline, since the first example pays for imports and a noisy CI machine is slow.
 settings.register_profile("reeplan", deadline=None, derandomize=True, max_examples=100)
 settings.load_profile("reeplan")
-
-from reeplan.data import FactBase, load_factbase
 
 
 @pytest.fixture(scope="session")

@@ -73,9 +73,9 @@ def _validated(distribution: xr.DataArray, what: str) -> xr.DataArray:
 
 
 def coproduce(feed: float | xr.DataArray, distribution: xr.DataArray) -> xr.DataArray:
-    """Split a mixed feed [t REO] into its elements, locked to the ore's distribution.
+    r"""Split a mixed feed [t REO] into its elements, locked to the ore's distribution.
 
-    .. math:: q_e = F \\cdot d_e / \\sum_k d_k
+    .. math:: q_e = F \cdot d_e / \sum_k d_k
 
     Parameters
     ----------
@@ -130,9 +130,9 @@ def magnet_oxide_demand(
     magnet_yield: float = 1.0,
     metal_yield: float = 1.0,
 ) -> xr.DataArray:
-    """Oxide needed [t REO] per element to make ``magnet_tonnes`` of magnets.
+    r"""Oxide needed [t REO] per element to make ``magnet_tonnes`` of magnets.
 
-    .. math:: O_e = \\frac{M \\cdot w_e / 100}{y_{magnet} \\cdot y_{metal} \\cdot f_e}
+    .. math:: O_e = \frac{M \cdot w_e / 100}{y_{magnet} \cdot y_{metal} \cdot f_e}
 
     with :math:`w_e` the element's mass fraction in the magnet [wt%], :math:`f_e` the metal
     mass per oxide mass, and the yields of metal making and of alloy-to-magnet (process
