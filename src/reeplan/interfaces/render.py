@@ -75,7 +75,7 @@ def emit_world(ov: WorldOverview, fmt: Format) -> None:
     console.print(
         f"World production {fmt_number(s['world_production'])} {ov.unit} · reserves "
         f"{fmt_number(s['world_reserves'], s['world_reserves_qualifier'])} · static reserve "
-        f"life {fmt_number(s['world_reserve_life'])} years\n"
+        f"life {fmt_number(s['world_reserve_life'], s['world_reserves_qualifier'])} years\n"
         f"China's share {fmt_pct(s['china_share'])} · top 3 ({s['top3_countries']}) "
         f"{fmt_pct(s['top3_share'])} · HHI {s['hhi']:.3f} (0-1; lower bound)"
     )
