@@ -4,6 +4,7 @@ Needs the ``chain`` extra (xarray).
 """
 
 from reeplan.flows.balance import check_mass_balance
+from reeplan.flows.chain_run import run_chain
 from reeplan.flows.coproduction import (
     coproduce,
     distribution_from_table,
@@ -17,4 +18,5 @@ __all__ = [
     "distribution_from_table",
     "feed_for_element",
     "magnet_oxide_demand",
+    "run_chain",
 ]

@@ -1,0 +1,10 @@
+"""Domain entities: stages, deposits, facilities and the chain they form.
+
+Entities are frozen and validated; identities are typed; cross-references are checked once,
+when a :class:`Chain` is assembled, and a bad reference names the item and the field.
+"""
+
+from reeplan.domain.chain import Chain
+from reeplan.domain.entities import PRE_SEPARATION, Deposit, Facility, Stage
+
+__all__ = ["PRE_SEPARATION", "Chain", "Deposit", "Facility", "Stage"]
