@@ -65,11 +65,26 @@ def test_cli_world_csv_and_json_round_trip() -> None:
     assert doc["summary"]["world_production"] == 390_000
 
 
-@pytest.mark.parametrize("commodity", ["W", "Mo", "Li", "Nb", "Ta"])
-def test_world_rare_metals(facts: FactBase, commodity: str) -> None:
-    ov = reeplan.world(commodity, facts=facts)
-    assert ov.summary["world_production"] > 0
-    assert 0 < ov.summary["hhi"] <= 1
+def _commodities_with_production(facts: FactBase) -> list[str]:
+    prod = facts.tables["production"]
+    return sorted(set(prod.loc[prod["metric"] == "mine_production", "commodity"]))
+
+
+def test_world_every_commodity_with_production(facts: FactBase) -> None:
+    for commodity in _commodities_with_production(facts):
+        ov = reeplan.world(commodity, facts=facts)
+        assert ov.summary["world_production"] > 0
+        assert 0 < ov.summary["hhi"] <= 1
+
+
+def test_commodity_without_figures_is_a_clear_error(facts: FactBase) -> None:
+    known = set(facts.tables["commodities"]["commodity"])
+    missing = sorted(known - set(_commodities_with_production(facts)))
+    if not missing:
+        pytest.skip("every commodity has production figures")
+    r = CliRunner().invoke(app, ["world", "--commodity", missing[0]])
+    assert r.exit_code == 2
+    assert f"no production figures for '{missing[0]}'" in r.stderr
 
 
 def test_unknown_commodity_and_year_exit_2() -> None:
