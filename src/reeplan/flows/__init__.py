@@ -11,6 +11,7 @@ from reeplan.flows.coproduction import (
     feed_for_element,
     magnet_oxide_demand,
 )
+from reeplan.flows.stocks import products_in_use, recycling_supply, to_elements
 
 __all__ = [
     "check_mass_balance",
@@ -18,5 +19,8 @@ __all__ = [
     "distribution_from_table",
     "feed_for_element",
     "magnet_oxide_demand",
+    "products_in_use",
+    "recycling_supply",
     "run_chain",
+    "to_elements",
 ]
