@@ -127,6 +127,8 @@ class CommodityRow(TableRow):
     elements: Text
     """Element symbols the commodity covers, semicolon-separated."""
     default_unit: Text
+    source_id: Ident
+    """The statistics that define the commodity as reported (a USGS MCS chapter)."""
 
 
 class CountryRow(TableRow):
@@ -136,6 +138,7 @@ class CountryRow(TableRow):
     name: Text
     kind: Literal["country", "aggregate"]
     usgs_name: str | None = None
+    source_id: Ident
 
 
 class CountryGroupRow(TableRow):
@@ -438,9 +441,10 @@ _SPECS = (
     TableSpec("elements", ElementRow, ("symbol",), refs=(_src(),),
               description="17 rare earths and the rare metals, with oxide factors."),
     TableSpec("commodities", CommodityRow, ("commodity",),
-              refs=(CrossRef("elements", "elements", "symbol", split=";"),),
+              refs=(CrossRef("elements", "elements", "symbol", split=";"), _src()),
               description="Commodities as statistics report them."),
-    TableSpec("countries", CountryRow, ("iso3",), description="ISO 3166-1 alpha-3 codes."),
+    TableSpec("countries", CountryRow, ("iso3",), refs=(_src(),),
+              description="ISO 3166-1 alpha-3 codes."),
     TableSpec("country_groups", CountryGroupRow, ("group", "iso3"),
               refs=(_country("iso3"), _src()), description="Policy groupings of countries."),
     TableSpec("production", ProductionRow, ("commodity", "country", "metric", "year", "series"),
