@@ -149,3 +149,32 @@ def test_net_import_reliance_at_most_one(p: float, i: float, e: float) -> None:
         # production + reliance-weighted consumption closes the balance
         c = apparent_consumption(p, i, e)
         assert p + nir * c == pytest.approx(c, rel=1e-9, abs=1e-6)
+
+
+# ------------------------------------------------------------------ the balance problem in value
+
+
+def test_nd_pays_for_mountain_pass_at_usgs_2024_prices(facts) -> None:  # type: ignore[no-untyped-def]
+    from reeplan.metrics import basket_value
+
+    dist = facts.tables["element_distributions"].query(
+        "distribution_id == 'mountain_pass_castor2006'").set_index("element")["value"] / 100
+    p = facts.tables["prices"].query(
+        "market == 'Argus (USGS annual average)' and year == 2024 and element.notna()")
+    prices = p.set_index("element")["value"].to_dict()
+    out = basket_value(dist.to_dict(), prices)
+    # by hand, USD per t REO: La 0.338*1*1000 = 338; Ce 0.496*1*1000 = 496;
+    # Nd 0.112*56*1000 = 6,272; Eu 0.001*27*1000 = 27; Pr, Sm, Gd, Y have no USGS price
+    assert out.loc["Nd", "value"] == pytest.approx(6272.0)
+    assert out.loc["Nd", "value_share"] == pytest.approx(6272 / (338 + 496 + 6272 + 27))
+    # 11% of the mass, about 88% of the priced value; Ce is half the mass, 7% of the value
+    assert out.loc["Ce", "mass_share"] == pytest.approx(0.496)
+    assert out.loc["Ce", "value_share"] < 0.07
+    assert np.isnan(out.loc["Pr", "value"])
+
+
+def test_basket_value_rejects_negative_prices() -> None:
+    from reeplan.metrics import basket_value
+
+    with pytest.raises(ValueError):
+        basket_value({"La": 1.0}, {"La": -1.0})

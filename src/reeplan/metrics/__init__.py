@@ -3,6 +3,7 @@
 Every function documents its unit, formula and reference, and has a hand-computed doctest.
 """
 
+from reeplan.metrics.basket import basket_value
 from reeplan.metrics.concentration import hhi, share, shares, top_n_share
 from reeplan.metrics.dependence import (
     apparent_consumption,
@@ -14,6 +15,7 @@ from reeplan.metrics.stages import country_share_by_stage
 
 __all__ = [
     "apparent_consumption",
+    "basket_value",
     "country_share_by_stage",
     "hhi",
     "net_import_reliance",

@@ -115,7 +115,7 @@ def top_n_share(
 
     Examples
     --------
-    >>> top_n_share([50, 30, 15, 5], n=3)
+    >>> round(top_n_share([50, 30, 15, 5], n=3), 12)
     0.95
     """
     if n < 1:
