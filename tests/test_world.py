@@ -117,3 +117,17 @@ def test_help_does_not_import_the_heavy_stack() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert proc.stdout.strip() == ""
+
+
+def test_mixed_units_raise_instead_of_a_wrong_reserve_life(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from reeplan.data import SCHEMAS, load_factbase
+
+    header = ",".join(SCHEMAS["production"].columns)
+    (tmp_path / "production.csv").write_text(
+        f"{header}\n"
+        "rare_earths,RUS,reserves,2024,3800,,t,,USGS MCS2025,usgs_mcs2025_ree,low,kt by mistake\n",
+        encoding="utf-8")
+    r = CliRunner().invoke(app, ["world", "--year", "2024", "--data", str(tmp_path)])
+    assert r.exit_code == 2
+    assert "different units (t, t REO)" in r.stderr
+    assert load_factbase(tmp_path)  # the data itself is valid; the combination is not

@@ -156,6 +156,7 @@ def world(
     current = mined[(mined["series"] == chosen) & (mined["year"] == year)
                     & (mined["metric"] == metric)]
     reserves = _latest_reserves(prod, chosen)
+    unit = _single_unit(current, reserves, commodity)
     countries = _country_table(current, reserves)
     summary = _summary(countries, current, reserves)
     used = set(current["source_id"]) | set(reserves["source_id"])
@@ -166,7 +167,6 @@ def world(
     src = facts["sources"]
     sources = src[src["source_id"].isin(used)][["source_id", "title", "publisher", "year",
                                                 "url"]].reset_index(drop=True)
-    unit = str(current["unit"].iloc[0])
     return WorldOverview(commodity, year, unit, chosen, countries, summary, stages,
                          alternatives, sources)
 
@@ -182,6 +182,16 @@ def _choose_series(mined: pd.DataFrame, year: int, series: str | None) -> str:
         return series
     usgs = [str(s) for s in available if str(s).startswith("USGS MCS")]
     return max(usgs) if usgs else str(available[0])
+
+
+def _single_unit(current: pd.DataFrame, reserves: pd.DataFrame, commodity: str) -> str:
+    """The one unit of production and reserves; shares and R/P are meaningless otherwise."""
+    units = set(current["unit"]) | set(reserves["unit"])
+    if len(units) != 1:
+        raise ReeplanError(f"production and reserves of '{commodity}' in one series use "
+                           f"different units ({', '.join(sorted(units))}); expected one unit "
+                           f"so that shares and reserve life can be computed")
+    return str(units.pop())
 
 
 def _main_metric(rows: pd.DataFrame) -> str:
