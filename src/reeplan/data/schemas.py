@@ -255,13 +255,33 @@ class FacilityRow(TableRow):
     country: Iso3
     region: str | None = None
     stage: Stage
+    feed: Ident | None = None
+    """Deposit whose ore or concentrate the plant processes, when it is known."""
     product: Text
     capacity: NonNeg | None = None
+    """Capacity as published, in ``capacity_unit``."""
     capacity_unit: str | None = None
+    stage_capacity: NonNeg | None = None
+    """Capacity in the stage's own unit [t REO/yr up to separation, t product/yr from metal
+    on], filled only where the published unit is that unit; blank means not published."""
     status: Literal["operating", "construction", "commissioning", "planned", "idle"]
     start_year: Year | None = None
     capex: NonNeg | None = None
     capex_unit: str | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class StageParameterRow(TableRow):
+    """A process parameter of one chain stage, e.g. its recovery."""
+
+    stage: Stage
+    parameter: Literal["recovery"]
+    """``recovery``: share of each element's input that reaches the stage's product
+    [fraction]; at the magnet stage the rest is process scrap, not lost."""
+    value: Annotated[float, Field(ge=0, le=1)]
+    unit: Literal["fraction"]
     source_id: Ident
     confidence: Confidence
     note: str | None = None
@@ -466,8 +486,11 @@ _SPECS = (
                     CrossRef("element", "elements", "symbol"), _src()),
               shares=(ShareRule(("distribution_id",), tolerance=1.0),),
               description="Element shares of total REO per deposit."),
-    TableSpec("facilities", FacilityRow, ("facility_id",), refs=(_country(), _src()),
+    TableSpec("facilities", FacilityRow, ("facility_id",),
+              refs=(_country(), CrossRef("feed", "deposits", "deposit_id"), _src()),
               description="Existing and announced plants, by stage."),
+    TableSpec("stage_parameters", StageParameterRow, ("stage", "parameter"), refs=(_src(),),
+              description="Process parameters per chain stage (recoveries)."),
     TableSpec("prices", PriceRow, ("product", "form", "market", "year", "period", "source_id"),
               refs=(CrossRef("element", "elements", "symbol"), _src()),
               description="Oxide, metal and alloy prices."),

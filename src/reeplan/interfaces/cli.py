@@ -62,6 +62,43 @@ def _facts(data: list[Path] | None) -> Any:
 
 @app.command()
 @_user_errors
+def chain(
+    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-3 code.")] = "RUS",
+    year: Annotated[int, typer.Option(help="Year of mine output and plants online.")] = 2024,
+    series: Annotated[str | None, typer.Option(help="Production series (default: newest "
+                                                    "USGS).")] = None,
+    mix: Annotated[list[str] | None, typer.Option(
+        "--mix", help="DEPOSIT=SHARE: how mine output splits between producing deposits; "
+                      "repeat for each.")] = None,
+    fmt: FormatOpt = "table",
+    data: DataOpt = None,
+) -> None:
+    """Per stage and element: capacity, output, demand, imports, dependence, surplus."""
+    from reeplan.flows.country import country_chain
+    from reeplan.interfaces.render import emit_chain
+
+    result = country_chain(country.upper(), year, facts=_facts(data), series=series,
+                           deposit_mix=_parse_mix(mix))
+    emit_chain(result, fmt)
+
+
+def _parse_mix(items: list[str] | None) -> dict[str, float] | None:
+    if not items:
+        return None
+    mix = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ReeplanError(f"--mix '{item}': expected DEPOSIT=SHARE, e.g. bayan_obo=0.9")
+    return mix
+
+
+@app.command()
+@_user_errors
 def world(
     commodity: Annotated[str, typer.Option(help="'rare_earths' or a rare-metal symbol "
                                                 "(W, Mo, Li, ...).")] = "rare_earths",

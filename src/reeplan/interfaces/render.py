@@ -14,9 +14,10 @@ from rich.table import Table
 if TYPE_CHECKING:
     import pandas as pd
 
+    from reeplan.flows.country import CountryChain
     from reeplan.metrics.world import WorldOverview
 
-__all__ = ["Format", "emit_frame", "emit_world"]
+__all__ = ["Format", "emit_chain", "emit_frame", "emit_world"]
 
 Format = Literal["table", "csv", "json"]
 
@@ -136,3 +137,44 @@ def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
                       str(r.source_id), str(r.confidence))))
     console.print(table)
 
+
+
+def emit_chain(result: CountryChain, fmt: Format) -> None:
+    """Write a :class:`~reeplan.flows.country.CountryChain` in the chosen format."""
+    if fmt == "csv":
+        emit_frame(result.balance, "csv")
+        return
+    if fmt == "json":
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        return
+    console = Console()
+    console.print(f"[bold]Rare-earth chain of {result.country} in {result.year}[/bold]  "
+                  f"(mine output: {result.series}; t REO up to separation, t product after)")
+    table = Table(title="By stage", header_style="bold")
+    for col in ("Stage", "Plants online", "Capacity", "Output", "Unit", "Demand", "Imports",
+                "Dependence"):
+        table.add_column(col, justify="left" if col in {"Stage", "Plants online", "Unit"}
+                         else "right")
+    for r in result.stages.itertuples(index=False):
+        table.add_row(*map(escape, (str(r.stage), str(r.plants),
+                      "not published" if _blank(r.capacity) else fmt_number(r.capacity),
+                      fmt_number(r.output), str(r.unit), fmt_number(r.demand),
+                      fmt_number(r.imports), fmt_pct(r.dependence))))
+    console.print(table)
+    table = Table(title="By element (t REO; balance at separation)", header_style="bold")
+    for col in ("Element", "Mined", "Separated", "Demand", "Imports", "Dependence", "Surplus",
+                "Surplus value (USD)", "Share of ore value", "Bottleneck"):
+        table.add_column(col, justify="left" if col in {"Element", "Bottleneck"} else "right")
+    for r in result.elements.itertuples(index=False):
+        table.add_row(*map(escape, (str(r.element), fmt_number(r.mined, digits=1),
+                      fmt_number(r.separated, digits=1), fmt_number(r.demand, digits=1),
+                      fmt_number(r.imports, digits=1), fmt_pct(r.dependence),
+                      fmt_number(r.surplus, digits=1), fmt_number(r.surplus_value),
+                      fmt_pct(r.revenue_share), str(r.bottleneck) or "-")))
+    console.print(table)
+    console.print("[bold]Notes[/bold]")
+    for note in result.notes:
+        console.print(escape(f"  - {note}"), highlight=False)
+    console.print("[bold]Sources and assumptions[/bold]")
+    for r in result.sources.itertuples(index=False):
+        console.print(escape(f"  [{r.source_id}] {r.description}"), highlight=False)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from reeplan.data import FactBase, load_factbase
+from reeplan.data.selection import choose_series
 from reeplan.errors import ReeplanError, UnknownItemError
 from reeplan.metrics.concentration import hhi, top_n_share
 from reeplan.metrics.dependence import reserve_life
@@ -151,7 +152,7 @@ def world(
     if mined.empty:
         raise ReeplanError(f"the fact base has no production figures for '{commodity}'")
     year = int(mined["year"].max()) if year is None else year
-    chosen = _choose_series(mined, year, series)
+    chosen = choose_series(mined, year, series)
     metric = _main_metric(mined[mined["series"] == chosen])
     current = mined[(mined["series"] == chosen) & (mined["year"] == year)
                     & (mined["metric"] == metric)]
@@ -169,19 +170,6 @@ def world(
                                                 "url"]].reset_index(drop=True)
     return WorldOverview(commodity, year, unit, chosen, countries, summary, stages,
                          alternatives, sources)
-
-
-def _choose_series(mined: pd.DataFrame, year: int, series: str | None) -> str:
-    available = sorted(set(mined.loc[mined["year"] == year, "series"]))
-    if not available:
-        years = sorted({int(y) for y in mined["year"]})
-        raise UnknownItemError("year", str(year), [str(y) for y in years])
-    if series is not None:
-        if series not in available:
-            raise UnknownItemError("series", series, available)
-        return series
-    usgs = [str(s) for s in available if str(s).startswith("USGS MCS")]
-    return max(usgs) if usgs else str(available[0])
 
 
 def _single_unit(current: pd.DataFrame, reserves: pd.DataFrame, commodity: str) -> str:

@@ -1,0 +1,503 @@
+"""A country's rare-earth chain in one year, per stage and element, built from the fact base.
+
+:func:`country_chain` is what ``reeplan chain`` prints. It takes the country's published mine
+output, splits it by the element distribution of its producing deposit (the balance
+problem), runs it through the stages its online plants cover, and sets the result against
+domestic demand: imports, dependence, the surplus of co-products nobody at home uses and
+its value, and the stage where each element's domestic chain breaks (the bottleneck).
+Every figure names the fact-base row it comes from.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from reeplan.data import FactBase, load_factbase
+from reeplan.data.selection import choose_series
+from reeplan.domain import Stage
+from reeplan.errors import ReeplanError
+from reeplan.flows.coproduction import UNLISTED, distribution_from_table
+from reeplan.flows.stages import STAGE_ORDER, Recipe, StageSpec, run_stages
+from reeplan.metrics.basket import basket_value
+
+__all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
+
+MAGNET_RECIPE = "NdFeB_sintered_standard"
+"""Default magnet material (``magnet_composition`` table)."""
+_SUBSTITUTES = {"Nd": ("Nd", "Pr")}
+"""The shipped sintered-NdFeB composition gives Nd including Pr (didymium substitution)."""
+_ONLINE_STATUS = {"operating", "commissioning"}
+_ANNOUNCED_STATUS = {"construction", "planned"}
+_DEMAND_STAGES = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
+"""Stages whose product is measured in t REO, so consumption in t REO applies to them."""
+OTHER = "other"
+"""Balance row pooling every element whose demand is not broken down."""
+
+
+@dataclass(frozen=True)
+class CountryChain:
+    """One country's chain in one year.
+
+    Attributes
+    ----------
+    country, year, series
+        ISO3 code, year, and the production series the mine output comes from.
+    flows
+        The stage run (:func:`reeplan.flows.stages.run_stages`) over (stage, element) [t].
+    balance
+        Per stage and element: ``capacity`` [t/yr, stage total], ``output``, ``demand``,
+        ``imports``, ``surplus`` [t] (t REO up to separation, t metal content after),
+        ``dependence`` (imports / demand) [fraction] and ``surplus_value`` [USD] at
+        separation. Elements whose demand is not broken down share the row ``other``.
+    elements
+        Per element: mined [t REO], separated [t REO], demand [t REO], dependence at
+        separation, surplus and its value, revenue share of the mine's basket and the
+        bottleneck stage.
+    stages
+        Per stage: plants online, capacity, output, demand, imports and dependence.
+    facilities
+        The country's plants, whether they count in the year and why.
+    notes
+        Plain-language caveats (unknown capacities, demand not broken down, ...).
+    sources
+        Every source or assumption behind the figures.
+    """
+
+    country: str
+    year: int
+    series: str
+    flows: xr.Dataset
+    balance: pd.DataFrame
+    elements: pd.DataFrame
+    stages: pd.DataFrame
+    facilities: pd.DataFrame
+    notes: tuple[str, ...]
+    sources: pd.DataFrame
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every part as JSON-ready records."""
+        return {
+            "country": self.country, "year": self.year, "series": self.series,
+            "stages": _records(self.stages), "elements": _records(self.elements),
+            "balance": _records(self.balance), "facilities": _records(self.facilities),
+            "notes": list(self.notes), "sources": _records(self.sources),
+        }
+
+
+@dataclass
+class _Trace:
+    sources: set[str] = field(default_factory=set)
+    notes: list[str] = field(default_factory=list)
+
+
+def country_chain(
+    country: str = "RUS",
+    year: int = 2024,
+    *,
+    facts: FactBase | None = None,
+    series: str | None = None,
+    deposit_mix: Mapping[str, float] | None = None,
+    recipe: str = MAGNET_RECIPE,
+) -> CountryChain:
+    """Build and balance ``country``'s rare-earth chain in ``year`` from the fact base.
+
+    Parameters
+    ----------
+    country
+        ISO 3166-1 alpha-3 code.
+    year
+        Year of mine output and of the plants counted (online by then).
+    facts
+        Fact base; the embedded one by default.
+    series
+        Production series (default: newest USGS edition reporting ``year``).
+    deposit_mix
+        Share of mine output from each producing deposit [fraction]; needed only when the
+        country has more than one producing deposit with an element distribution.
+    recipe
+        Magnet material of the alloy stage (``magnet_composition`` table).
+
+    Returns
+    -------
+    CountryChain
+
+    Raises
+    ------
+    ReeplanError
+        Unknown country, no series for the year, or a missing parameter, each named.
+    """
+    facts = facts or load_factbase()
+    trace = _Trace()
+    _known_country(facts, country)
+    mine_total, chosen = _mine_output(facts, country, year, series, trace)
+    distribution = _feed_distribution(facts, country, deposit_mix, mine_total, trace)
+    elements = _element_table(facts)
+    magnet = _recipe(facts, recipe, trace)
+    # elements the magnet needs appear even where the ore holds none (all imported)
+    extra = sorted(magnet.elements - {str(e) for e in distribution["element"].values})
+    distribution = xr.concat([distribution, xr.zeros_like(distribution.isel(element=0))
+                              .expand_dims(element=extra)], dim="element") \
+        if extra else distribution
+    specs, plants = _stage_specs(facts, country, year, set(distribution.attrs["deposits"]),
+                                 trace)
+    factors = {str(e): float(f) for e, f in elements["metal_per_oxide"].items()}
+    flows = run_stages(mine_total * distribution, specs, factors, magnet)
+    demand = _demand(facts, country, year, distribution, factors, magnet, trace)
+    balance = _balance(flows, demand, _oxide_prices(facts, year, trace))
+    element_view = _element_view(flows, balance, distribution, magnet, facts, year)
+    return CountryChain(
+        country=country, year=year, series=chosen, flows=flows, balance=balance,
+        elements=element_view, stages=_stage_view(flows, balance, plants), facilities=plants,
+        notes=tuple(trace.notes), sources=_sources(facts, trace.sources),
+    )
+
+
+def _known_country(facts: FactBase, country: str) -> None:
+    known = set(facts["countries"]["iso3"])
+    if country not in known:
+        raise ReeplanError(f"unknown country '{country}'; expected an ISO 3166-1 alpha-3 code "
+                           f"listed by 'reeplan data show countries'")
+
+
+def _mine_output(facts: FactBase, country: str, year: int, series: str | None,
+                 trace: _Trace) -> tuple[float, str]:
+    prod = facts["production"]
+    mined = prod[(prod["commodity"] == "rare_earths") & (prod["metric"] == "mine_production")]
+    chosen = choose_series(mined, year, series)
+    row = mined[(mined["series"] == chosen) & (mined["year"] == year)
+                & (mined["country"] == country)]
+    if row.empty:
+        trace.notes.append(f"{chosen} reports no rare-earth mine output for {country} in "
+                           f"{year}; mine output is taken as 0.")
+        return 0.0, chosen
+    r = row.iloc[0]
+    trace.sources.add(str(r["source_id"]))
+    if isinstance(r["qualifier"], str) and r["qualifier"]:
+        trace.notes.append(f"Mine output {r['qualifier']}{r['value']:,.0f} t REO is a bound "
+                           f"or estimate in {chosen}; the chain uses the number as printed.")
+    return float(r["value"]), chosen
+
+
+def _feed_distribution(facts: FactBase, country: str, mix: Mapping[str, float] | None,
+                       mine_total: float, trace: _Trace) -> xr.DataArray:
+    deposits = facts["deposits"]
+    dists = facts["element_distributions"]
+    producing = deposits[(deposits["country"] == country) & (deposits["status"] == "producing")]
+    usable = [d for d in producing["deposit_id"] if d in set(dists["deposit_id"])]
+    if mix is None:
+        if len(usable) > 1:
+            raise ReeplanError(f"{country} has several producing deposits with an element "
+                               f"distribution ({', '.join(usable)}); give deposit_mix (CLI: "
+                               f"--mix DEPOSIT=SHARE) to say how mine output splits")
+        mix = {usable[0]: 1.0} if usable else {}
+    if not mix:
+        if mine_total > 0:
+            raise ReeplanError(f"{country} mines rare earths but none of its producing "
+                               f"deposits has an element distribution in the fact base")
+        return _empty_distribution(facts)
+    return _mixed(facts, dists, mix, trace)
+
+
+def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
+           trace: _Trace) -> xr.DataArray:
+    total = sum(mix.values())
+    if any(v < 0 for v in mix.values()) or abs(total - 1.0) > 1e-6:
+        raise ReeplanError(f"deposit mix {dict(mix)} must hold non-negative shares summing "
+                           f"to 1")
+    parts = []
+    for deposit, weight in mix.items():
+        rows = dists[dists["deposit_id"] == deposit]
+        if rows.empty:
+            raise ReeplanError(f"deposit '{deposit}' has no element distribution")
+        best = _best_distribution(rows)
+        part = distribution_from_table(dists, best)
+        trace.sources.add(str(part.attrs["source_id"]))
+        trace.notes.append(f"Element split of {deposit} ore: distribution '{best}' "
+                           f"({rows.loc[rows['distribution_id'] == best, 'confidence'].iloc[0]}"
+                           f" confidence).")
+        parts.append(part * weight)
+    combined = xr.concat(parts, dim="deposit", join="outer", fill_value=0.0).sum("deposit")
+    combined.attrs = {"deposits": list(mix), "units": "fraction of TREO"}
+    return combined
+
+
+def _best_distribution(rows: pd.DataFrame) -> str:
+    rank = {"high": 0, "medium": 1, "low": 2, "unverified": 3}
+    order = rows.assign(r=rows["confidence"].map(rank)).sort_values(["r", "distribution_id"])
+    return str(order["distribution_id"].iloc[0])
+
+
+def _empty_distribution(facts: FactBase) -> xr.DataArray:
+    el = facts["elements"]
+    symbols = el.loc[el["kind"] == "rare_earth", "symbol"].tolist()
+    return xr.DataArray(np.zeros(len(symbols)), dims="element", coords={"element": symbols},
+                        attrs={"deposits": []})
+
+
+def _element_table(facts: FactBase) -> pd.DataFrame:
+    return facts["elements"].set_index("symbol")
+
+
+def _recipe(facts: FactBase, material: str, trace: _Trace) -> Recipe:
+    comp = facts["magnet_composition"]
+    rows = comp[comp["material"] == material]
+    if rows.empty:
+        raise ReeplanError(f"unknown magnet material '{material}'; expected one of "
+                           f"{', '.join(sorted(set(comp['material'])))}")
+    rare = set(facts["elements"].query("kind == 'rare_earth'")["symbol"])
+    wt = {str(c): float(v) for c, v in zip(rows["component"], rows["value"], strict=True)
+          if c in rare}
+    trace.sources.update(str(s) for s in rows["source_id"])
+    groups = {k: v for k, v in _SUBSTITUTES.items() if k in wt and v[1] not in wt}
+    return Recipe(material, wt, groups)
+
+
+def _stage_specs(facts: FactBase, country: str, year: int, feeds: set[str],
+                 trace: _Trace) -> tuple[list[StageSpec], pd.DataFrame]:
+    params = facts["stage_parameters"]
+    plants = facts["facilities"]
+    plants = plants[plants["country"] == country].copy()
+    verdicts = [_counts(r, year, feeds) for r in plants.itertuples()]
+    plants["counted"] = pd.Series([v[0] for v in verdicts], index=plants.index, dtype=bool)
+    plants["why"] = pd.Series([v[1] for v in verdicts], index=plants.index, dtype=object)
+    integrated = _integrated(plants)
+    specs = []
+    for stage in STAGE_ORDER[1:]:
+        rec = params[(params["stage"] == str(stage)) & (params["parameter"] == "recovery")]
+        if rec.empty:
+            raise ReeplanError(f"stage_parameters has no recovery for stage '{stage}'; add "
+                               f"a row (stage={stage}, parameter=recovery)")
+        trace.sources.add(str(rec["source_id"].iloc[0]))
+        specs.append(StageSpec(stage, _capacity(plants, stage, integrated, trace),
+                               float(rec["value"].iloc[0])))
+    trace.sources.update(str(s) for s in plants.loc[plants["counted"], "source_id"])
+    for fid, (counted, why) in zip(plants["facility_id"], verdicts, strict=True):
+        if not counted and why.startswith("feed"):
+            trace.notes.append(f"{fid} is left out: its {why}.")
+    cols = ["facility_id", "stage", "feed", "status", "start_year", "stage_capacity",
+            "counted", "why"]
+    return specs, plants[cols].reset_index(drop=True)
+
+
+def _counts(r: Any, year: int, feeds: set[str]) -> tuple[bool, str]:
+    start = r.start_year
+    started = start is None or (isinstance(start, float) and math.isnan(start)) \
+        or int(start) <= year
+    if isinstance(r.feed, str) and r.feed and r.feed not in feeds:
+        return False, f"feed '{r.feed}' is not among the deposits modelled"
+    if r.status in _ONLINE_STATUS and started:
+        return True, "online"
+    if r.status in _ANNOUNCED_STATUS and not (start is None or pd.isna(start)) \
+            and int(start) <= year:
+        return True, f"announced for {int(start)} ({r.status})"
+    if r.status in _ONLINE_STATUS | _ANNOUNCED_STATUS:
+        return False, f"not online by {year} ({r.status})"
+    return False, str(r.status)
+
+
+def _integrated(plants: pd.DataFrame) -> dict[int, list[str]]:
+    """Stages done inside integrated plants, by stage index.
+
+    A plant fed straight from a deposit does every stage between the mine and its own
+    (e.g. mine, concentrator and separation in one).
+    """
+    covered: dict[int, list[str]] = {}
+    fed = plants[plants["counted"] & plants["feed"].notna()]
+    for r in fed.itertuples():
+        for i in range(1, STAGE_ORDER.index(Stage(str(r.stage)))):
+            covered.setdefault(i, []).append(str(r.facility_id))
+    return covered
+
+
+def _capacity(plants: pd.DataFrame, stage: Stage, integrated: Mapping[int, list[str]],
+              trace: _Trace) -> float | None:
+    online = plants[(plants["stage"] == str(stage)) & plants["counted"]]
+    if online.empty:
+        by = integrated.get(STAGE_ORDER.index(stage), [])
+        if by:
+            trace.notes.append(f"No separate {stage} plant: taken as done inside "
+                               f"{', '.join(by)}, without a capacity limit of its own.")
+            return None
+        return 0.0
+    unknown = online.loc[online["stage_capacity"].isna(), "facility_id"].tolist()
+    if unknown:
+        trace.notes.append(f"Capacity of {', '.join(unknown)} ({stage}) is not published in "
+                           f"t/yr of its product: it is not taken as a limit.")
+        return None
+    return float(online["stage_capacity"].sum())
+
+
+def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray,
+            factors: Mapping[str, float], recipe: Recipe, trace: _Trace) -> xr.DataArray:
+    """Domestic demand [t REO] by element; NaN where not broken down, the rest on OTHER."""
+    elements = [str(e) for e in distribution["element"].values]
+    values = dict.fromkeys([*elements, OTHER], math.nan)
+    demand = facts["demand"]
+    total_row = _nearest(demand[(demand["scope"] == country)
+                                & (demand["end_use"] == "consumption") & (demand["unit"] == "t")],
+                         year)
+    share_row = _nearest(demand[(demand["scope"] == "WLD")
+                                & (demand["end_use"] == "magnets share of volume")], year)
+    if total_row is None or share_row is None:
+        trace.notes.append(f"No published rare-earth consumption for {country}: demand, "
+                           f"imports and dependence are not computed.")
+        return _as_array(values)
+    trace.sources.update({str(total_row["source_id"]), str(share_row["source_id"]),
+                          "magnet_share_as_russian_split"})
+    total, share = float(total_row["value"]), float(share_row["value"]) / 100.0
+    trace.notes.append(
+        f"Demand: {total:,.0f} t REO/yr ({int(total_row['year'])}, {total_row['source_id']}); "
+        f"{100 * share:.0f}% of it for magnets split by the {recipe.material} recipe, the "
+        f"rest not broken down by element (row '{OTHER}').")
+    oxide = {c: wt / factors[recipe.members(c)[0]] for c, wt in recipe.wt_pct.items()}
+    scale = total * share / sum(oxide.values())
+    for component, amount in oxide.items():
+        members = [e for e in recipe.members(component) if e in values]
+        feed = np.array([float(distribution.sel(element=e)) for e in members])
+        weights = feed / feed.sum() if feed.sum() > 0 else np.eye(len(members))[0]
+        for e, w in zip(members, weights, strict=True):
+            values[e] = scale * amount * float(w)
+    values[OTHER] = total * (1.0 - share)
+    return _as_array(values)
+
+
+def _as_array(values: Mapping[str, float]) -> xr.DataArray:
+    return xr.DataArray(list(values.values()), dims="element",
+                        coords={"element": list(values)}, attrs={"units": "t REO"})
+
+
+def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:
+    if rows.empty:
+        return None
+    order = rows.assign(gap=(rows["year"] - year).abs()).sort_values(["gap", "year"],
+                                                                   ascending=[True, False])
+    return order.iloc[0]
+
+
+def _oxide_prices(facts: FactBase, year: int, trace: _Trace) -> dict[str, float]:
+    prices = facts["prices"]
+    oxide = prices[(prices["form"] == "oxide") & (prices["unit"] == "USD/kg")
+                   & prices["element"].notna() & (prices["year"] <= year)]
+    latest = oxide.sort_values("year").groupby("element").tail(1)
+    trace.sources.update(str(s) for s in latest["source_id"])
+    return {str(e): float(v) for e, v in zip(latest["element"], latest["value"], strict=True)}
+
+
+def _balance(flows: xr.Dataset, demand: xr.DataArray, prices: Mapping[str, float]) -> pd.DataFrame:
+    rows = []
+    known = {str(e) for e in demand["element"].values if not math.isnan(float(demand.sel(
+        element=e))) and e != OTHER}
+    for stage in STAGE_ORDER:
+        out = flows["output"].sel(stage=str(stage)).to_series()
+        cap = float(flows["capacity"].sel(stage=str(stage)))
+        applies = stage in _DEMAND_STAGES
+        pooled_out = float(out[[e for e in out.index if e not in known]].sum())
+        pooled_dem = float(demand.sel(element=OTHER)) if applies else math.nan
+        excess = max(pooled_out - pooled_dem, 0.0) if applies else math.nan
+        for element, value in out.items():
+            dem = float(demand.sel(element=element)) if applies and element in known \
+                else math.nan
+            if element in known:
+                surplus = max(value - dem, 0.0) if applies else math.nan
+            else:
+                surplus = value * excess / pooled_out if pooled_out > 0 else 0.0
+            rows.append(_row(stage, str(element), cap, float(value), dem, surplus, prices))
+        rows.append(_row(stage, OTHER, cap, pooled_out, pooled_dem, excess, {}))
+    df = pd.DataFrame(rows)
+    df["imports"] = (df["demand"] - df["output"]).clip(lower=0.0)
+    df["dependence"] = df["imports"] / df["demand"].where(df["demand"] > 0)
+    return df[["stage", "element", "capacity", "output", "demand", "imports", "dependence",
+               "surplus", "surplus_value"]]
+
+
+def _row(stage: Stage, element: str, cap: float, out: float, dem: float, surplus: float,
+         prices: Mapping[str, float]) -> dict[str, Any]:
+    at_separation = stage is Stage.SEPARATION and element in prices
+    value = surplus * prices[element] * 1000.0 if at_separation else math.nan
+    return {"stage": str(stage), "element": element, "capacity": cap, "output": out,
+            "demand": dem, "surplus": surplus, "surplus_value": value}
+
+
+def _element_view(flows: xr.Dataset, balance: pd.DataFrame, distribution: xr.DataArray,
+                  recipe: Recipe, facts: FactBase, year: int) -> pd.DataFrame:
+    sep = balance[balance["stage"] == str(Stage.SEPARATION)].set_index("element")
+    mined = balance[balance["stage"] == str(Stage.MINING)].set_index("element")["output"]
+    dist = {str(e): float(v) for e, v in distribution.to_series().items() if e != UNLISTED}
+    basket = basket_value(dist, _oxide_prices(facts, year, _Trace())) if dist else None
+    out = flows["output"]
+    rows = []
+    for element in sep.index:
+        is_el = element in out["element"].values
+        last = STAGE_ORDER[-1] if element in recipe.elements else Stage.SEPARATION
+        rows.append({
+            "element": element, "mined": mined.get(element, math.nan),
+            "separated": sep.at[element, "output"], "demand": sep.at[element, "demand"],
+            "imports": sep.at[element, "imports"], "dependence": sep.at[element, "dependence"],
+            "surplus": sep.at[element, "surplus"], "surplus_value": sep.at[element,
+                                                                           "surplus_value"],
+            "revenue_share": _revenue_share(basket, element),
+            "bottleneck": _bottleneck(out.sel(element=element), last) if is_el else "",
+        })
+    return pd.DataFrame(rows)
+
+
+def _revenue_share(basket: pd.DataFrame | None, element: str) -> float:
+    if basket is None or element not in basket.index:
+        return math.nan
+    return float(basket["value_share"].get(element, math.nan))
+
+
+def _bottleneck(output: xr.DataArray, last: Stage) -> str:
+    """Stage where the element's domestic flow falls most (to ``last``); '' if none."""
+    stages = [str(s) for s in STAGE_ORDER[: STAGE_ORDER.index(last) + 1]]
+    flow = output.sel(stage=stages).to_numpy()
+    if flow[0] <= 0:
+        return ""
+    drops = flow[:-1] - flow[1:]
+    i = int(np.argmax(drops))
+    return stages[i + 1] if drops[i] > 1e-9 * flow[0] else ""
+
+
+def _stage_view(flows: xr.Dataset, balance: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for stage in STAGE_ORDER:
+        b = balance[(balance["stage"] == str(stage)) & (balance["element"] != OTHER)]
+        other = balance[(balance["stage"] == str(stage)) & (balance["element"] == OTHER)]
+        known = b[b["demand"].notna()]
+        demand = float(known["demand"].sum() + other["demand"].sum(min_count=1)) \
+            if stage in _DEMAND_STAGES else math.nan
+        imports = float(known["imports"].sum() + other["imports"].sum()) \
+            if not math.isnan(demand) else math.nan
+        online = plants.loc[(plants["stage"] == str(stage)) & plants["counted"], "facility_id"]
+        rows.append({
+            "stage": str(stage), "plants": ", ".join(online) or "-",
+            "capacity": float(flows["capacity"].sel(stage=str(stage))),
+            "output": float(flows["product"].sel(stage=str(stage))),
+            "unit": "t REO" if stage in _DEMAND_STAGES else f"t {stage}",
+            "demand": demand, "imports": imports,
+            "dependence": imports / demand if demand and demand > 0 else math.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def _sources(facts: FactBase, ids: set[str]) -> pd.DataFrame:
+    return pd.DataFrame([{"source_id": s, "description": facts.provenance(s)}
+                         for s in sorted(ids)])
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    clean = df.astype(object).where(df.notna(), None)
+    return [{str(k): _plain(v) for k, v in r.items()} for r in clean.to_dict(orient="records")]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

@@ -1,0 +1,134 @@
+"""`reeplan chain`: Russia's chain in 2024 traced to the fact base, and bad definitions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reeplan.data import FactBase
+from reeplan.flows.country import OTHER, country_chain
+from reeplan.interfaces.cli import app
+
+runner = CliRunner()
+
+
+def _row(df: object, **where: object) -> object:
+    import pandas as pd
+
+    assert isinstance(df, pd.DataFrame)
+    mask = pd.Series(True, index=df.index)
+    for k, v in where.items():
+        mask &= df[k] == v
+    assert mask.sum() == 1, where
+    return df[mask].iloc[0]
+
+
+def test_russia_2024_mine_output_is_the_usgs_row(facts: FactBase) -> None:
+    prod = facts["production"]
+    usgs = _row(prod, commodity="rare_earths", country="RUS", metric="mine_production",
+                year=2024, series="USGS MCS2025")
+    result = country_chain("RUS", 2024, facts=facts)
+    mining = _row(result.stages, stage="mining")
+    assert mining["output"] == usgs["value"] == 2500  # type: ignore[index]
+    assert "usgs_mcs2025_ree" in set(result.sources["source_id"])
+
+
+def test_russia_2024_elements_follow_lovozero_and_nothing_is_separated(facts: FactBase) -> None:
+    dist = facts["element_distributions"]
+    lov = dist[dist["distribution_id"] == "lovozero_loparite_approx"].set_index("element")
+    result = country_chain("RUS", 2024, facts=facts)
+    bal = result.balance
+    for element in ("La", "Ce", "Nd"):
+        mined = _row(bal, stage="mining", element=element)["output"]  # type: ignore[index]
+        assert mined == pytest.approx(2500 * lov.at[element, "value"] / 100)
+    # cracking at the assumed 95% recovery; no separation plant online in 2024
+    cracked = _row(bal, stage="cracking", element="Ce")["output"]  # type: ignore[index]
+    assert cracked == pytest.approx(0.95 * 2500 * lov.at["Ce", "value"] / 100)
+    sep = _row(result.stages, stage="separation")
+    assert sep["output"] == 0 and sep["dependence"] == 1.0  # type: ignore[index]
+    nd = _row(result.elements, element="Nd")
+    assert nd["bottleneck"] == "separation"  # type: ignore[index]
+
+
+def test_russia_2024_magnet_demand_by_hand(facts: FactBase) -> None:
+    """3,000 t REO x 29% magnets, split Nd(+Pr) : Dy as oxide per the NdFeB recipe."""
+    comp = facts["magnet_composition"]
+    std = comp[comp["material"] == "NdFeB_sintered_standard"].set_index("component")["value"]
+    el = facts["elements"].set_index("symbol")["metal_per_oxide"]
+    dist = facts["element_distributions"]
+    lov = dist[dist["distribution_id"] == "lovozero_loparite_approx"].set_index("element")
+    nd_ox, dy_ox = std["Nd"] / el["Nd"], std["Dy"] / el["Dy"]
+    magnets = 3000 * 0.29
+    ndpr = magnets * nd_ox / (nd_ox + dy_ox)
+    nd_share = lov.at["Nd", "value"] / (lov.at["Nd", "value"] + lov.at["Pr", "value"])
+    result = country_chain("RUS", 2024, facts=facts)
+    sep = result.elements.set_index("element")
+    assert sep.at["Nd", "demand"] == pytest.approx(ndpr * nd_share)
+    assert sep.at["Pr", "demand"] == pytest.approx(ndpr * (1 - nd_share))
+    assert sep.at["Dy", "demand"] == pytest.approx(magnets * dy_ox / (nd_ox + dy_ox))
+    assert sep.at[OTHER, "demand"] == pytest.approx(3000 * 0.71)
+    stage = result.stages.set_index("stage")
+    assert stage.at["separation", "demand"] == pytest.approx(3000)
+
+
+def test_chain_command_json_traces_to_the_fact_base() -> None:
+    res = runner.invoke(app, ["chain", "--country", "RUS", "--year", "2024", "-f", "json"])
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.stdout)
+    mining = next(s for s in doc["stages"] if s["stage"] == "mining")
+    assert mining["output"] == 2500
+    assert any(s["source_id"] == "usgs_mcs2025_ree" for s in doc["sources"])
+
+
+def test_chain_command_table_prints_stages_and_surplus() -> None:
+    res = runner.invoke(app, ["chain", "--country", "RUS", "--year", "2024"],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "separation" in res.stdout and "Surplus" in res.stdout
+    assert "2,500" in res.stdout
+
+
+def test_several_producing_deposits_need_a_mix() -> None:
+    res = runner.invoke(app, ["chain", "--country", "CHN", "--year", "2024"])
+    assert res.exit_code == 2
+    assert "--mix" in res.stderr and "Traceback" not in res.output
+    res = runner.invoke(app, ["chain", "--country", "CHN", "--year", "2024",
+                              "--mix", "bayan_obo=0.9", "--mix", "china_ionic_clay_hree=0.1"])
+    assert res.exit_code == 0, res.output
+
+
+FAC_HEADER = ("facility_id,name,operator,country,region,stage,feed,product,capacity,"
+              "capacity_unit,stage_capacity,status,start_year,capex,capex_unit,source_id,"
+              "confidence,note")
+PARAM_HEADER = "stage,parameter,value,unit,source_id,confidence,note"
+DIST_HEADER = "distribution_id,deposit_id,element,value,complete,source_id,confidence,note"
+
+
+@pytest.mark.parametrize(("files", "where"), [
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,nowhere,oxides,1,t,1,operating,"
+                        ",,,usgs_mcs2025_ree,low,\n"},
+     ("facilities.csv", "row 2", "feed", "'nowhere'")),
+    ({"stage_parameters.csv": f"{PARAM_HEADER}\nseparation,recovery,1.2,fraction,"
+                              "separation_recovery,low,\n"},
+     ("stage_parameters.csv", "row 2", "value", "<= 1")),
+    ({"element_distributions.csv": f"{DIST_HEADER}\nlovozero_loparite_approx,lovozero,Nd,"
+                                   "60,false,hedrick_1997,low,\n"},
+     ("element_distributions.csv", "value", "expected at most 100%")),
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,1,t,-5,operating,"
+                        ",,,usgs_mcs2025_ree,low,\n"},
+     ("facilities.csv", "row 2", "stage_capacity", ">= 0")),
+])
+def test_bad_chain_definitions_exit_2(tmp_path: Path, files: dict[str, str],
+                                      where: tuple[str, ...]) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    before = {p: p.read_bytes() for p in tmp_path.iterdir()}
+    res = runner.invoke(app, ["chain", "--country", "RUS", "--data", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "Traceback" not in res.output
+    for word in where:
+        assert word in res.stderr, (word, res.stderr)
+    assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
