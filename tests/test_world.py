@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from io import StringIO
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 import reeplan
 from reeplan.data import FactBase
 from reeplan.interfaces.cli import app
+from reeplan.metrics.world import world as world_overview
 
 
 def test_world_2024_matches_usgs(facts: FactBase) -> None:
@@ -67,7 +69,9 @@ def test_cli_world_csv_and_json_round_trip() -> None:
 
 def _commodities_with_production(facts: FactBase) -> list[str]:
     prod = facts.tables["production"]
-    return sorted(set(prod.loc[prod["metric"] == "mine_production", "commodity"]))
+    from reeplan.metrics.world import PRODUCTION_METRICS
+
+    return sorted(set(prod.loc[prod["metric"].isin(PRODUCTION_METRICS), "commodity"]))
 
 
 def test_world_every_commodity_with_production(facts: FactBase) -> None:
@@ -131,3 +135,41 @@ def test_mixed_units_raise_instead_of_a_wrong_reserve_life(tmp_path) -> None:  #
     assert r.exit_code == 2
     assert "different units (t, t REO)" in r.stderr
     assert load_factbase(tmp_path)  # the data itself is valid; the combination is not
+
+
+def test_tungsten_as_usgs_publishes_it() -> None:
+    """MCS2025 tungsten chapter: world 81,000 t W in 2024, China 67,000, Russia 2,000;
+    world reserves >4,600,000 t."""
+    ov = world_overview("W", 2024)
+    assert ov.unit == "t content"
+    assert ov.summary["world_production"] == 81_000
+    assert ov.countries.at["CHN", "production"] == 67_000
+    assert ov.countries.at["RUS", "production"] == 2_000
+    assert ov.summary["china_share"] == pytest.approx(67_000 / 81_000)
+    assert ov.summary["world_reserves"] == 4_600_000
+    assert ov.summary["world_reserves_qualifier"] == ">"
+    assert set(ov.sources["source_id"]) >= {"usgs_mcs2025_w"}
+
+
+@pytest.mark.parametrize("symbol", ["Li", "Be", "Ti", "Ga", "Zr", "Nb", "Mo", "In", "Ta", "W",
+                                    "Re"])
+def test_every_rare_metal_usgs_reports_is_shipped(symbol: str) -> None:
+    from reeplan.data import load_factbase
+
+    prod = load_factbase()["production"]
+    rows = prod[(prod["commodity"] == symbol) & (prod["series"] == "USGS MCS2025")]
+    assert {2023, 2024} <= set(rows["year"])
+    assert (rows["country"] == "WLD").any()
+
+
+def test_reserves_on_another_basis_are_kept_side_by_side() -> None:
+    """Zirconium: production in gross weight, reserves as ZrO2; no reserve life from them."""
+    ov = world_overview("Zr", 2024)
+    assert math.isnan(ov.summary["world_reserve_life"])
+    alt = ov.alternatives
+    assert ((alt["metric"] == "reserves") & (alt["unit"] == "t ZrO2")).any()
+
+
+def test_world_reserves_without_a_published_total_are_a_lower_bound() -> None:
+    ov = world_overview("Be", 2024)
+    assert ov.summary["world_reserves_qualifier"] == ">"

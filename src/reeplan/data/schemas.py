@@ -164,7 +164,8 @@ class ProductionRow(TableRow):
     """Quantity in ``unit``; blank where the source gives NA or withholds it."""
     qualifier: Literal[">", "<", "~"] | None = None
     """Set when the source gives a bound or an approximation rather than a figure."""
-    unit: Literal["t REO", "t", "t content", "t oxide content", "kg", "t TiO2", "t ZrO2"]
+    unit: Literal["t REO", "t", "t content", "t oxide content", "t gross weight", "kg", "t TiO2",
+                  "t ZrO2"]
     basis: str | None = None
     series: Text
     """Which estimate this row belongs to, e.g. 'USGS MCS2025' or 'MinPrirody 2025'."""

@@ -21,6 +21,9 @@ from reeplan.metrics.dependence import reserve_life
 __all__ = ["WorldOverview", "world"]
 
 WORLD, OTHERS = "WLD", "ROW"
+PRODUCTION_METRICS = ("mine_production", "refinery_production", "primary_production",
+                      "sponge_production")
+"""Production metrics :func:`world` reports, whichever the source uses for a commodity."""
 ROUNDING_SLACK = 0.02
 """How far listed countries may sum above the published world total [fraction]: USGS rounds
 the total (2024 rare earths: countries sum to 393,950 t REO, world 390,000 t REO)."""
@@ -147,8 +150,7 @@ def world(
     if commodity not in known:
         raise UnknownItemError("commodity", commodity, known)
     prod = prod[prod["commodity"] == commodity]
-    mined = prod[prod["metric"].isin(["mine_production", "refinery_production",
-                                      "primary_production"])]
+    mined = prod[prod["metric"].isin(PRODUCTION_METRICS)]
     if mined.empty:
         raise ReeplanError(f"the fact base has no production figures for '{commodity}'")
     year = int(mined["year"].max()) if year is None else year
@@ -157,6 +159,7 @@ def world(
     current = mined[(mined["series"] == chosen) & (mined["year"] == year)
                     & (mined["metric"] == metric)]
     reserves = _latest_reserves(prod, chosen)
+    reserves, other_basis = _comparable_reserves(current, reserves)
     unit = _single_unit(current, reserves, commodity)
     countries = _country_table(current, reserves)
     summary = _summary(countries, current, reserves)
@@ -164,12 +167,29 @@ def world(
     stages = _stage_table(facts["stage_shares"], commodity, year)
     used |= set(stages["source_id"])
     alternatives = _alternatives(prod, chosen, year)
+    if not other_basis.empty:
+        alternatives = pd.concat([alternatives, other_basis[alternatives.columns]],
+                                 ignore_index=True)
     used |= set(alternatives["source_id"])
     src = facts["sources"]
     sources = src[src["source_id"].isin(used)][["source_id", "title", "publisher", "year",
                                                 "url"]].reset_index(drop=True)
     return WorldOverview(commodity, year, unit, chosen, countries, summary, stages,
                          alternatives, sources)
+
+
+def _comparable_reserves(current: pd.DataFrame,
+                         reserves: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Split off reserves published on another basis than production.
+
+    USGS gives zirconium production in gross weight of concentrate and reserves as ZrO2
+    content: such reserves are shown side by side, and no reserve life is computed from
+    them. Reserves in several units at once are a data error and stay to be reported.
+    """
+    units = set(reserves["unit"])
+    if len(units) == 1 and units != set(current["unit"]) and len(set(current["unit"])) == 1:
+        return reserves.iloc[0:0], reserves
+    return reserves, reserves.iloc[0:0]
 
 
 def _single_unit(current: pd.DataFrame, reserves: pd.DataFrame, commodity: str) -> str:
@@ -232,10 +252,14 @@ def _summary(countries: pd.DataFrame, current: pd.DataFrame,
     top = listed.sort_values(ascending=False).head(3)
     china = float(countries["production"].get("CHN", 0.0) or 0.0)
     res_q = reserves.loc[reserves["country"] == WORLD, "qualifier"]
+    has_world_res = bool((reserves["country"] == WORLD).any())
+    # without a published world total, the listed countries' sum is only a lower bound
+    qualifier = (res_q.iloc[0] if len(res_q) else None) if has_world_res else \
+        (">" if not reserves.empty else None)
     return pd.Series({
         "world_production": world_prod,
         "world_reserves": world_res,
-        "world_reserves_qualifier": res_q.iloc[0] if len(res_q) else None,
+        "world_reserves_qualifier": qualifier,
         "world_reserve_life": reserve_life(world_res, world_prod)
         if world_prod and not math.isnan(world_res) else math.nan,
         "china_share": china / world_prod if world_prod else math.nan,
