@@ -41,19 +41,23 @@ class Problem:
         Column, key or field name, or ``None`` when the problem concerns a whole row.
     message
         What is wrong and what was expected.
+    unit
+        How ``row`` is named in messages: ``"row"`` for tables, ``"line"`` for YAML (where
+        ``field`` is then a key).
     """
 
     file: str
     row: int | None
     field: str | None
     message: str
+    unit: str = "row"
 
     def __str__(self) -> str:
         where = self.file
         if self.row is not None:
-            where += f", row {self.row}"
+            where += f", {self.unit} {self.row}"
         if self.field is not None:
-            where += f", field '{self.field}'"
+            where += f", {'key' if self.unit == 'line' else 'field'} '{self.field}'"
         return f"{where}: {self.message}"
 
 

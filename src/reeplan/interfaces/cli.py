@@ -99,6 +99,40 @@ def _parse_mix(items: list[str] | None) -> dict[str, float] | None:
 
 @app.command()
 @_user_errors
+def plan(
+    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    out: Annotated[Path | None, typer.Option(help="Directory for the roadmap files.")] = None,
+    force: Annotated[bool, typer.Option(help="Overwrite an existing --out directory.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Least-cost build plan to reach the scenario's targets, with reasons for any miss."""
+    from rich.console import Console
+
+    from reeplan.scenarios.run import plan as run_plan
+    from reeplan.scenarios.run import write_plan
+
+    if out is not None and out.exists() and not force:
+        raise ReeplanError(f"output directory '{out}' exists; choose another or pass --force")
+    result = run_plan(scenario, _facts(data))
+    console = Console()
+    console.print(f"[bold]{scenario.name}[/bold]: discounted cost "
+                  f"{result.cost / 1e6:,.0f} M USD")
+    met: dict[str, bool] = {} if result.targets.empty else \
+        {str(k): bool(v) for k, v in result.targets.groupby("target")["met"].all().items()}
+    for target, ok in met.items():
+        console.print(f"  target {target}: {'met' if ok else 'MISSED'}")
+    for line in result.missed:
+        console.print(f"  {line}", highlight=False)
+    for r in result.builds.itertuples(index=False):
+        console.print(f"  build {r.candidate} ({r.stage}): {r.capacity:,.0f} t/yr decided "
+                      f"{r.decision_year}, online {r.online_year} - {r.reason}", highlight=False)
+    if out is not None:
+        write_plan(result, scenario, out, force=force)
+        console.print(f"roadmap written to {out}")
+
+
+@app.command()
+@_user_errors
 def world(
     commodity: Annotated[str, typer.Option(help="'rare_earths' or a rare-metal symbol "
                                                 "(W, Mo, Li, ...).")] = "rare_earths",

@@ -1,0 +1,11 @@
+"""The roadmap planner: least-cost build plans on linopy, solved by HiGHS.
+
+Needs the ``plan`` extra (linopy, highspy, xarray).
+"""
+
+from reeplan.optimize.model import build_model
+from reeplan.optimize.plan import Plan, SolveStatus, solve
+from reeplan.optimize.problem import Candidate, Partner, Problem, Recipe, Target
+
+__all__ = ["Candidate", "Partner", "Plan", "Problem", "Recipe", "SolveStatus", "Target",
+           "build_model", "solve"]

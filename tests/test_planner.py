@@ -1,0 +1,124 @@
+"""The roadmap planner: a hand-solvable case, metamorphic tests, scenarios, bad input."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reeplan.interfaces.cli import app
+from reeplan.optimize import Candidate, Partner, Problem, Recipe, Target, solve
+
+SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+runner = CliRunner()
+
+
+def _problem(target: float = 500.0, extra: tuple[Candidate, ...] = (),
+             partners: tuple[Partner, ...] = (Partner("CHN"),), price: float = 0.0,
+             demand: float = 0.0) -> Problem:
+    mine = Candidate("mine", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=0, max_capacity=2000, capex=20_000,
+                    opex=10, lead_time=2)
+    return Problem(years=tuple(range(2025, 2031)), elements=("Nd",),
+                   candidates=(mine, sep, *extra), partners=partners,
+                   recipe=Recipe({"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                   oxide_price={"Nd": price}, metal_price={"Nd": price * 1.5},
+                   magnet_price=0.0, magnet_demand={}, other_demand=dict.fromkeys(
+                       range(2025, 2031), demand),
+                   targets=(Target("sep", "output", target, 2028, "separation", 1e6),))
+
+
+def test_hand_solvable_build_year_and_cost() -> None:
+    """500 t/yr separated from 2028 with a 2-year lead time: build in 2026, not earlier
+    (discounting), at 20,000 USD per t/yr; opex 10 USD/t in 2028-2030; 8% a year."""
+    plan = solve(_problem())
+    b = plan.builds.set_index("candidate").loc["sep"]
+    assert b["decision_year"] == 2026 and b["online_year"] == 2028
+    assert b["capacity"] == pytest.approx(500)
+    expected = 20_000 * 500 / 1.08 + sum(10 * 500 / 1.08 ** (y - 2025) for y in (2028, 2029,
+                                                                                    2030))
+    assert plan.cost == pytest.approx(expected, rel=1e-9)
+    assert plan.missed == ()
+
+
+def test_missed_target_names_shortfall_and_reason() -> None:
+    plan = solve(_problem(target=2500.0))  # the mine gives 950 t separated at most
+    assert len(plan.missed) == 1
+    line = plan.missed[0]
+    assert "'sep'" in line and "from 2028" in line and "1,550" in line
+
+
+def test_lead_time_is_named_when_the_target_comes_too_early() -> None:
+    p = _problem()
+    p = replace(p, targets=(Target("sep", "output", 500, 2025, "separation", 1e6),))
+    line = solve(p).missed[0]
+    assert "from 2025" in line and "lead time of sep" in line
+
+
+@pytest.mark.parametrize(("loose", "tight"), [(300.0, 600.0), (600.0, 900.0)])
+def test_tighter_target_never_lowers_cost(loose: float, tight: float) -> None:
+    assert solve(_problem(tight)).cost >= solve(_problem(loose)).cost - 1e-6
+
+
+def test_added_candidate_never_raises_cost() -> None:
+    cheap = Candidate("sep2", "separation", existing=0, max_capacity=2000, capex=10_000,
+                      opex=10, lead_time=2)
+    assert solve(_problem(extra=(cheap,))).cost <= solve(_problem()).cost + 1e-6
+
+
+def test_blocking_a_partner_never_lowers_cost() -> None:
+    open_ = (Partner("CHN"), Partner("WEST"))
+    blocked = (Partner("CHN", blocked=True), Partner("WEST"))
+    a = solve(_problem(price=50_000, demand=100, partners=open_)).cost
+    b = solve(_problem(price=50_000, demand=100, partners=blocked)).cost
+    assert b >= a - 1e-6
+
+
+def test_listing_order_does_not_change_the_plan() -> None:
+    p = _problem()
+    q = replace(p, candidates=tuple(reversed(p.candidates)))
+    a, b = solve(p), solve(q)
+    assert a.cost == b.cost
+    assert a.builds.equals(b.builds)
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
+    res = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "out" / "builds.csv").is_file()
+    again = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+BASE = (Path(__file__).parent.parent / "scenarios" / "russia-2030.yaml").read_text()
+
+
+@pytest.mark.parametrize(("edit", "words"), [
+    (lambda t: t.replace("discount_rate: 0.08", "discount_rate: 0.08\nbugdet: 5"),
+     ["line 9", "key 'bugdet'", "unknown key"]),
+    (lambda t: t.replace("discount_rate: 0.08", "discount_rate: high"),
+     ["line 8", "key 'discount_rate'"]),
+    (lambda t: t.replace("country: RUS", "country: XYZ"), ["key 'country'", "'XYZ'"]),
+    (lambda t: t.replace("export_caps_t: {Dy: 0", "export_caps_t: {Qq: 0"),
+     ["export_caps_t.Qq", "unknown element 'Qq'"]),
+    (lambda t: t.replace("year: 2030, source: rus_rem_3000", "year: 2040, source: rus_rem_3000"),
+     ["targets.0.year", "outside the horizon"]),
+    (lambda t: t.replace("discount_rate: 0.08", "discount_rate: 0.08\nbudget_musd_per_year: -5"),
+     ["key 'budget_musd_per_year'", "greater than or equal to 0"]),
+])
+def test_malformed_scenarios_exit_2(tmp_path: Path, edit: object, words: list[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    assert callable(edit)
+    text = edit(BASE)
+    assert text != BASE
+    path.write_text(text, encoding="utf-8")
+    res = runner.invoke(app, ["plan", str(path)])
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for w in words:
+        assert w in res.stderr, (w, res.stderr)
+    assert path.read_text(encoding="utf-8") == text
