@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reeplan.domain import Recipe
 from reeplan.interfaces.cli import app
-from reeplan.optimize import Candidate, Partner, Problem, Recipe, Target, solve
+from reeplan.optimize import Candidate, Partner, Problem, Target, solve
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 runner = CliRunner()
@@ -24,11 +25,12 @@ def _problem(target: float = 500.0, extra: tuple[Candidate, ...] = (),
                     opex=10, lead_time=2)
     return Problem(years=tuple(range(2025, 2031)), elements=("Nd",),
                    candidates=(mine, sep, *extra), partners=partners,
-                   recipe=Recipe({"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                   recipe=Recipe("test", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
                    oxide_price={"Nd": price}, metal_price={"Nd": price * 1.5},
                    magnet_price=0.0, magnet_demand={}, other_demand=dict.fromkeys(
                        range(2025, 2031), demand),
-                   targets=(Target("sep", "output", target, 2028, "separation", 1e6),))
+                   targets=(Target("sep", "output", target, 2028, "separation", 1e6),),
+                   separation_recovery=0.95)
 
 
 def test_hand_solvable_build_year_and_cost() -> None:
@@ -109,6 +111,10 @@ BASE = (Path(__file__).parent.parent / "scenarios" / "russia-2030.yaml").read_te
      ["targets.0.year", "outside the horizon"]),
     (lambda t: t.replace("discount_rate: 0.08", "discount_rate: 0.08\nbudget_musd_per_year: -5"),
      ["key 'budget_musd_per_year'", "greater than or equal to 0"]),
+    (lambda t: t.replace("deposit: tomtor", "deposit: kvanefjeld"),
+     ["line 28", "candidates.tomtor.deposit", "no element distribution"]),
+    (lambda t: t.replace("source: demand_growth_ru", "source: my_guess"),
+     ["demand.source", "'my_guess' is not a known source"]),
 ])
 def test_malformed_scenarios_exit_2(tmp_path: Path, edit: object, words: list[str]) -> None:
     path = tmp_path / "bad.yaml"
@@ -122,3 +128,15 @@ def test_malformed_scenarios_exit_2(tmp_path: Path, edit: object, words: list[st
     for w in words:
         assert w in res.stderr, (w, res.stderr)
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_a_variant_can_clear_a_mapping_of_its_base() -> None:
+    """china-partnership lifts China's caps with an empty mapping; other terms are kept."""
+    from reeplan.scenarios import load_scenario
+
+    base = load_scenario(SCENARIOS[0].parent / "russia-2030.yaml")
+    variant = load_scenario(SCENARIOS[0].parent / "china-partnership.yaml")
+    assert dict(base.policy.partners["CHN"].export_caps_t) == {"Dy": 0, "Tb": 0}
+    assert dict(variant.policy.partners["CHN"].export_caps_t) == {}
+    assert variant.policy.partners["CHN"].sell_discount == 0.2
+    assert variant.policy.partners["WEST"].blocked

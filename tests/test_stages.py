@@ -8,9 +8,9 @@ import xarray as xr
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reeplan.domain import Stage
+from reeplan.domain import Recipe, Stage
 from reeplan.errors import ChainDefinitionError
-from reeplan.flows.stages import STAGE_ORDER, Recipe, StageSpec, run_stages
+from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_stages
 
 FACTORS = {"Nd": 0.857, "Pr": 0.828, "Dy": 0.871}
 RECIPE = Recipe("test", {"Nd": 30.0, "Dy": 1.0})

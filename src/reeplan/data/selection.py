@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from reeplan.errors import UnknownItemError
 
-__all__ = ["choose_series"]
+if TYPE_CHECKING:
+    from reeplan.data.loader import FactBase
+
+__all__ = ["choose_series", "oxide_prices"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -37,3 +42,23 @@ def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> s
         return series
     usgs = [str(s) for s in available if str(s).startswith("USGS MCS")]
     return max(usgs) if usgs else str(available[0])
+
+
+def oxide_prices(facts: FactBase, year: int) -> tuple[dict[str, float], set[str]]:
+    """Latest single-element oxide price at or before ``year`` [USD/kg], and its sources.
+
+    Praseodymium, when the fact base has no Pr oxide price, takes the NdPr oxide price
+    (Pr is sold inside NdPr); that choice is ours and the NdPr row is cited.
+    """
+    prices = facts["prices"]
+    ok = prices[(prices["form"] == "oxide") & (prices["unit"] == "USD/kg")
+                & (prices["year"] <= year)]
+    single = ok[ok["element"].notna()].sort_values("year", kind="stable")
+    latest = single.groupby("element").tail(1)
+    out = {str(e): float(v) for e, v in zip(latest["element"], latest["value"], strict=True)}
+    used = {str(s) for s in latest["source_id"]}
+    ndpr = ok[ok["product"] == "NdPr oxide"].sort_values("year", kind="stable")
+    if "Pr" not in out and not ndpr.empty:
+        out["Pr"] = float(ndpr["value"].iloc[-1])
+        used.add(str(ndpr["source_id"].iloc[-1]))
+    return out, used

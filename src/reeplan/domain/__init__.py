@@ -6,5 +6,7 @@ when a :class:`Chain` is assembled, and a bad reference names the item and the f
 
 from reeplan.domain.chain import Chain
 from reeplan.domain.entities import PRE_SEPARATION, Deposit, Facility, Stage
+from reeplan.domain.recipe import DIDYMIUM, Recipe, recipe_from_facts
 
-__all__ = ["PRE_SEPARATION", "Chain", "Deposit", "Facility", "Stage"]
+__all__ = ["DIDYMIUM", "PRE_SEPARATION", "Chain", "Deposit", "Facility", "Recipe", "Stage",
+           "recipe_from_facts"]

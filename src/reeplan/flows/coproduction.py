@@ -13,12 +13,29 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
 
-__all__ = ["coproduce", "distribution_from_table", "feed_for_element", "magnet_oxide_demand"]
+__all__ = ["best_distribution", "coproduce", "distribution_from_table", "feed_for_element",
+           "magnet_oxide_demand"]
 
 DISTRIBUTION_TOL = 0.01
 """How far a distribution may sum from 1 [fraction] before it is rejected."""
 UNLISTED = "unlisted"
 """Label of the share of TREO a partial distribution does not break down by element."""
+
+
+_CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2, "unverified": 3}
+
+
+def best_distribution(table: pd.DataFrame, deposit_id: str) -> str | None:
+    """Id of the most trusted distribution of ``deposit_id`` (highest confidence, then id).
+
+    Returns ``None`` when the ``element_distributions`` table has none for the deposit.
+    """
+    rows = table[table["deposit_id"] == deposit_id]
+    if rows.empty:
+        return None
+    order = rows.assign(rank=rows["confidence"].map(_CONFIDENCE_RANK)).sort_values(
+        ["rank", "distribution_id"], kind="stable")
+    return str(order["distribution_id"].iloc[0])
 
 
 def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.DataArray:

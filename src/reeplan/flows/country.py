@@ -20,19 +20,17 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.data.selection import choose_series
-from reeplan.domain import Stage
+from reeplan.data.selection import choose_series, oxide_prices
+from reeplan.domain import Recipe, Stage, recipe_from_facts
 from reeplan.errors import ReeplanError
-from reeplan.flows.coproduction import UNLISTED, distribution_from_table
-from reeplan.flows.stages import STAGE_ORDER, Recipe, StageSpec, run_stages
+from reeplan.flows.coproduction import UNLISTED, best_distribution, distribution_from_table
+from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_stages
 from reeplan.metrics.basket import basket_value
 
 __all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
 
 MAGNET_RECIPE = "NdFeB_sintered_standard"
 """Default magnet material (``magnet_composition`` table)."""
-_SUBSTITUTES = {"Nd": ("Nd", "Pr")}
-"""The shipped sintered-NdFeB composition gives Nd including Pr (didymium substitution)."""
 _ONLINE_STATUS = {"operating", "commissioning"}
 _ANNOUNCED_STATUS = {"construction", "planned"}
 _DEMAND_STAGES = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
@@ -139,7 +137,8 @@ def country_chain(
     mine_total, chosen = _mine_output(facts, country, year, series, trace)
     distribution = _feed_distribution(facts, country, deposit_mix, mine_total, trace)
     elements = _element_table(facts)
-    magnet = _recipe(facts, recipe, trace)
+    magnet = recipe_from_facts(facts, recipe)
+    trace.sources.update(magnet.source_ids)
     # elements the magnet needs appear even where the ore holds none (all imported)
     extra = sorted(magnet.elements - {str(e) for e in distribution["element"].values})
     distribution = xr.concat([distribution, xr.zeros_like(distribution.isel(element=0))
@@ -150,8 +149,10 @@ def country_chain(
     factors = {str(e): float(f) for e, f in elements["metal_per_oxide"].items()}
     flows = run_stages(mine_total * distribution, specs, factors, magnet)
     demand = _demand(facts, country, year, distribution, factors, magnet, trace)
-    balance = _balance(flows, demand, _oxide_prices(facts, year, trace))
-    element_view = _element_view(flows, balance, distribution, magnet, facts, year)
+    prices, price_sources = oxide_prices(facts, year)
+    trace.sources.update(price_sources)
+    balance = _balance(flows, demand, prices)
+    element_view = _element_view(flows, balance, distribution, magnet, prices)
     return CountryChain(
         country=country, year=year, series=chosen, flows=flows, balance=balance,
         elements=element_view, stages=_stage_view(flows, balance, plants), facilities=plants,
@@ -213,10 +214,10 @@ def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
                            f"to 1")
     parts = []
     for deposit, weight in mix.items():
-        rows = dists[dists["deposit_id"] == deposit]
-        if rows.empty:
+        best = best_distribution(dists, deposit)
+        if best is None:
             raise ReeplanError(f"deposit '{deposit}' has no element distribution")
-        best = _best_distribution(rows)
+        rows = dists[dists["deposit_id"] == deposit]
         part = distribution_from_table(dists, best)
         trace.sources.add(str(part.attrs["source_id"]))
         trace.notes.append(f"Element split of {deposit} ore: distribution '{best}' "
@@ -228,12 +229,6 @@ def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
     return combined
 
 
-def _best_distribution(rows: pd.DataFrame) -> str:
-    rank = {"high": 0, "medium": 1, "low": 2, "unverified": 3}
-    order = rows.assign(r=rows["confidence"].map(rank)).sort_values(["r", "distribution_id"])
-    return str(order["distribution_id"].iloc[0])
-
-
 def _empty_distribution(facts: FactBase) -> xr.DataArray:
     el = facts["elements"]
     symbols = el.loc[el["kind"] == "rare_earth", "symbol"].tolist()
@@ -243,20 +238,6 @@ def _empty_distribution(facts: FactBase) -> xr.DataArray:
 
 def _element_table(facts: FactBase) -> pd.DataFrame:
     return facts["elements"].set_index("symbol")
-
-
-def _recipe(facts: FactBase, material: str, trace: _Trace) -> Recipe:
-    comp = facts["magnet_composition"]
-    rows = comp[comp["material"] == material]
-    if rows.empty:
-        raise ReeplanError(f"unknown magnet material '{material}'; expected one of "
-                           f"{', '.join(sorted(set(comp['material'])))}")
-    rare = set(facts["elements"].query("kind == 'rare_earth'")["symbol"])
-    wt = {str(c): float(v) for c, v in zip(rows["component"], rows["value"], strict=True)
-          if c in rare}
-    trace.sources.update(str(s) for s in rows["source_id"])
-    groups = {k: v for k, v in _SUBSTITUTES.items() if k in wt and v[1] not in wt}
-    return Recipe(material, wt, groups)
 
 
 def _stage_specs(facts: FactBase, country: str, year: int, feeds: set[str],
@@ -381,15 +362,6 @@ def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:
     return order.iloc[0]
 
 
-def _oxide_prices(facts: FactBase, year: int, trace: _Trace) -> dict[str, float]:
-    prices = facts["prices"]
-    oxide = prices[(prices["form"] == "oxide") & (prices["unit"] == "USD/kg")
-                   & prices["element"].notna() & (prices["year"] <= year)]
-    latest = oxide.sort_values("year").groupby("element").tail(1)
-    trace.sources.update(str(s) for s in latest["source_id"])
-    return {str(e): float(v) for e, v in zip(latest["element"], latest["value"], strict=True)}
-
-
 def _balance(flows: xr.Dataset, demand: xr.DataArray, prices: Mapping[str, float]) -> pd.DataFrame:
     rows = []
     known = {str(e) for e in demand["element"].values if not math.isnan(float(demand.sel(
@@ -426,11 +398,11 @@ def _row(stage: Stage, element: str, cap: float, out: float, dem: float, surplus
 
 
 def _element_view(flows: xr.Dataset, balance: pd.DataFrame, distribution: xr.DataArray,
-                  recipe: Recipe, facts: FactBase, year: int) -> pd.DataFrame:
+                  recipe: Recipe, prices: Mapping[str, float]) -> pd.DataFrame:
     sep = balance[balance["stage"] == str(Stage.SEPARATION)].set_index("element")
     mined = balance[balance["stage"] == str(Stage.MINING)].set_index("element")["output"]
     dist = {str(e): float(v) for e, v in distribution.to_series().items() if e != UNLISTED}
-    basket = basket_value(dist, _oxide_prices(facts, year, _Trace())) if dist else None
+    basket = basket_value(dist, prices) if dist else None
     out = flows["output"]
     rows = []
     for element in sep.index:

@@ -11,16 +11,16 @@ are process scrap, reported as a flow available for recycling rather than lost.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from reeplan.domain import PRE_SEPARATION, Stage
+from reeplan.domain import PRE_SEPARATION, Recipe, Stage
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
 
-__all__ = ["STAGE_ORDER", "Recipe", "StageSpec", "run_stages"]
+__all__ = ["STAGE_ORDER", "StageSpec", "run_stages"]
 
 STAGE_ORDER = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION,
                Stage.METAL, Stage.ALLOY, Stage.MAGNET)
@@ -57,45 +57,6 @@ class StageSpec:
         if not 0.0 <= self.recovery <= 1.0:
             raise ChainDefinitionError(f"stage '{self.stage}', field 'recovery': "
                                        f"{self.recovery}; expected a fraction in [0, 1]")
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Rare-earth content of a magnet alloy.
-
-    Attributes
-    ----------
-    material
-        Name, e.g. ``"NdFeB_sintered_standard"``.
-    wt_pct
-        Mass fraction of each rare-earth component in the alloy [wt%].
-    groups
-        Elements that may stand in for a component, e.g. ``{"Nd": ("Nd", "Pr")}``:
-        magnet makers use didymium (NdPr) where a composition names Nd. A component not
-        listed stands for itself.
-    """
-
-    material: str
-    wt_pct: Mapping[str, float]
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        """Reject empty recipes and contents outside (0, 100] wt%."""
-        if not self.wt_pct:
-            raise ChainDefinitionError(f"recipe '{self.material}': no rare-earth component")
-        total = sum(self.wt_pct.values())
-        if any(v <= 0 for v in self.wt_pct.values()) or total > 100:
-            raise ChainDefinitionError(f"recipe '{self.material}', field 'wt_pct': each "
-                                       f"component must be above 0 and all at most 100 wt%")
-
-    def members(self, component: str) -> tuple[str, ...]:
-        """Elements that supply ``component``."""
-        return tuple(self.groups.get(component, (component,)))
-
-    @property
-    def elements(self) -> set[str]:
-        """Every element the recipe can use."""
-        return {e for c in self.wt_pct for e in self.members(c)}
 
 
 def run_stages(

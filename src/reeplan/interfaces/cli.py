@@ -108,12 +108,15 @@ def plan(
     """Least-cost build plan to reach the scenario's targets, with reasons for any miss."""
     from rich.console import Console
 
-    from reeplan.scenarios.run import plan as run_plan
-    from reeplan.scenarios.run import write_plan
+    from reeplan.optimize import solve
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.run import load_checked, write_plan
 
     if out is not None and out.exists() and not force:
         raise ReeplanError(f"output directory '{out}' exists; choose another or pass --force")
-    result = run_plan(scenario, _facts(data))
+    facts = _facts(data)
+    spec = load_checked(scenario, facts)
+    result = solve(assemble(spec, facts))
     console = Console()
     console.print(f"[bold]{scenario.name}[/bold]: discounted cost "
                   f"{result.cost / 1e6:,.0f} M USD")
@@ -127,7 +130,7 @@ def plan(
         console.print(f"  build {r.candidate} ({r.stage}): {r.capacity:,.0f} t/yr decided "
                       f"{r.decision_year}, online {r.online_year} - {r.reason}", highlight=False)
     if out is not None:
-        write_plan(result, scenario, out, force=force)
+        write_plan(result, spec, out, force=force)
         console.print(f"roadmap written to {out}")
 
 

@@ -5,7 +5,7 @@ Needs the ``plan`` extra (linopy, highspy, xarray).
 
 from reeplan.optimize.model import build_model
 from reeplan.optimize.plan import Plan, SolveStatus, solve
-from reeplan.optimize.problem import Candidate, Partner, Problem, Recipe, Target
+from reeplan.optimize.problem import Candidate, Partner, Problem, Target
 
-__all__ = ["Candidate", "Partner", "Plan", "Problem", "Recipe", "SolveStatus", "Target",
+__all__ = ["Candidate", "Partner", "Plan", "Problem", "SolveStatus", "Target",
            "build_model", "solve"]

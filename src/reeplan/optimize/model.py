@@ -62,7 +62,7 @@ def _discount(p: Problem) -> xr.DataArray:
 def magnet_reo(p: Problem) -> float:
     """Rare-earth oxide equivalent of one tonne of magnet [t REO / t magnet]."""
     return sum(w / 100 / p.metal_per_oxide[p.recipe.members(c)[0]]
-               for c, w in p.recipe.wt_pct.items()) / p.recipe.magnet_yield
+               for c, w in p.recipe.wt_pct.items()) / p.magnet_yield
 
 
 # --------------------------------------------------------------------------- families
@@ -229,7 +229,7 @@ def define_magnets(m: linopy.Model, p: Problem) -> None:
     magnets = m.variables["prod"].sel(candidate=_ids(p, "magnet")).sum("candidate")
     for component, wt in p.recipe.wt_pct.items():
         members = [e for e in p.recipe.members(component) if e in elements]
-        need = magnets * (wt / 100 / p.recipe.magnet_yield)
+        need = magnets * (wt / 100 / p.magnet_yield)
         m.add_constraints(alloy.sel(element=members).sum("element") - need == 0,
                           name=f"recipe_{component}")
     used = {e for c in p.recipe.wt_pct for e in p.recipe.members(c)}

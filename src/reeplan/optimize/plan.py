@@ -8,6 +8,10 @@ constraints that bind, from the duals.
 from __future__ import annotations
 
 import math
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -70,8 +74,9 @@ def solve(problem: Problem) -> Plan:
     """Build the model of ``problem``, solve it with HiGHS (direct interface), explain it."""
     model = build_model(problem)
     options: dict[str, object] = {"output_flag": False, "threads": 1, "random_seed": 0}
-    status, condition = model.solve(solver_name="highs", io_api="direct",
-                                    **options)  # type: ignore[arg-type]
+    with _native_stdout_silenced():
+        status, condition = model.solve(solver_name="highs", io_api="direct",
+                                        **options)  # type: ignore[arg-type]
     if status != "ok":
         raise ReeplanError(f"the solver did not find a plan ({status}: {condition}); the "
                            f"targets are soft, so this points to an error in the inputs")
@@ -87,6 +92,24 @@ def solve(problem: Problem) -> Plan:
         missed=tuple(_missed(problem, targets, model)),
         binding=binding,
     )
+
+
+@contextmanager
+def _native_stdout_silenced() -> Iterator[None]:
+    """Keep HiGHS's banner off standard output, where it would corrupt CSV or JSON.
+
+    HiGHS prints it from its C++ constructor, before any option applies, so only the file
+    descriptor can be redirected.
+    """
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            yield
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _solution(model: linopy.Model, name: str) -> pd.Series:

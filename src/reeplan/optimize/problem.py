@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reeplan.domain import Recipe
 from reeplan.errors import ChainDefinitionError
 
-__all__ = ["Candidate", "Partner", "PlanStage", "Problem", "Recipe", "Target", "TargetKind"]
+__all__ = ["Candidate", "Partner", "PlanStage", "Problem", "Target", "TargetKind"]
 
 PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
 """Stages the planner builds. ``mining`` includes concentration and cracking;
@@ -106,24 +107,6 @@ class Partner:
 
 
 @dataclass(frozen=True)
-class Recipe:
-    """Rare-earth content of one tonne of magnet and the yield of making it.
-
-    ``wt_pct`` gives components [wt%]; ``groups`` lists the elements that can supply a
-    component (didymium: Nd or Pr for ``"Nd"``); ``magnet_yield`` is finished magnet per
-    tonne of alloy [fraction].
-    """
-
-    wt_pct: Mapping[str, float]
-    groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    magnet_yield: float = 1.0
-
-    def members(self, component: str) -> tuple[str, ...]:
-        """Elements that supply ``component``."""
-        return tuple(self.groups.get(component, (component,)))
-
-
-@dataclass(frozen=True)
 class Target:
     """A soft target: missing it costs ``penalty`` per tonne short, so a plan always exists.
 
@@ -168,7 +151,7 @@ class Problem:
     partners
         Trading partners.
     recipe
-        The magnet made at home and bought abroad.
+        The magnet made at home and bought abroad (:class:`reeplan.domain.Recipe`).
     metal_per_oxide
         Oxide-to-metal factors [t/t] for recipe elements.
     oxide_price, metal_price
@@ -185,7 +168,10 @@ class Problem:
     recycling_recovery
         Share of a recycled magnet's rare earths recovered as metal [fraction].
     separation_recovery, metal_recovery
-        Recoveries [fraction].
+        Recoveries [fraction]; 1 (no loss) unless given, the fact base's values come in
+        through :func:`reeplan.scenarios.assemble.assemble`.
+    magnet_yield
+        Finished magnet per tonne of alloy [fraction]; the rest is process scrap.
     targets
         Soft targets.
     allowed_technology
@@ -208,9 +194,10 @@ class Problem:
     magnet_demand: Mapping[int, float]
     other_demand: Mapping[int, float]
     scrap_available: Mapping[int, float] = field(default_factory=dict)
-    recycling_recovery: float = 0.9
-    separation_recovery: float = 0.95
-    metal_recovery: float = 0.93
+    recycling_recovery: float = 1.0
+    separation_recovery: float = 1.0
+    metal_recovery: float = 1.0
+    magnet_yield: float = 1.0
     targets: tuple[Target, ...] = ()
     allowed_technology: frozenset[str] = frozenset({"domestic"})
     discount_rate: float = 0.08

@@ -7,31 +7,36 @@ candidate) or from the fact base; references the fact base cannot resolve raise 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import pandas as pd
 
 from reeplan.data import FactBase
+from reeplan.data.selection import oxide_prices
+from reeplan.domain import recipe_from_facts
 from reeplan.errors import DataValidationError, Problem
-from reeplan.flows.coproduction import UNLISTED, distribution_from_table
+from reeplan.flows.coproduction import best_distribution, distribution_from_table
 from reeplan.optimize.model import magnet_reo
-from reeplan.optimize.problem import Candidate, Partner, Recipe, Target
+from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
-from reeplan.scenarios.spec import CandidateSpec, Scenario, _read
+from reeplan.scenarios.spec import CandidateSpec, Scenario
 
 __all__ = ["assemble", "check_references"]
 
 MAGNET_MATERIAL = "NdFeB_sintered_standard"
-MAGNET_YIELD_ID = "sintered_magnet_yield"
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
 PRICE_MARKUPS = {"metal": "metal_price_markup", "magnet": "magnet_price_markup"}
 
 
-def check_references(scenario: Scenario, facts: FactBase, path: str | Path) -> None:
-    """Check country, elements, deposits and sources against the fact base."""
-    _, lines = _read(Path(path)) if Path(path).is_file() else ({}, {})
+def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
+                     lines: Mapping[str, int]) -> None:
+    """Check country, elements, deposits and sources against the fact base.
+
+    ``lines`` maps key paths to lines of ``path`` (:func:`~reeplan.scenarios.spec.read_scenario`)
+    so that each problem names where it is.
+    """
     problems: list[Problem] = []
 
     def bad(key: str, message: str) -> None:
@@ -41,6 +46,7 @@ def check_references(scenario: Scenario, facts: FactBase, path: str | Path) -> N
 
     _check_country_and_elements(scenario, facts, bad)
     _check_candidates(scenario, facts, bad)
+    _check_sources(scenario, facts, bad)
     if problems:
         raise DataValidationError(problems)
 
@@ -57,18 +63,32 @@ def _check_country_and_elements(scenario: Scenario, facts: FactBase,
                 bad(f"policy.partners.{pid}.export_caps_t.{e}", f"unknown element '{e}'")
 
 
+def _check_sources(scenario: Scenario, facts: FactBase,
+                   bad: Callable[[str, str], None]) -> None:
+    known = set(facts["sources"]["source_id"]) | set(facts["assumptions"]["assumption_id"])
+    claims = set(facts["targets"]["claim_id"])
+    cited = [(f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
+    cited += [(f"policy.partners.{pid}.source", q.source)
+              for pid, q in scenario.policy.partners.items()]
+    cited += [("demand.source", scenario.demand.source)]
+    cited += [(f"targets.{i}.source", t.source) for i, t in enumerate(scenario.targets)]
+    for key, value in cited:
+        for s in (value or "").split(";"):
+            if s.strip() and s.strip() not in known | claims:
+                bad(key, f"'{s.strip()}' is not a known source, assumption or claim id")
+
+
 def _check_candidates(scenario: Scenario, facts: FactBase,
                       bad: Callable[[str, str], None]) -> None:
     deposits = set(facts["deposits"]["deposit_id"])
-    known = set(facts["sources"]["source_id"]) | set(facts["assumptions"]["assumption_id"])
+    distributed = set(facts["element_distributions"]["deposit_id"])
     for cid, c in scenario.candidates.items():
         if c.stage == "mining" and c.deposit not in deposits:
             bad(f"candidates.{cid}.deposit", f"unknown deposit '{c.deposit}'; a mine needs "
                                              f"a fact-base deposit")
-        for s in c.source.split(";"):
-            if s.strip() not in known:
-                bad(f"candidates.{cid}.source", f"'{s.strip()}' is not a known source or "
-                                                f"assumption id")
+        elif c.stage == "mining" and c.deposit not in distributed:
+            bad(f"candidates.{cid}.deposit", f"deposit '{c.deposit}' has no element "
+                                             f"distribution in the fact base")
     for name in scenario.remove_candidates:
         if name not in scenario.candidates:
             bad("remove_candidates", f"unknown candidate '{name}'")
@@ -79,18 +99,20 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     years = tuple(range(scenario.horizon.start, scenario.horizon.end + 1))
     cands = [_candidate(cid, c, facts) for cid, c in sorted(scenario.candidates.items())
              if cid not in scenario.remove_candidates]
-    recipe = _recipe(facts)
+    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
     factors = facts["elements"].set_index("symbol")["metal_per_oxide"].to_dict()
     elements = sorted({e for c in cands for e in c.distribution}
                       | {e for comp in recipe.wt_pct for e in recipe.members(comp)})
-    oxide = _oxide_prices(facts, scenario.horizon.start)
+    usd_per_kg, _ = oxide_prices(facts, scenario.horizon.start)
+    oxide = {e: 1000 * v for e, v in usd_per_kg.items()}  # USD/t
     metal_markup = _assumption(facts, PRICE_MARKUPS["metal"])
     metal = {e: oxide[e] / factors[e] * metal_markup for e in oxide if e in factors}
     probe = PlanProblem(years=years, elements=tuple(elements), candidates=(),
                         partners=(), recipe=recipe,
                         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
                         oxide_price={e: oxide.get(e, 0.0) for e in elements}, metal_price={},
-                        magnet_price=0.0, magnet_demand={}, other_demand={})
+                        magnet_price=0.0, magnet_demand={}, other_demand={},
+                        magnet_yield=_stage_parameter(facts, "magnet"))
     per_magnet = magnet_reo(probe)
     magnet_price = per_magnet * oxide["Nd"] * _assumption(facts, PRICE_MARKUPS["magnet"])
     total, share = _consumption(scenario, facts)
@@ -101,6 +123,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                dict(q.export_caps_t), q.magnet_cap_t)
                        for pid, q in sorted(scenario.policy.partners.items())),
         recipe=recipe, metal_per_oxide=probe.metal_per_oxide,
+        separation_recovery=_stage_parameter(facts, "separation"),
+        metal_recovery=_stage_parameter(facts, "metal"), magnet_yield=probe.magnet_yield,
+        recycling_recovery=_stage_parameter(facts, "recycling"),
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand={y: total * share / per_magnet * g for y, g in zip(years, growth,
@@ -122,41 +147,18 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
     dist: dict[str, float] = {}
     if c.stage == "mining" and c.deposit is not None:
         table = facts["element_distributions"]
-        ids = table.loc[table["deposit_id"] == c.deposit, "distribution_id"]
-        if ids.empty:
-            raise DataValidationError([Problem("scenario", None, f"candidates.{cid}.deposit",
-                                               f"deposit '{c.deposit}' has no element "
-                                               f"distribution")])
-        d = distribution_from_table(table, str(sorted(set(ids))[0]))
-        dist = {str(k): float(v) for k, v in d.to_series().items()}
+        best = best_distribution(table, c.deposit)  # present: check_references made sure
+        if best is not None:
+            d = distribution_from_table(table, best)
+            dist = {str(k): float(v) for k, v in d.to_series().items()}
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist)
 
 
-def _recipe(facts: FactBase) -> Recipe:
-    comp = facts["magnet_composition"]
-    rows = comp[comp["material"] == MAGNET_MATERIAL]
-    rare = set(facts["elements"].query("kind == 'rare_earth'")["symbol"])
-    wt = {str(c): float(v) for c, v in zip(rows["component"], rows["value"], strict=True)
-          if c in rare}
+def _stage_parameter(facts: FactBase, stage: str) -> float:
     params = facts["stage_parameters"]
-    yield_ = float(params.loc[params["stage"] == "magnet", "value"].iloc[0])
-    return Recipe(wt, {"Nd": ("Nd", "Pr")}, yield_)
-
-
-def _oxide_prices(facts: FactBase, year: int) -> dict[str, float]:
-    """Latest oxide price at or before ``year`` [USD/t]; Pr from NdPr oxide when alone."""
-    prices = facts["prices"]
-    ok = prices[(prices["form"] == "oxide") & (prices["unit"] == "USD/kg")
-                & (prices["year"] <= year)]
-    single = ok[ok["element"].notna()].sort_values("year").groupby("element").tail(1)
-    out = {str(e): 1000 * float(v) for e, v in zip(single["element"], single["value"],
-                                                    strict=True)}
-    ndpr = ok[ok["product"] == "NdPr oxide"].sort_values("year")
-    if "Pr" not in out and not ndpr.empty:
-        out["Pr"] = 1000 * float(ndpr["value"].iloc[-1])
-    out.pop(UNLISTED, None)
-    return out
+    rows = params[(params["stage"] == stage) & (params["parameter"] == "recovery")]
+    return float(rows["value"].iloc[0])
 
 
 def _assumption(facts: FactBase, name: str) -> float:

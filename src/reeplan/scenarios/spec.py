@@ -1,7 +1,8 @@
 """Scenario files: YAML validated by pydantic, unknown keys rejected, variants as overrides.
 
 A variant names its base with ``extends: other.yaml`` and overrides keys; mappings merge
-key by key, everything else replaces. Errors name the file, line and key.
+key by key, except that an empty mapping (``{}``) clears the base's; everything else
+replaces. Errors name the file, line and key.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from reeplan.errors import DataValidationError, Problem
 
-__all__ = ["CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec", "load_scenario"]
+__all__ = ["CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec", "load_scenario",
+           "read_scenario"]
 
 
 Technology = Literal["domestic", "CHN", "WEST"]
@@ -37,7 +39,7 @@ class TargetSpec(_Spec):
     stage: Literal["mining", "separation", "metal", "magnet", "recycling"] = "separation"
     penalty_usd_per_t: float = Field(default=1e6, gt=0)
     source: str | None = None
-    """Fact-base id of the claim behind the target (``targets`` table)."""
+    """Claim id in the ``targets`` table, or a source or assumption id."""
 
 
 class PartnerSpec(_Spec):
@@ -49,6 +51,8 @@ class PartnerSpec(_Spec):
     export_caps_t: dict[str, float] = Field(default_factory=dict)
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
     magnet_cap_t: float | None = Field(default=None, ge=0)
+    source: str | None = None
+    """Source or assumption id(s) behind the terms, semicolon-separated."""
 
 
 class CandidateSpec(_Spec):
@@ -82,6 +86,8 @@ class DemandSpec(_Spec):
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
     scrap_t_per_year: float = Field(default=0.0, ge=0)
     """End-of-life magnets collectable per year [t]."""
+    source: str | None = None
+    """Source or assumption id(s) behind the figures, semicolon-separated."""
 
 
 class Horizon(_Spec):
@@ -131,6 +137,11 @@ def load_scenario(path: str | Path) -> Scenario:
     DataValidationError
         Naming the file, line and key of each problem (exit code 2 in the CLI).
     """
+    return read_scenario(path)[0]
+
+
+def read_scenario(path: str | Path) -> tuple[Scenario, dict[str, int]]:
+    """Like :func:`load_scenario`, also returning the line of each key path in the file."""
     path = Path(path)
     raw, lines = _read(path)
     merged = dict(raw)
@@ -143,7 +154,7 @@ def load_scenario(path: str | Path) -> Scenario:
         base = load_scenario(base_path).model_dump(exclude_none=False)
         merged = _merge(base, raw)
     try:
-        return Scenario.model_validate(merged)
+        return Scenario.model_validate(merged), lines
     except ValidationError as err:
         problems = []
         for e in err.errors():
@@ -167,7 +178,7 @@ def _message(e: Any) -> str:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for k, v in over.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
+        if isinstance(v, dict) and v and isinstance(out.get(k), dict):
             out[k] = _merge(out[k], v)
         else:
             out[k] = v
