@@ -67,7 +67,8 @@ def _check_sources(scenario: Scenario, facts: FactBase,
                    bad: Callable[[str, str], None]) -> None:
     known = set(facts["sources"]["source_id"]) | set(facts["assumptions"]["assumption_id"])
     claims = set(facts["targets"]["claim_id"])
-    cited = [(f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
+    cited: list[tuple[str, str | None]] = [
+        (f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
     cited += [("demand.source", scenario.demand.source)]
