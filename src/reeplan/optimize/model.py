@@ -7,6 +7,8 @@ costs in US dollars discounted to the first year [USD].
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import linopy
 import numpy as np
 import pandas as pd
@@ -22,11 +24,11 @@ def build_model(p: Problem) -> linopy.Model:
     m = linopy.Model(force_dim_names=True)
     define_capacity(m, p)
     define_mining(m, p)
+    define_trade(m, p)
     define_separation(m, p)
     define_metal(m, p)
     define_recycling(m, p)
     define_magnets(m, p)
-    define_trade(m, p)
     define_budget(m, p)
     define_targets(m, p)
     define_objective(m, p)
@@ -69,38 +71,56 @@ def magnet_reo(p: Problem) -> float:
 
 
 def define_capacity(m: linopy.Model, p: Problem) -> None:
-    """``build`` (new capacity decided per year), ``prod`` and the capacity limit.
+    """``build`` (capacity decided per year), ``capacity`` online and ``prod``.
 
-    Capacity decided in year tau is online from tau + lead time; existing capacity is
-    online throughout; total capacity never exceeds the candidate's maximum. Builds of a
-    technology the scenario denies are fixed at zero.
+    capacity[k, y] = capacity[k, y-1] + build[k, y - lead_k], starting from the existing
+    capacity; capacity never exceeds the candidate's maximum. Output stays within capacity,
+    except that in a build's first year online only the ramp-up share of it is usable.
+    Builds of a technology the scenario denies, or that would come online after the
+    horizon, are fixed at zero.
     """
     ids, years = _ids(p), _years(p)
     by_id = {c.id: c for c in p.candidates}
-    room = [0.0 if by_id[i].technology not in p.allowed_technology
-            else by_id[i].max_capacity - by_id[i].existing for i in ids]
-    upper = xr.DataArray(np.repeat(np.array(room)[:, None], len(years), axis=1),
-                         coords={"candidate": ids, "year": years})
-    build = m.add_variables(lower=0, upper=upper, name="build")
+    y = np.array(years)
+    allowed = np.array([by_id[i].technology in p.allowed_technology for i in ids])
+    lead = np.array([by_id[i].lead_time for i in ids])
+    in_time = (y[None, :] + lead[:, None]) <= y[-1]
+    room = np.array([by_id[i].max_capacity - by_id[i].existing for i in ids])
+    upper = np.where(allowed[:, None] & in_time, room[:, None], 0.0)
+    cy = {"candidate": ids, "year": years}
+    build = m.add_variables(lower=0, upper=xr.DataArray(upper, coords=cy), name="build")
+    maximum = xr.DataArray([by_id[i].max_capacity for i in ids], coords={"candidate": ids})
+    upper_cap = xr.DataArray(np.repeat(maximum.values[:, None], len(years), axis=1), coords=cy)
+    capacity = m.add_variables(lower=0, upper=upper_cap, name="capacity")
     prod = m.add_variables(lower=0, coords=[_coord("candidate", ids), _coord("year", years)],
                            name="prod")
-    lead = np.array([by_id[i].lead_time for i in ids])
-    y = np.array(years)
-    online = (y[None, None, :] + lead[:, None, None]) <= y[None, :, None]
-    mask = xr.DataArray(online.astype(float), coords={"candidate": ids, "year": years,
-                                                      "decision": years})
-    built = (build.rename({"year": "decision"}) * mask).sum("decision")
-    existing = xr.DataArray([by_id[i].existing for i in ids], coords={"candidate": ids})
-    m.add_constraints(prod - built <= existing, name="capacity")
-    m.add_constraints(build.sum("year") <= xr.DataArray(room, coords={"candidate": ids}),
-                      name="max_capacity")
+    new = _coming_online(build, {i: by_id[i].lead_time for i in ids})
+    existing = xr.DataArray(np.where(y[None, :] == y[0],
+                                     np.array([by_id[i].existing for i in ids])[:, None], 0.0),
+                            coords=cy)
+    m.add_constraints(capacity - capacity.shift(year=1).fillna(0) - new == existing,
+                      name="capacity_balance")
+    usable = capacity if p.ramp_up == 1.0 else capacity - (1.0 - p.ramp_up) * new
+    m.add_constraints(prod - usable <= 0, name="capacity")
+
+
+def _coming_online(build: linopy.Variable, lead: dict[str, int]) -> linopy.LinearExpression:
+    """Capacity coming online each year [t/yr]: build[k, y - lead_k]."""
+    parts = []
+    for years_ahead in sorted(set(lead.values())):
+        ids = [i for i, v in lead.items() if v == years_ahead]
+        parts.append(build.sel(candidate=ids).shift(year=years_ahead).fillna(0))
+    merged = linopy.merge(parts, dim="candidate")
+    assert isinstance(merged, linopy.LinearExpression)
+    return merged.sel(candidate=list(lead))
 
 
 def define_mining(m: linopy.Model, p: Problem) -> None:
-    """Concentrate exports and the reserve limit of each mine.
+    """Concentrate exports and the reserve limits of mines.
 
     Mine output either feeds domestic separation or leaves as concentrate
-    (``conc_export``, valued at zero: a conservative assumption).
+    (``conc_export``, valued at zero: a conservative assumption). All mines together stay
+    within the national reserve; a mine with its own reserve stays within it too [t REO].
     """
     mines = p.of_stage("mining")
     if not mines:
@@ -136,52 +156,116 @@ def _distribution(p: Problem) -> xr.DataArray:
                         coords={"mine": [c.id for c in mines], "element": list(p.elements)})
 
 
+def separated_oxide(m: linopy.Model, p: Problem) -> linopy.LinearExpression | None:
+    """Separated oxide by element [t REO/yr]: recovery x mine feed x ore distribution."""
+    feed = _mine_feed(m, p)
+    if feed is None:
+        return None
+    out: linopy.LinearExpression = p.separation_recovery * (feed * _distribution(p)).sum("mine")
+    return out
+
+
+_TRADE = ("import_oxide", "export_oxide", "import_metal", "export_metal")
+_MAGNET_TRADE = ("import_magnet", "export_magnet")
+
+
+def define_trade(m: linopy.Model, p: Problem) -> None:
+    """Trade per partner, product, element and year, within the policy world.
+
+    Sanctioned partners and elements without a reference price cannot be traded (upper
+    bound 0); export controls cap what a partner sells us of an element (oxide plus metal)
+    or of magnets; the routes to a partner carry at most its route capacity, both ways.
+    """
+    years, elements = _years(p), list(p.elements)
+    partners = [q.id for q in p.partners]
+    blocked = np.array([q.blocked for q in p.partners])
+    tradable = np.array([p.tradable is None or e in p.tradable for e in elements])
+    open_ = (~blocked[:, None, None] & tradable[None, :, None]).repeat(len(years), axis=2)
+    coords = {"partner": partners, "element": elements, "year": years}
+    upper = xr.DataArray(np.where(open_, np.inf, 0.0), coords=coords)
+    for name in _TRADE:
+        m.add_variables(lower=0, upper=upper, name=name)
+    upper_magnet = xr.DataArray(np.where(blocked[:, None], 0.0, np.inf).repeat(len(years), 1),
+                                coords={"partner": partners, "year": years})
+    for name in _MAGNET_TRADE:
+        m.add_variables(lower=0, upper=upper_magnet, name=name)
+    v = m.variables
+    for q in p.partners:
+        if q.blocked:
+            continue
+        for element, cap in sorted(q.export_caps.items()):
+            if element in elements:
+                bought = (v["import_oxide"].sel(partner=q.id, element=element)
+                          + v["import_metal"].sel(partner=q.id, element=element))
+                m.add_constraints(bought <= cap, name=f"export_control_{q.id}_{element}")
+        if q.magnet_cap is not None:
+            m.add_constraints(v["import_magnet"].sel(partner=q.id) <= q.magnet_cap,
+                              name=f"export_control_{q.id}_magnet")
+        if q.route_capacity is not None:
+            m.add_constraints(_traded_tonnes(m).sel(partner=q.id) <= q.route_capacity,
+                              name=f"route_capacity_{q.id}")
+
+
+def _traded_tonnes(m: linopy.Model) -> linopy.LinearExpression:
+    """Tonnes of all products moved to and from each partner [t/yr]."""
+    v = m.variables
+    total: linopy.LinearExpression = sum(
+        v[n].sum("element") for n in _TRADE) + v["import_magnet"] + v["export_magnet"]
+    return total
+
+
 def define_separation(m: linopy.Model, p: Problem) -> None:
     """Separated oxide by element, locked to the mines' distributions (the balance problem).
 
     Separated output = recovery x mine feed, element by element in the ore's ratios; total
     separated output is the separation plants' ``prod``. Oxide balance per element: output
-    + imports - exports - disposal = metal feed + non-magnet use.
+    + imports - exports - disposal = metal feed + non-magnet use. Only recipe elements
+    are made into metal.
     """
     years, elements = _years(p), list(p.elements)
-    coords = [_coord("element", elements), _coord("year", years)]
-    for name in ("metal_in", "other_use", "dispose_oxide"):
-        m.add_variables(lower=0, coords=coords, name=name)
+    cy = {"element": elements, "year": years}
+    in_recipe = np.array([e in _recipe_elements(p) for e in elements])
+    metal_upper = xr.DataArray(np.where(in_recipe, np.inf, 0.0)[:, None].repeat(len(years), 1),
+                               coords=cy)
+    metal_in = m.add_variables(lower=0, upper=metal_upper, name="metal_in")
+    ey = [_coord("element", elements), _coord("year", years)]
+    other_use = m.add_variables(lower=0, coords=ey, name="other_use")
+    dispose = m.add_variables(lower=0, coords=ey, name="dispose_oxide")
     seps = _ids(p, "separation")
     sep_total = m.variables["prod"].sel(candidate=seps).sum("candidate")
     feed = _mine_feed(m, p)
-    if feed is None:
-        if seps:
-            m.add_constraints(sep_total == 0, name="separation_feed")
-        separated: linopy.LinearExpression | int = 0
-    else:
+    separated = separated_oxide(m, p)
+    if feed is not None:
         m.add_constraints(sep_total - p.separation_recovery * feed.sum("mine") == 0,
                           name="separation_feed")
-        separated = p.separation_recovery * (feed * _distribution(p)).sum("mine")
-    not_recipe = [e for e in elements if e not in _recipe_elements(p)]
-    if not_recipe:
-        m.add_constraints(m.variables["metal_in"].sel(element=not_recipe) == 0,
-                          name="metal_in_recipe_only")
-    m.add_variables(lower=0, coords=[_coord("partner", [q.id for q in p.partners]), *coords],
-                    name="import_oxide")
-    m.add_variables(lower=0, coords=[_coord("partner", [q.id for q in p.partners]), *coords],
-                    name="export_oxide")
-    m.add_constraints(
-        separated + m.variables["import_oxide"].sum("partner")
-        - m.variables["export_oxide"].sum("partner") - m.variables["dispose_oxide"]
-        - m.variables["metal_in"] - m.variables["other_use"] == 0, name="oxide_balance")
+    elif seps:
+        m.add_constraints(sep_total == 0, name="separation_feed")
+    v = m.variables
+    balance = (v["import_oxide"].sum("partner") - v["export_oxide"].sum("partner")
+               - dispose - metal_in - other_use)
+    if separated is not None:
+        balance = balance + separated
+    m.add_constraints(balance == 0, name="oxide_balance")
     other = xr.DataArray([p.other_demand.get(y, 0.0) for y in years], coords={"year": years})
-    m.add_constraints(m.variables["other_use"].sum("element") >= other, name="other_demand")
+    m.add_constraints(other_use.sum("element") >= other, name="other_demand")
+
+
+def _factors(p: Problem) -> xr.DataArray:
+    return xr.DataArray([p.metal_per_oxide.get(e, 1.0) for e in p.elements],
+                        coords={"element": list(p.elements)})
+
+
+def made_metal(m: linopy.Model, p: Problem) -> linopy.LinearExpression:
+    """Metal made from domestic and imported oxide, by element [t/yr]."""
+    made: linopy.LinearExpression = m.variables["metal_in"] * _factors(p) * p.metal_recovery
+    return made
 
 
 def define_metal(m: linopy.Model, p: Problem) -> None:
     """Metal making: oxide in, metal out at factor x recovery; capacity on total metal."""
-    factors = xr.DataArray([p.metal_per_oxide.get(e, 1.0) for e in p.elements],
-                           coords={"element": list(p.elements)})
-    total = (m.variables["metal_in"] * factors * p.metal_recovery).sum("element")
     metals = _ids(p, "metal")
-    m.add_constraints(m.variables["prod"].sel(candidate=metals).sum("candidate") - total == 0,
-                      name="metal_output")
+    m.add_constraints(m.variables["prod"].sel(candidate=metals).sum("candidate")
+                      - made_metal(m, p).sum("element") == 0, name="metal_output")
 
 
 def define_recycling(m: linopy.Model, p: Problem) -> None:
@@ -214,80 +298,51 @@ def define_magnets(m: linopy.Model, p: Problem) -> None:
     magnets x wt% / yield. Magnets made + imported - exported >= demand.
     """
     years, elements = _years(p), list(p.elements)
-    partners = [q.id for q in p.partners]
-    coords = [_coord("element", elements), _coord("year", years)]
-    alloy = m.add_variables(lower=0, coords=coords, name="alloy_use")
-    for name in ("import_metal", "export_metal"):
-        m.add_variables(lower=0, coords=[_coord("partner", partners), *coords], name=name)
-    dispose = m.add_variables(lower=0, coords=coords, name="dispose_metal")
-    factors = xr.DataArray([p.metal_per_oxide.get(e, 1.0) for e in elements],
-                           coords={"element": elements})
-    made = m.variables["metal_in"] * factors * p.metal_recovery
-    m.add_constraints(made + _recycled_metal(m, p) + m.variables["import_metal"].sum("partner")
-                      - m.variables["export_metal"].sum("partner") - dispose - alloy == 0,
+    cy = {"element": elements, "year": years}
+    in_recipe = np.array([e in _recipe_elements(p) for e in elements])
+    alloy = m.add_variables(lower=0, upper=xr.DataArray(
+        np.where(in_recipe, np.inf, 0.0)[:, None].repeat(len(years), 1), coords=cy),
+        name="alloy_use")
+    dispose = m.add_variables(lower=0, coords=[_coord("element", elements), _coord("year", years)],
+                              name="dispose_metal")
+    v = m.variables
+    m.add_constraints(made_metal(m, p) + _recycled_metal(m, p) + v["import_metal"].sum("partner")
+                      - v["export_metal"].sum("partner") - dispose - alloy == 0,
                       name="metal_balance")
-    magnets = m.variables["prod"].sel(candidate=_ids(p, "magnet")).sum("candidate")
+    magnets = v["prod"].sel(candidate=_ids(p, "magnet")).sum("candidate")
     for component, wt in p.recipe.wt_pct.items():
         members = [e for e in p.recipe.members(component) if e in elements]
         need = magnets * (wt / 100 / p.magnet_yield)
         m.add_constraints(alloy.sel(element=members).sum("element") - need == 0,
                           name=f"recipe_{component}")
-    used = {e for c in p.recipe.wt_pct for e in p.recipe.members(c)}
-    spare = [e for e in elements if e not in used]
-    if spare:
-        m.add_constraints(alloy.sel(element=spare) == 0, name="alloy_recipe_only")
-    pc = [_coord("partner", partners), _coord("year", years)]
-    imp = m.add_variables(lower=0, coords=pc, name="import_magnet")
-    exp = m.add_variables(lower=0, coords=pc, name="export_magnet")
     demand = xr.DataArray([p.magnet_demand.get(y, 0.0) for y in years], coords={"year": years})
-    m.add_constraints(magnets + imp.sum("partner") - exp.sum("partner") >= demand,
-                      name="magnet_demand")
-
-
-def define_trade(m: linopy.Model, p: Problem) -> None:
-    """Sanctions block partners; export controls cap what a partner sells us."""
-    if p.tradable is not None:
-        untradable = [e for e in p.elements if e not in p.tradable]
-        if untradable:
-            for name in ("import_oxide", "export_oxide", "import_metal", "export_metal"):
-                m.add_constraints(m.variables[name].sel(element=untradable) == 0,
-                                  name=f"untradable_{name}")
-    for q in p.partners:
-        if q.blocked:
-            for name in ("import_oxide", "export_oxide", "import_metal", "export_metal",
-                         "import_magnet", "export_magnet"):
-                m.add_constraints(m.variables[name].sel(partner=q.id) == 0,
-                                  name=f"blocked_{name}_{q.id}")
-            continue
-        for element, cap in sorted(q.export_caps.items()):
-            if element not in p.elements:
-                continue
-            bought = (m.variables["import_oxide"].sel(partner=q.id, element=element)
-                      + m.variables["import_metal"].sel(partner=q.id, element=element))
-            m.add_constraints(bought <= cap, name=f"export_control_{q.id}_{element}")
-        if q.magnet_cap is not None:
-            m.add_constraints(m.variables["import_magnet"].sel(partner=q.id) <= q.magnet_cap,
-                              name=f"export_control_{q.id}_magnet")
+    m.add_constraints(magnets + v["import_magnet"].sum("partner")
+                      - v["export_magnet"].sum("partner") >= demand, name="magnet_demand")
 
 
 def define_budget(m: linopy.Model, p: Problem) -> None:
     """Capital spent each year stays within the budget [USD/yr], when one is set."""
     if p.budget is None:
         return
+    m.add_constraints((m.variables["build"] * _per_candidate(p, "capex")).sum("candidate")
+                      <= p.budget, name="budget")
+
+
+def _per_candidate(p: Problem, attribute: str) -> xr.DataArray:
     ids = _ids(p)
     by_id = {c.id: c for c in p.candidates}
-    capex = xr.DataArray([by_id[i].capex for i in ids], coords={"candidate": ids})
-    m.add_constraints((m.variables["build"] * capex).sum("candidate") <= p.budget,
-                      name="budget")
+    return xr.DataArray([float(getattr(by_id[i], attribute)) for i in ids],
+                        coords={"candidate": ids})
 
 
 def imports_reo(m: linopy.Model, p: Problem) -> linopy.LinearExpression:
     """Imports of all rare-earth products in tonnes of oxide equivalent [t REO/yr]."""
-    inv = xr.DataArray([1 / p.metal_per_oxide.get(e, 1.0) for e in p.elements],
-                       coords={"element": list(p.elements)})
-    return (m.variables["import_oxide"].sum(["partner", "element"])
-            + (m.variables["import_metal"] * inv).sum(["partner", "element"])
-            + magnet_reo(p) * m.variables["import_magnet"].sum("partner"))
+    v = m.variables
+    total: linopy.LinearExpression = (
+        v["import_oxide"].sum(["partner", "element"])
+        + (v["import_metal"] / _factors(p)).sum(["partner", "element"])
+        + magnet_reo(p) * v["import_magnet"].sum("partner"))
+    return total
 
 
 def consumption_reo(p: Problem) -> xr.DataArray:
@@ -297,54 +352,77 @@ def consumption_reo(p: Problem) -> xr.DataArray:
                          for y in years], coords={"year": years})
 
 
+def output_value(m: linopy.Model, p: Problem) -> linopy.LinearExpression:
+    """Domestic output at reference prices, each stage's value added once [USD/yr].
+
+    Separated oxide at oxide prices; metal at its price less its oxide's; magnets at their
+    price less their metal content's.
+    """
+    ox, mt = _price(p.oxide_price, p), _price(p.metal_price, p)
+    metal_gain = mt - ox / _factors(p)
+    content = sum(w / 100 / p.magnet_yield * p.metal_price.get(p.recipe.members(c)[0], 0.0)
+                  for c, w in p.recipe.wt_pct.items())
+    magnets = m.variables["prod"].sel(candidate=_ids(p, "magnet")).sum("candidate")
+    value: linopy.LinearExpression = ((made_metal(m, p) * metal_gain).sum("element")
+                                      + (p.magnet_price - content) * magnets)
+    separated = separated_oxide(m, p)
+    if separated is not None:
+        value = value + (separated * ox).sum("element")
+    return value
+
+
 def define_targets(m: linopy.Model, p: Problem) -> None:
-    """Soft targets: each has a ``shortfall`` variable [t/yr] priced in the objective."""
+    """Soft targets: each has a ``shortfall`` variable priced in the objective.
+
+    Shortfalls are in t/yr (output, and imports above an import-share cap) or USD/yr
+    (output value); they are zero before a target's first year.
+    """
     years = _years(p)
     if not p.targets:
         return
     ids = [t.id for t in p.targets]
-    short = m.add_variables(lower=0, coords=[_coord("target", ids), _coord("year", years)],
-                            name="shortfall")
+    starts = np.array([t.from_year for t in p.targets])
+    upper = xr.DataArray(np.where(np.array(years)[None, :] >= starts[:, None], np.inf, 0.0),
+                         coords={"target": ids, "year": years})
+    short = m.add_variables(lower=0, upper=upper, name="shortfall")
     for t in p.targets:
         active = [y for y in years if y >= t.from_year]
         s = short.sel(target=t.id, year=active)
         if t.kind == "output":
             out = m.variables["prod"].sel(candidate=_ids(p, t.stage), year=active)
             m.add_constraints(out.sum("candidate") + s >= t.value, name=f"target_{t.id}")
+        elif t.kind == "output_value":
+            m.add_constraints(output_value(m, p).sel(year=active) + s >= t.value,
+                              name=f"target_{t.id}")
         else:
             limit = t.value * consumption_reo(p).sel(year=active)
             m.add_constraints(imports_reo(m, p).sel(year=active) - s <= limit,
                               name=f"target_{t.id}")
-        inactive = [y for y in years if y < t.from_year]
-        if inactive:
-            m.add_constraints(short.sel(target=t.id, year=inactive) == 0,
-                              name=f"target_{t.id}_inactive")
 
 
-def _price(p: Problem, table: dict[str, float] | object) -> xr.DataArray:
-    assert isinstance(table, dict)
+def _price(table: Mapping[str, float], p: Problem) -> xr.DataArray:
     return xr.DataArray([table.get(e, 0.0) for e in p.elements],
                         coords={"element": list(p.elements)})
 
 
 def define_objective(m: linopy.Model, p: Problem) -> None:
-    """Discounted capex + opex + imports - exports + shortfall penalties [USD]."""
-    ids = _ids(p)
-    by_id = {c.id: c for c in p.candidates}
+    """Discounted capex + opex + imports - exports + transport + penalties [USD]."""
     partners = [q.id for q in p.partners]
-    capex = xr.DataArray([by_id[i].capex for i in ids], coords={"candidate": ids})
-    opex = xr.DataArray([by_id[i].opex for i in ids], coords={"candidate": ids})
     buy = xr.DataArray([1 + q.buy_premium for q in p.partners], coords={"partner": partners})
     sell = xr.DataArray([1 - q.sell_discount for q in p.partners], coords={"partner": partners})
-    ox, mt = _price(p, dict(p.oxide_price)), _price(p, dict(p.metal_price))
+    freight = xr.DataArray([q.transport_cost for q in p.partners], coords={"partner": partners})
+    ox, mt = _price(p.oxide_price, p), _price(p.metal_price, p)
     v = m.variables
-    cost = ((v["build"] * capex).sum("candidate") + (v["prod"] * opex).sum("candidate")
+    cost = ((v["build"] * _per_candidate(p, "capex")).sum("candidate")
+            + (v["prod"] * _per_candidate(p, "opex")).sum("candidate")
             + (v["import_oxide"] * ox * buy).sum(["partner", "element"])
             - (v["export_oxide"] * ox * sell).sum(["partner", "element"])
             + (v["import_metal"] * mt * buy).sum(["partner", "element"])
             - (v["export_metal"] * mt * sell).sum(["partner", "element"])
             + (v["import_magnet"] * (p.magnet_price * buy)).sum("partner")
             - (v["export_magnet"] * (p.magnet_price * sell)).sum("partner"))
+    if any(q.transport_cost for q in p.partners):
+        cost = cost + (_traded_tonnes(m) * freight).sum("partner")
     if p.targets:
         penalty = xr.DataArray([t.penalty for t in p.targets],
                                coords={"target": [t.id for t in p.targets]})

@@ -19,7 +19,7 @@ import linopy
 import pandas as pd
 
 from reeplan.errors import ReeplanError
-from reeplan.optimize.model import build_model, consumption_reo, imports_reo
+from reeplan.optimize.model import build_model, consumption_reo, imports_reo, output_value
 from reeplan.optimize.problem import Candidate, PlanStage, Problem, Target
 
 __all__ = ["Plan", "SolveStatus", "solve"]
@@ -172,6 +172,7 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
     short = _solution(model, "shortfall")
     imports = imports_reo(model, p).solution.to_series()
     consumption = consumption_reo(p).to_series()
+    value = output_value(model, p).solution.to_series()
     prod = _solution(model, "prod")
     rows = []
     for t in p.targets:
@@ -181,6 +182,8 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
             if t.kind == "output":
                 ids = [c.id for c in p.of_stage(t.stage)]
                 achieved = float(sum(prod.get((i, year), 0.0) for i in ids))
+            elif t.kind == "output_value":
+                achieved = float(value[year])
             else:
                 c = float(consumption[year])
                 achieved = float(imports[year]) / c if c > 0 else math.nan
@@ -188,6 +191,10 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
             rows.append({"target": t.id, "year": year, "required": t.value,
                          "achieved": achieved, "shortfall": s, "met": s <= TOL})
     return pd.DataFrame(rows)
+
+
+_SHORTFALL_UNITS = {"output": "t/yr", "import_share": "t REO/yr of imports above the cap",
+                    "output_value": "USD/yr"}
 
 
 def _missed(p: Problem, targets: pd.DataFrame, model: linopy.Model) -> list[str]:
@@ -198,7 +205,7 @@ def _missed(p: Problem, targets: pd.DataFrame, model: linopy.Model) -> list[str]
             continue
         first = int(rows["year"].min())
         worst = float(rows["shortfall"].max())
-        unit = "t/yr" if t.kind == "output" else "t REO/yr of imports above the cap"
+        unit = _SHORTFALL_UNITS[t.kind]
         why = "; ".join(_why(t, first, p, model)) or "meeting it costs more than its penalty"
         lines.append(f"Target '{t.id}' is missed from {first} by up to {worst:,.0f} {unit}: "
                      f"{why}.")

@@ -19,7 +19,7 @@ __all__ = ["Candidate", "Partner", "PlanStage", "Problem", "Target", "TargetKind
 PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
 """Stages the planner builds. ``mining`` includes concentration and cracking;
 ``magnet`` includes alloy making; ``recycling`` turns end-of-life magnets into metal."""
-TargetKind = Literal["output", "import_share"]
+TargetKind = Literal["output", "import_share", "output_value"]
 
 
 @dataclass(frozen=True)
@@ -96,6 +96,11 @@ class Partner:
         export controls; an element not listed is not capped.
     magnet_cap
         Most magnets it will sell us per year [t]; ``None`` uncapped.
+    route_capacity
+        Most tonnes of all products that the routes to it carry per year, both ways
+        (border crossings, hubs) [t/yr]; ``None`` unlimited.
+    transport_cost
+        Cost of moving a tonne of any product to or from it [USD/t].
     """
 
     id: str
@@ -104,6 +109,8 @@ class Partner:
     buy_premium: float = 0.0
     export_caps: Mapping[str, float] = field(default_factory=dict)
     magnet_cap: float | None = None
+    route_capacity: float | None = None
+    transport_cost: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -117,7 +124,8 @@ class Target:
     kind
         ``"output"``: domestic output of ``stage`` of at least ``value`` [t/yr];
         ``"import_share"``: imports at most ``value`` [fraction] of consumption, both in
-        tonnes of REO equivalent.
+        tonnes of REO equivalent; ``"output_value"``: domestic output worth at least
+        ``value`` [USD/yr] at reference prices, each stage's value added counted once.
     stage
         For ``output``: which stage's product counts.
     value
@@ -125,7 +133,8 @@ class Target:
     from_year
         First year it applies; it applies every year after too.
     penalty
-        Cost of each tonne short [USD/t]; stated in the scenario.
+        Cost of each unit short [USD per t, or USD per USD for ``output_value``]; stated
+        in the scenario.
     """
 
     id: str
@@ -172,6 +181,8 @@ class Problem:
         through :func:`reeplan.scenarios.assemble.assemble`.
     magnet_yield
         Finished magnet per tonne of alloy [fraction]; the rest is process scrap.
+    ramp_up
+        Share of new capacity usable in its first year online [fraction]; 1 unless given.
     targets
         Soft targets.
     allowed_technology
@@ -198,6 +209,7 @@ class Problem:
     separation_recovery: float = 1.0
     metal_recovery: float = 1.0
     magnet_yield: float = 1.0
+    ramp_up: float = 1.0
     targets: tuple[Target, ...] = ()
     allowed_technology: frozenset[str] = frozenset({"domestic"})
     discount_rate: float = 0.08

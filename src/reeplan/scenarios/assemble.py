@@ -20,7 +20,7 @@ from reeplan.flows.coproduction import best_distribution, distribution_from_tabl
 from reeplan.optimize.model import magnet_reo
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
-from reeplan.scenarios.spec import CandidateSpec, Scenario
+from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
 
 __all__ = ["assemble", "check_references"]
 
@@ -71,7 +71,8 @@ def _check_sources(scenario: Scenario, facts: FactBase,
         (f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
-    cited += [("demand.source", scenario.demand.source)]
+    cited += [("demand.source", scenario.demand.source),
+              ("ramp_up.source", scenario.ramp_up.source)]
     cited += [(f"targets.{i}.source", t.source) for i, t in enumerate(scenario.targets)]
     for key, value in cited:
         for s in (value or "").split(";"):
@@ -121,20 +122,21 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, q.blocked, q.sell_discount, q.buy_premium,
-                               dict(q.export_caps_t), q.magnet_cap_t)
+                               dict(q.export_caps_t), q.magnet_cap_t, q.route_capacity_t,
+                               q.transport_cost_usd_per_t)
                        for pid, q in sorted(scenario.policy.partners.items())),
         recipe=recipe, metal_per_oxide=probe.metal_per_oxide,
         separation_recovery=_stage_parameter(facts, "separation"),
         metal_recovery=_stage_parameter(facts, "metal"), magnet_yield=probe.magnet_yield,
         recycling_recovery=_stage_parameter(facts, "recycling"),
+        ramp_up=scenario.ramp_up.first_year_share,
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
-        magnet_demand={y: total * share / per_magnet * g for y, g in zip(years, growth,
-                                                                          strict=True)},
+        magnet_demand={y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
+                       for y, g in zip(years, growth, strict=True)},
         other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
         scrap_available=dict.fromkeys(years, scenario.demand.scrap_t_per_year),
-        targets=tuple(Target(t.id, t.kind, t.value, t.year, t.stage, t.penalty_usd_per_t)
-                      for t in scenario.targets),
+        targets=tuple(_target(t) for t in scenario.targets),
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
         budget=None if scenario.budget_musd_per_year is None
@@ -154,6 +156,19 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
             dist = {str(k): float(v) for k, v in d.to_series().items()}
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist)
+
+
+def _target(t: TargetSpec) -> Target:
+    value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
+    penalty = t.penalty if t.penalty is not None else DEFAULT_PENALTY[t.kind]
+    return Target(t.id, t.kind, value, t.year, t.stage, penalty)
+
+
+def _rare_earth_part(scenario: Scenario, year: int) -> float:
+    """Share of magnet demand still met by rare-earth magnets in ``year`` [fraction]."""
+    d = scenario.demand
+    start = d.rare_earth_free_from or scenario.horizon.start
+    return 1.0 - d.rare_earth_free_share if year >= start else 1.0
 
 
 def _stage_parameter(facts: FactBase, stage: str) -> float:

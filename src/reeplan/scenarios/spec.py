@@ -23,6 +23,12 @@ Technology = Literal["domestic", "CHN", "WEST"]
 _DOMESTIC: tuple[Technology, ...] = ("domestic",)
 
 
+DEFAULT_PENALTY = {"output": 1e7, "import_share": 1e7, "output_value": 10.0}
+"""Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
+price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
+USD of value."""
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,13 +37,15 @@ class TargetSpec(_Spec):
     """A soft target (see :class:`reeplan.optimize.Target`)."""
 
     id: str
-    kind: Literal["output", "import_share"]
+    kind: Literal["output", "import_share", "output_value"]
     value: float = Field(ge=0)
-    """t/yr for ``output``; a fraction for ``import_share``."""
+    """t/yr for ``output``; a fraction for ``import_share``; M USD/yr for ``output_value``."""
     year: int
     """First year the target applies."""
     stage: Literal["mining", "separation", "metal", "magnet", "recycling"] = "separation"
-    penalty_usd_per_t: float = Field(default=1e6, gt=0)
+    penalty: float | None = Field(default=None, gt=0)
+    """Cost of each unit short [USD per t, or USD per USD of value]; by default
+    :data:`DEFAULT_PENALTY` for the target's kind."""
     source: str | None = None
     """Claim id in the ``targets`` table, or a source or assumption id."""
 
@@ -51,6 +59,9 @@ class PartnerSpec(_Spec):
     export_caps_t: dict[str, float] = Field(default_factory=dict)
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
     magnet_cap_t: float | None = Field(default=None, ge=0)
+    route_capacity_t: float | None = Field(default=None, ge=0)
+    """Most tonnes of all products the routes to this partner carry a year, both ways."""
+    transport_cost_usd_per_t: float = Field(default=0.0, ge=0)
     source: str | None = None
     """Source or assumption id(s) behind the terms, semicolon-separated."""
 
@@ -86,8 +97,19 @@ class DemandSpec(_Spec):
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
     scrap_t_per_year: float = Field(default=0.0, ge=0)
     """End-of-life magnets collectable per year [t]."""
+    rare_earth_free_share: float = Field(default=0.0, ge=0, le=1)
+    """Share of magnet demand met by magnets without rare earths [fraction]."""
+    rare_earth_free_from: int | None = None
+    """First year of that substitution (default: the first planning year)."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
+
+
+class RampUpSpec(_Spec):
+    """How much of a new plant's capacity is usable in its first year online."""
+
+    first_year_share: float = Field(default=1.0, gt=0, le=1)
+    source: str | None = None
 
 
 class Horizon(_Spec):
@@ -114,6 +136,7 @@ class Scenario(_Spec):
     discount_rate: float = Field(default=0.08, ge=0, le=0.5)
     budget_musd_per_year: float | None = Field(default=None, ge=0)
     reserve_estimate: Literal["usgs", "ministry"] = "usgs"
+    ramp_up: RampUpSpec = Field(default_factory=RampUpSpec)
     demand: DemandSpec = Field(default_factory=DemandSpec)
     targets: list[TargetSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)

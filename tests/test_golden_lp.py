@@ -1,0 +1,118 @@
+"""Golden formulation tests: every constraint family of a two-country, two-year toy chain,
+written as an LP file and compared with a committed baseline (tests/golden/lp).
+
+A change in the maths shows as a readable diff of the baseline. After a deliberate change,
+regenerate with ``REEPLAN_UPDATE_GOLDEN=1 python -m pytest tests/test_golden_lp.py`` and
+review the diff before committing it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from reeplan.domain import Recipe
+from reeplan.optimize import Candidate, Partner, Problem, Target, build_model
+
+GOLDEN = Path(__file__).parent / "golden" / "lp"
+UPDATE = os.environ.get("REEPLAN_UPDATE_GOLDEN") == "1"
+_LABEL = re.compile(r"#\d+")
+_HEAD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\(.*\))?:$")
+
+
+def toy_problem() -> Problem:
+    """Focus country and two partners (one open with controls and a route, one sanctioned),
+    two years, every stage, every kind of target, a budget and reserves."""
+    return Problem(
+        years=(2025, 2026), elements=("Ce", "Dy", "Nd", "Pr"),
+        candidates=(
+            Candidate("mine", "mining", existing=100, max_capacity=200, capex=1000, opex=5,
+                      lead_time=0, distribution={"Ce": 0.5, "Nd": 0.3, "Pr": 0.2},
+                      reserve=1000),
+            Candidate("sep", "separation", existing=0, max_capacity=150, capex=3000, opex=10,
+                      lead_time=1),
+            Candidate("metal", "metal", existing=10, max_capacity=50, capex=2000, opex=20,
+                      lead_time=1),
+            Candidate("magnet", "magnet", existing=0, max_capacity=40, capex=5000, opex=30,
+                      lead_time=0, technology="CHN"),
+            Candidate("recycler", "recycling", existing=0, max_capacity=5, capex=3000,
+                      opex=40, lead_time=0),
+        ),
+        partners=(Partner("CHN", sell_discount=0.2, export_caps={"Dy": 1.0}, magnet_cap=5.0,
+                          route_capacity=500.0, transport_cost=100.0),
+                  Partner("WEST", blocked=True)),
+        recipe=Recipe("toy", {"Nd": 30.0, "Dy": 2.0}, {"Nd": ("Nd", "Pr")}),
+        metal_per_oxide={"Ce": 0.814, "Dy": 0.871, "Nd": 0.857, "Pr": 0.828},
+        oxide_price={"Ce": 1000, "Dy": 300000, "Nd": 60000, "Pr": 60000},
+        metal_price={"Ce": 1500, "Dy": 400000, "Nd": 80000, "Pr": 80000},
+        magnet_price=50000, magnet_demand={2025: 20, 2026: 30},
+        other_demand={2025: 50, 2026: 60}, scrap_available={2025: 2, 2026: 3},
+        recycling_recovery=0.9, separation_recovery=0.95, metal_recovery=0.93,
+        magnet_yield=0.8, ramp_up=0.5,
+        targets=(Target("out", "output", 100, 2026, "separation", 1e7),
+                 Target("imports", "import_share", 0.5, 2025, "separation", 1e7),
+                 Target("value", "output_value", 1e6, 2026, "separation", 10.0)),
+        allowed_technology=frozenset({"domestic"}), discount_rate=0.08, budget=2e5,
+        national_reserve=5000, tradable=frozenset({"Ce", "Dy", "Nd", "Pr"}),
+    )
+
+
+@pytest.fixture(scope="module")
+def sections(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    return lp_sections(tmp_path_factory.mktemp("lp"))
+
+
+def lp_sections(tmp_path: Path) -> dict[str, str]:
+    """The toy model's LP file, split into objective, one part per constraint family and
+    one per variable's bounds, with solver labels removed so that only the maths shows."""
+    path = tmp_path / "toy.lp"
+    build_model(toy_problem()).to_file(path, explicit_coordinate_names=True, progress=False)
+    parts: dict[str, list[str]] = defaultdict(list)
+    section, current = "", "objective"
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = _LABEL.sub("", raw).rstrip()
+        if line in {"min", "max", "s.t.", "bounds", "end", "general", "binary"}:
+            section = line
+            continue
+        if not line or section in {"end", ""}:
+            continue
+        if section == "s.t.":
+            head = _HEAD.match(line)
+            if head:
+                current = f"constraints/{head.group(1)}"
+        elif section == "bounds":
+            name = re.search(r"<=\s+([A-Za-z_][A-Za-z0-9_]*)\(", line)
+            current = f"bounds/{name.group(1) if name else 'other'}"
+        parts[current].append(line)
+    return {k: "\n".join(v) + "\n" for k, v in parts.items()}
+
+
+def test_every_family_has_a_baseline(sections: dict[str, str]) -> None:
+    produced = set(sections)
+    if UPDATE:
+        for old in GOLDEN.rglob("*.lp"):
+            old.unlink()
+    committed = {str(p.relative_to(GOLDEN).with_suffix("")) for p in GOLDEN.rglob("*.lp")}
+    assert UPDATE or produced == committed, (
+        f"new families: {sorted(produced - committed)}; gone: {sorted(committed - produced)}")
+
+
+def _families() -> list[str]:
+    return sorted(str(p.relative_to(GOLDEN).with_suffix("")) for p in GOLDEN.rglob("*.lp"))
+
+
+@pytest.mark.parametrize("family", _families() or ["(none committed)"])
+def test_family_matches_its_baseline(family: str, sections: dict[str, str]) -> None:
+    if UPDATE:
+        for name, text in sections.items():
+            target = GOLDEN / f"{name}.lp"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+        return
+    assert family in sections, f"family {family} is no longer built"
+    expected = (GOLDEN / f"{family}.lp").read_text(encoding="utf-8")
+    assert sections[family] == expected
