@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -91,7 +93,13 @@ def test_listing_order_does_not_change_the_plan() -> None:
 def test_every_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "out" / "builds.csv").is_file()
+    for name in ("builds", "production", "trade", "targets", "binding"):
+        csv = pd.read_csv(tmp_path / "out" / f"{name}.csv")
+        parquet = pd.read_parquet(tmp_path / "out" / f"{name}.parquet")
+        assert len(csv) == len(parquet)
+    run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run["status"] == "optimal" and len(run["data"]["sha256"]) == 64
+    assert run["versions"]["reeplan"]
     again = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
     assert again.exit_code == 2 and "--force" in again.stderr
 
@@ -182,6 +190,28 @@ def test_russia_target_before_any_plant_can_be_built_is_missed_with_its_reason(
                      "value: 3000, year: 2026}\n", encoding="utf-8")
     res = runner.invoke(app, ["plan", str(early)], env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
-    assert "target rem_2026: MISSED" in res.stdout
+    assert "target rem_2026 (from 2026): MISSED" in res.stdout
     assert "missed from 2026 by up to 3,000 t/yr" in res.stdout
     assert "lead time of smz_separation" in res.stdout
+
+
+def test_diff_sets_two_plans_side_by_side() -> None:
+    base = SCENARIOS[0].parent / "russia-2030.yaml"
+    tight = SCENARIOS[0].parent / "tighter-export-controls.yaml"
+    res = runner.invoke(app, ["plan", "--diff", str(base), str(tight)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "russia-2030 vs tighter-export-controls" in res.stdout
+    assert "Builds" in res.stdout
+
+
+def test_plan_needs_one_scenario_or_a_diff() -> None:
+    res = runner.invoke(app, ["plan"])
+    assert res.exit_code == 2 and "give one scenario file" in res.stderr
+
+
+def test_python_api_plan_matches_the_cli_cost() -> None:
+    import reeplan
+
+    result = reeplan.plan(SCENARIOS[0].parent / "russia-2030.yaml")
+    assert isinstance(result, reeplan.Plan)
+    assert result.cost > 0 and not result.builds.empty

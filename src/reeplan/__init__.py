@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 __all__ = [
+    "CountryChain",
     "FactBase",
+    "Plan",
     "WorldOverview",
     "__version__",
+    "country_chain",
     "load_factbase",
+    "plan",
     "world",
 ]
 
@@ -28,11 +32,18 @@ _LAZY = {
     "load_factbase": "reeplan.data",
     "WorldOverview": "reeplan.metrics.world",
     "world": "reeplan.metrics.world",
+    "CountryChain": "reeplan.flows.country",
+    "country_chain": "reeplan.flows.country",
+    "Plan": "reeplan.optimize",
+    "plan": "reeplan.scenarios.run",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
     from reeplan.data import FactBase, load_factbase
+    from reeplan.flows.country import CountryChain, country_chain
     from reeplan.metrics.world import WorldOverview, world
+    from reeplan.optimize import Plan
+    from reeplan.scenarios.run import plan
 
 
 def __getattr__(name: str) -> Any:

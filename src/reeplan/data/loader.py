@@ -7,6 +7,7 @@ row replaces it, any other row is added. Nothing is read from the network, ever.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -46,6 +47,15 @@ class FactBase:
         if name not in self.tables:
             raise UnknownItemError("table", name, list(self.tables))
         return self.tables[name].copy()
+
+    def fingerprint(self) -> str:
+        """SHA-256 of every table's content (layers included): the data version of a run."""
+        digest = hashlib.sha256()
+        for name in sorted(self.tables):
+            digest.update(name.encode())
+            frame = self.tables[name].drop(columns=["origin"], errors="ignore")
+            digest.update(frame.to_csv(index=False, lineterminator="\n").encode())
+        return digest.hexdigest()
 
     def provenance(self, source_id: str) -> str:
         """Describe ``source_id`` in one line (a source's title and year, or an assumption)."""

@@ -100,38 +100,49 @@ def _parse_mix(items: list[str] | None) -> dict[str, float] | None:
 @app.command()
 @_user_errors
 def plan(
-    scenario: Annotated[Path, typer.Argument(help="Scenario YAML file.")],
+    scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the roadmap files.")] = None,
     force: Annotated[bool, typer.Option(help="Overwrite an existing --out directory.")] = False,
+    diff: Annotated[tuple[Path, Path] | None, typer.Option(
+        help="Compare the plans of two scenario files instead.")] = None,
     data: DataOpt = None,
 ) -> None:
     """Least-cost build plan to reach the scenario's targets, with reasons for any miss."""
     from rich.console import Console
 
-    from reeplan.optimize import solve
-    from reeplan.scenarios.assemble import assemble
-    from reeplan.scenarios.run import load_checked, write_plan
+    from reeplan.interfaces.render import emit_comparison, emit_plan
 
+    if (scenario is None) == (diff is None):
+        raise ReeplanError("give one scenario file, or two after --diff")
     if out is not None and out.exists() and not force:
         raise ReeplanError(f"output directory '{out}' exists; choose another or pass --force")
-    facts = _facts(data)
-    spec = load_checked(scenario, facts)
-    result = solve(assemble(spec, facts))
-    console = Console()
-    console.print(f"[bold]{scenario.name}[/bold]: discounted cost "
-                  f"{result.cost / 1e6:,.0f} M USD")
-    met: dict[str, bool] = {} if result.targets.empty else \
-        {str(k): bool(v) for k, v in result.targets.groupby("target")["met"].all().items()}
-    for target, ok in met.items():
-        console.print(f"  target {target}: {'met' if ok else 'MISSED'}")
-    for line in result.missed:
-        console.print(f"  {line}", highlight=False)
-    for r in result.builds.itertuples(index=False):
-        console.print(f"  build {r.candidate} ({r.stage}): {r.capacity:,.0f} t/yr decided "
-                      f"{r.decision_year}, online {r.online_year} - {r.reason}", highlight=False)
+    progress = Console(stderr=True)
+    with progress.status("loading the fact base"):
+        facts = _facts(data)
+    if diff is not None:
+        from reeplan.reporting import compare_plans
+
+        (name_a, plan_a), (name_b, plan_b) = (_solve(p, facts, progress) for p in diff)
+        emit_comparison(compare_plans(plan_a, plan_b, (name_a, name_b)))
+        return
+    assert scenario is not None
+    name, result = _solve(scenario, facts, progress)
+    emit_plan(result, name)
     if out is not None:
-        write_plan(result, spec, out, force=force)
-        console.print(f"roadmap written to {out}")
+        from reeplan.scenarios.run import load_checked, write_plan
+
+        write_plan(result, load_checked(scenario, facts), facts, out, force=force)
+        Console().print(f"roadmap written to {out}")
+
+
+def _solve(path: Path, facts: Any, progress: Any) -> tuple[str, Any]:
+    from reeplan.optimize import solve
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.run import load_checked
+
+    with progress.status(f"building and solving {path.name}"):
+        spec = load_checked(path, facts)
+        return spec.name, solve(assemble(spec, facts))
 
 
 @app.command()

@@ -16,8 +16,10 @@ if TYPE_CHECKING:
 
     from reeplan.flows.country import CountryChain
     from reeplan.metrics.world import WorldOverview
+    from reeplan.optimize import Plan
+    from reeplan.reporting import PlanComparison
 
-__all__ = ["Format", "emit_chain", "emit_frame", "emit_world"]
+__all__ = ["Format", "emit_chain", "emit_comparison", "emit_frame", "emit_plan", "emit_world"]
 
 Format = Literal["table", "csv", "json"]
 
@@ -178,3 +180,40 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     console.print("[bold]Sources and assumptions[/bold]")
     for r in result.sources.itertuples(index=False):
         console.print(escape(f"  [{r.source_id}] {r.description}"), highlight=False)
+
+
+def emit_plan(result: Plan, name: str) -> None:
+    """Print a plan's summary: cost, targets met or missed and why, the builds."""
+    console = Console()
+    console.print(f"[bold]{escape(name)}[/bold]: discounted cost {result.cost / 1e6:,.0f} M USD")
+    for target, rows in result.targets.groupby("target", sort=False):
+        start = int(rows["year"].min())
+        verdict = "met every year" if bool(rows["met"].all()) else "MISSED"
+        console.print(escape(f"  target {target} (from {start}): {verdict}"))
+    for line in result.missed:
+        console.print(escape(f"  {line}"), highlight=False)
+    table = Table(title="Roadmap", header_style="bold")
+    for col in ("Project", "Stage", "Capacity (t/yr)", "Decided", "Online", "Capex (M USD)",
+                "Why"):
+        table.add_column(col)
+    for r in result.builds.to_dict(orient="records"):
+        table.add_row(*map(escape, (str(r["candidate"]), str(r["stage"]),
+                      fmt_number(r["capacity"]), str(r["decision_year"]), str(r["online_year"]),
+                      fmt_number(float(r["capex"]) / 1e6, digits=1), str(r["reason"]))))
+    console.print(table)
+    if not result.binding.empty:
+        top = ", ".join(result.binding["constraint"].head(5))
+        console.print(escape(f"Binding constraints (largest duals first): {top}"), highlight=False)
+
+
+def emit_comparison(cmp: PlanComparison) -> None:
+    """Print two plans side by side: cost, targets and builds."""
+    a, b = cmp.names
+    cost = {k: float(v) / 1e6 for k, v in cmp.cost.items()}
+    console = Console()
+    console.print(f"[bold]{escape(a)}[/bold] vs [bold]{escape(b)}[/bold]: discounted cost "
+                  f"{cost[a]:,.0f} vs {cost[b]:,.0f} M USD ({cost['difference']:+,.0f})")
+    if not cmp.targets.empty:
+        emit_frame(cmp.targets, "table", title="Targets: first year met, largest shortfall",
+                   console=console)
+    emit_frame(cmp.builds.round(1), "table", title="Builds (t/yr)", console=console)
