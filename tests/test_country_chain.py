@@ -132,3 +132,32 @@ def test_bad_chain_definitions_exit_2(tmp_path: Path, files: dict[str, str],
     for word in where:
         assert word in res.stderr, (word, res.stderr)
     assert {p: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_end_of_life_in_steady_state_by_hand(tmp_path: Path, facts: FactBase) -> None:
+    """With no past growth, inflow has been constant for 60 years: what leaves use equals
+    what enters it (to the Weibull tail left after 60 years), 1% of it is recycled, and the
+    recycled magnets hold 30.75 wt% Nd."""
+    from reeplan.data import load_factbase
+    from reeplan.domain import recipe_from_facts
+    from reeplan.flows.recycling import end_of_life_magnets
+
+    assumptions = facts["assumptions"].drop(columns=["origin"])
+    assumptions.loc[assumptions["assumption_id"] == "magnet_history_growth", "value"] = 0.0
+    assumptions.to_csv(tmp_path / "assumptions.csv", index=False)
+    flat = load_factbase(tmp_path)
+    recipe = recipe_from_facts(flat, "NdFeB_sintered_standard")
+    eol = end_of_life_magnets(flat, 1000.0, 2024, recipe).products.set_index("product")
+    assert eol["inflow"].sum() == pytest.approx(1000.0)
+    assert eol["end_of_life"].sum() == pytest.approx(1000.0, rel=0.01)
+    assert eol["recycled"].sum() == pytest.approx(0.01 * eol["end_of_life"].sum())
+    # IEA 2024 split: wind 10.496 of 90.922 kt
+    assert eol.at["wind_generator", "share"] == pytest.approx(10.496 / 90.922)
+
+
+def test_russia_chain_reports_end_of_life_magnets() -> None:
+    result = country_chain("RUS", 2024)
+    assert result.end_of_life is not None
+    eol = result.end_of_life
+    assert eol.elements["Nd"] == pytest.approx(0.3075 * eol.products["recycled"].sum())
+    assert {"vannielen_ewaste", "jowitt_2018"} <= set(result.sources["source_id"])

@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from reeplan.errors import ChainDefinitionError
-from reeplan.flows import products_in_use, recycling_supply, to_elements
+from reeplan.flows import Lifetime, products_in_use, recycling_supply, to_elements
 
 YEARS = list(range(2000, 2041))
 
@@ -19,7 +19,8 @@ def _inflow(values: list[float]) -> xr.DataArray:
 
 
 def test_textbook_steady_state_stock_is_inflow_times_lifetime() -> None:
-    ds = products_in_use(_inflow([10.0, 4.0]), {"ev": 5, "wind": 20}, kind="fixed")
+    ds = products_in_use(_inflow([10.0, 4.0]), {"ev": Lifetime("fixed", mean=5),
+                                                "wind": Lifetime("fixed", mean=20)})
     last = ds.sel(year=2040)
     # constant inflow I, fixed lifetime L: stock -> I x L, outflow -> I
     assert last["stock"].sel(product="ev").item() == pytest.approx(10 * 5)
@@ -32,7 +33,7 @@ def test_textbook_steady_state_stock_is_inflow_times_lifetime() -> None:
 def test_normal_lifetime_matches_flodym_directly() -> None:
     inflow = xr.DataArray(np.linspace(1, 41, len(YEARS))[:, None], dims=("year", "product"),
                           coords={"year": YEARS, "product": ["ev"]})
-    ours = products_in_use(inflow, {"ev": 12.0}, {"ev": 3.0})
+    ours = products_in_use(inflow, {"ev": Lifetime("normal", mean=12.0, std=3.0)})
     dims = fd.DimensionSet(dim_list=[fd.Dimension(name="Time", letter="t", items=YEARS),
                                      fd.Dimension(name="Product", letter="p", items=["ev"])])
     ref = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow.values),
@@ -42,7 +43,7 @@ def test_normal_lifetime_matches_flodym_directly() -> None:
     np.testing.assert_allclose(ours["stock"].values, ref.stock.values, rtol=1e-12)
     np.testing.assert_allclose(ours["outflow"].values, ref.outflow.values, rtol=1e-12)
     # and the normal case tends to the same steady state as the textbook one
-    flat = products_in_use(_inflow([10.0]), {"ev": 5.0}, {"ev": 1.5})
+    flat = products_in_use(_inflow([10.0]), {"ev": Lifetime("normal", mean=5.0, std=1.5)})
     assert flat["stock"].sel(year=2040).item() == pytest.approx(50.0, rel=1e-3)
 
 
@@ -54,14 +55,28 @@ def test_recycling_and_element_content_hand_computed() -> None:
     assert nd.item() == pytest.approx(45.0 * 0.2668)
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "message"),
-    [({"mean_lifetime": {}}, "no mean lifetime"),
-     ({"mean_lifetime": {"ev": 5.0, "wind": 20.0}}, "needs std_lifetime")],
-)
-def test_bad_stock_inputs(kwargs: dict[str, object], message: str) -> None:
-    with pytest.raises(ChainDefinitionError, match=message):
-        products_in_use(_inflow([1.0, 1.0]), **kwargs)  # type: ignore[arg-type]
+def test_weibull_lifetime_matches_flodym_directly() -> None:
+    """EV traction motors, Weibull scale 15.5 years and shape 3.6 (product_lifetimes)."""
+    inflow = xr.DataArray(np.linspace(1, 41, len(YEARS))[:, None], dims=("year", "product"),
+                          coords={"year": YEARS, "product": ["ev"]})
+    ours = products_in_use(inflow, {"ev": Lifetime("weibull", scale=15.5, shape=3.6)})
+    dims = fd.DimensionSet(dim_list=[fd.Dimension(name="Time", letter="t", items=YEARS),
+                                     fd.Dimension(name="Product", letter="p", items=["ev"])])
+    ref = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow.values),
+                             lifetime_model=fd.WeibullLifetime(
+                                 dims=dims, weibull_scale=np.array([15.5]),
+                                 weibull_shape=np.array([3.6])))
+    ref.compute()
+    np.testing.assert_allclose(ours["outflow"].values, ref.outflow.values, rtol=1e-12)
+
+
+def test_bad_stock_inputs() -> None:
+    with pytest.raises(ChainDefinitionError, match="no lifetime for product"):
+        products_in_use(_inflow([1.0, 1.0]), {"ev": Lifetime("fixed", mean=5)})
+    with pytest.raises(ChainDefinitionError, match="needs a positive 'std'"):
+        Lifetime("normal", mean=5.0)
+    with pytest.raises(ChainDefinitionError, match="needs a positive 'shape'"):
+        Lifetime("weibull", scale=10.0, shape=0.0)
 
 
 def test_bad_rates() -> None:

@@ -274,13 +274,30 @@ class FacilityRow(TableRow):
     note: str | None = None
 
 
+class ProductLifetimeRow(TableRow):
+    """A parameter of the service-life distribution of a magnet-containing product."""
+
+    product: Ident
+    end_use: Text
+    """The demand end use (``demand`` table) whose magnets go into this product."""
+    kind: Literal["weibull", "normal", "fixed"]
+    parameter: Literal["scale", "shape", "mean", "std"]
+    value: NonNeg
+    unit: Literal["years", "-"]
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class StageParameterRow(TableRow):
     """A process parameter of one chain stage, e.g. its recovery."""
 
     stage: Stage
-    parameter: Literal["recovery"]
+    parameter: Literal["recovery", "eol_recycling_rate"]
     """``recovery``: share of each element's input that reaches the stage's product
-    [fraction]; at the magnet stage the rest is process scrap, not lost."""
+    [fraction]; at the magnet stage the rest is process scrap, not lost.
+    ``eol_recycling_rate`` (recycling stage): share of end-of-life magnets' rare earths
+    that is recycled today [fraction]."""
     value: Annotated[float, Field(ge=0, le=1)]
     unit: Literal["fraction"]
     source_id: Ident
@@ -490,6 +507,8 @@ _SPECS = (
     TableSpec("facilities", FacilityRow, ("facility_id",),
               refs=(_country(), CrossRef("feed", "deposits", "deposit_id"), _src()),
               description="Existing and announced plants, by stage."),
+    TableSpec("product_lifetimes", ProductLifetimeRow, ("product", "parameter"),
+              refs=(_src(),), description="Service lives of magnet-containing products."),
     TableSpec("stage_parameters", StageParameterRow, ("stage", "parameter"), refs=(_src(),),
               description="Process parameters per chain stage (recoveries)."),
     TableSpec("prices", PriceRow, ("product", "form", "market", "year", "period", "source_id"),

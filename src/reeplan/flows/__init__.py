@@ -11,9 +11,10 @@ from reeplan.flows.coproduction import (
     feed_for_element,
     magnet_oxide_demand,
 )
-from reeplan.flows.stocks import products_in_use, recycling_supply, to_elements
+from reeplan.flows.stocks import Lifetime, products_in_use, recycling_supply, to_elements
 
 __all__ = [
+    "Lifetime",
     "check_mass_balance",
     "coproduce",
     "distribution_from_table",

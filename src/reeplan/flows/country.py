@@ -24,6 +24,7 @@ from reeplan.data.selection import choose_series, oxide_prices
 from reeplan.domain import Recipe, Stage, recipe_from_facts
 from reeplan.errors import ReeplanError
 from reeplan.flows.coproduction import UNLISTED, best_distribution, distribution_from_table
+from reeplan.flows.recycling import MagnetEndOfLife, end_of_life_magnets, magnet_reo_content
 from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_stages
 from reeplan.metrics.basket import basket_value
 
@@ -62,6 +63,9 @@ class CountryChain:
         Per stage: plants online, capacity, output, demand, imports and dependence.
     facilities
         The country's plants, whether they count in the year and why.
+    end_of_life
+        Magnets in use, reaching end of life and recycled in the year, by product
+        (:class:`~reeplan.flows.recycling.MagnetEndOfLife`); ``None`` without demand data.
     notes
         Plain-language caveats (unknown capacities, demand not broken down, ...).
     sources
@@ -76,6 +80,7 @@ class CountryChain:
     elements: pd.DataFrame
     stages: pd.DataFrame
     facilities: pd.DataFrame
+    end_of_life: MagnetEndOfLife | None
     notes: tuple[str, ...]
     sources: pd.DataFrame
 
@@ -85,6 +90,8 @@ class CountryChain:
             "country": self.country, "year": self.year, "series": self.series,
             "stages": _records(self.stages), "elements": _records(self.elements),
             "balance": _records(self.balance), "facilities": _records(self.facilities),
+            "end_of_life": None if self.end_of_life is None
+            else _records(self.end_of_life.products),
             "notes": list(self.notes), "sources": _records(self.sources),
         }
 
@@ -153,11 +160,30 @@ def country_chain(
     trace.sources.update(price_sources)
     balance = _balance(flows, demand, prices)
     element_view = _element_view(flows, balance, distribution, magnet, prices)
+    eol = _end_of_life(facts, demand, magnet, factors, year, trace)
     return CountryChain(
         country=country, year=year, series=chosen, flows=flows, balance=balance,
         elements=element_view, stages=_stage_view(flows, balance, plants), facilities=plants,
-        notes=tuple(trace.notes), sources=_sources(facts, trace.sources),
+        end_of_life=eol, notes=tuple(trace.notes), sources=_sources(facts, trace.sources),
     )
+
+
+def _end_of_life(facts: FactBase, demand: xr.DataArray, recipe: Recipe,
+                 factors: Mapping[str, float], year: int,
+                 trace: _Trace) -> MagnetEndOfLife | None:
+    magnet_reo = float(demand.sel(element=sorted(recipe.elements & {
+        str(e) for e in demand["element"].values})).sum(skipna=False))
+    if math.isnan(magnet_reo):
+        return None
+    magnets = magnet_reo / magnet_reo_content(recipe, dict(factors))
+    eol = end_of_life_magnets(facts, magnets, year, recipe)
+    trace.sources.update(eol.sources)
+    recycled = float(eol.products["recycled"].sum())
+    trace.notes.append(
+        f"End of life: {eol.products['end_of_life'].sum():,.0f} t of magnets leave use in "
+        f"{year}, of {magnets:,.0f} t entering it (past use extrapolated back at the "
+        f"historical growth rate); {recycled:,.1f} t are recycled at today's rate.")
+    return eol
 
 
 def _known_country(facts: FactBase, country: str) -> None:

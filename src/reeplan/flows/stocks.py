@@ -8,6 +8,7 @@ Quantities are tonnes of magnet [t] per year unless stated.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 import flodym as fd
@@ -17,18 +18,56 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
 
-__all__ = ["products_in_use", "recycling_supply", "to_elements"]
+__all__ = ["Lifetime", "products_in_use", "recycling_supply", "to_elements"]
 
-LifetimeKind = Literal["fixed", "normal"]
+LifetimeKind = Literal["fixed", "normal", "weibull"]
 
 
-def products_in_use(
-    inflow: xr.DataArray,
-    mean_lifetime: Mapping[str, float],
-    std_lifetime: Mapping[str, float] | None = None,
-    *,
-    kind: LifetimeKind = "normal",
-) -> xr.Dataset:
+@dataclass(frozen=True)
+class Lifetime:
+    """Service life of one product class.
+
+    Attributes
+    ----------
+    kind
+        ``"fixed"`` (every cohort leaves after exactly ``mean`` years), ``"normal"``
+        (``mean``, ``std``) or ``"weibull"`` (``scale``, ``shape``).
+    mean, std
+        Mean and standard deviation [years].
+    scale, shape
+        Weibull scale [years] and shape [-].
+    """
+
+    kind: LifetimeKind
+    mean: float | None = None
+    std: float | None = None
+    scale: float | None = None
+    shape: float | None = None
+
+    def __post_init__(self) -> None:
+        """Require the parameters of ``kind``, all positive."""
+        needed = {"fixed": ("mean",), "normal": ("mean", "std"),
+                  "weibull": ("scale", "shape")}[self.kind]
+        for name in needed:
+            value = getattr(self, name)
+            if value is None or not value > 0:
+                raise ChainDefinitionError(f"a {self.kind} lifetime needs a positive "
+                                           f"'{name}' [years], got {value}")
+
+    def model(self, dims: fd.DimensionSet) -> fd.LifetimeModel:
+        """The flodym lifetime model over ``dims``."""
+        def arr(v: float | None) -> np.ndarray:
+            return np.array([float(v or 0.0)])
+
+        if self.kind == "fixed":
+            return fd.FixedLifetime(dims=dims, mean=arr(self.mean))
+        if self.kind == "normal":
+            return fd.NormalLifetime(dims=dims, mean=arr(self.mean), std=arr(self.std))
+        return fd.WeibullLifetime(dims=dims, weibull_scale=arr(self.scale),
+                                  weibull_shape=arr(self.shape))
+
+
+def products_in_use(inflow: xr.DataArray, lifetimes: Mapping[str, Lifetime]) -> xr.Dataset:
     """Stock, inflow and end-of-life outflow of products in use, by year and product.
 
     Parameters
@@ -36,12 +75,8 @@ def products_in_use(
     inflow
         Magnets entering use [t/yr] over dimensions ``("year", "product")``; years must be
         consecutive.
-    mean_lifetime
-        Mean service life per product [years].
-    std_lifetime
-        Standard deviation per product [years]; required for ``kind="normal"``.
-    kind
-        ``"fixed"`` (every cohort leaves after exactly its mean life) or ``"normal"``.
+    lifetimes
+        Service life of each product (:class:`Lifetime`).
 
     Returns
     -------
@@ -51,7 +86,8 @@ def products_in_use(
 
     Notes
     -----
-    flodym (pik-piam/flodym) computes the cohort survival; inflow arrives mid-year.
+    flodym (pik-piam/flodym) computes the cohort survival, one product at a time; inflow
+    arrives mid-year.
     """
     if inflow.dims != ("year", "product"):
         raise ChainDefinitionError(f"inflow must have dims ('year', 'product'), got {inflow.dims}")
@@ -59,42 +95,40 @@ def products_in_use(
     if years != list(range(years[0], years[0] + len(years))):
         raise ChainDefinitionError("inflow years must be consecutive")
     products = [str(p) for p in inflow["product"].values]
-    missing = [p for p in products if p not in mean_lifetime]
+    missing = [p for p in products if p not in lifetimes]
     if missing:
-        raise ChainDefinitionError(f"no mean lifetime for product(s) {', '.join(missing)}")
+        raise ChainDefinitionError(f"no lifetime for product(s) {', '.join(missing)}")
     if (inflow < 0).any():
         raise ChainDefinitionError("inflow must be non-negative")
-    dims = fd.DimensionSet(dim_list=[
-        fd.Dimension(name="Time", letter="t", items=years),
-        fd.Dimension(name="Product", letter="p", items=products),
-    ])
-    mean = np.array([mean_lifetime[p] for p in products], dtype=float)
-    model: fd.LifetimeModel
-    if kind == "fixed":
-        model = fd.FixedLifetime(dims=dims, mean=mean)
-    else:
-        if std_lifetime is None:
-            raise ChainDefinitionError("a normal lifetime needs std_lifetime per product")
-        std = np.array([std_lifetime[p] for p in products], dtype=float)
-        model = fd.NormalLifetime(dims=dims, mean=mean, std=std)
-    dsm = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims,
-                                                             values=inflow.values.astype(float)),
-                             lifetime_model=model)
-    dsm.compute()
-    if dsm.stock is None or dsm.outflow is None:  # flodym fills both in compute()
-        raise RuntimeError("flodym returned no stock or outflow")
-    coords = {"year": years, "product": products}
-    ds = xr.Dataset({
-        "stock": (("year", "product"), dsm.stock.values.copy()),
-        "inflow": (("year", "product"), inflow.values.astype(float)),
-        "outflow": (("year", "product"), dsm.outflow.values.copy()),
-    }, coords=coords)
+    stock = np.zeros((len(years), len(products)))
+    outflow = np.zeros_like(stock)
+    for j, product in enumerate(products):
+        stock[:, j], outflow[:, j] = _one_product(
+            years, product, inflow.sel(product=product).values.astype(float), lifetimes[product])
+    ds = xr.Dataset({"stock": (("year", "product"), stock),
+                     "inflow": (("year", "product"), inflow.values.astype(float)),
+                     "outflow": (("year", "product"), outflow)},
+                    coords={"year": years, "product": products})
     ds["stock"].attrs["units"] = "t"
     change = ds["stock"].diff("year", label="upper")
     check_mass_balance(ds["inflow"].isel(year=slice(1, None)),
                        ds["outflow"].isel(year=slice(1, None)), stock_change=change,
                        rtol=1e-9, atol=1e-6, what="products in use")
     return ds
+
+
+def _one_product(years: list[int], product: str, inflow: np.ndarray,
+                 lifetime: Lifetime) -> tuple[np.ndarray, np.ndarray]:
+    dims = fd.DimensionSet(dim_list=[
+        fd.Dimension(name="Time", letter="t", items=years),
+        fd.Dimension(name="Product", letter="p", items=[product]),
+    ])
+    dsm = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow[:, None]),
+                             lifetime_model=lifetime.model(dims))
+    dsm.compute()
+    if dsm.stock is None or dsm.outflow is None:  # flodym fills both in compute()
+        raise RuntimeError("flodym returned no stock or outflow")
+    return dsm.stock.values[:, 0].copy(), dsm.outflow.values[:, 0].copy()
 
 
 def recycling_supply(

@@ -174,6 +174,9 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
                       fmt_number(r.surplus, digits=1), fmt_number(r.surplus_value),
                       fmt_pct(r.revenue_share), str(r.bottleneck) or "-")))
     console.print(table)
+    if result.end_of_life is not None:
+        emit_frame(result.end_of_life.products.round(1), "table", console=console,
+                   title=f"Magnets in use and at end of life, {result.year} (t magnet)")
     console.print("[bold]Notes[/bold]")
     for note in result.notes:
         console.print(escape(f"  - {note}"), highlight=False)

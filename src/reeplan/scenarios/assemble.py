@@ -17,6 +17,7 @@ from reeplan.data.selection import oxide_prices
 from reeplan.domain import recipe_from_facts
 from reeplan.errors import DataValidationError, Problem
 from reeplan.flows.coproduction import best_distribution, distribution_from_table
+from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.model import magnet_reo
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
@@ -119,6 +120,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_price = per_magnet * oxide["Nd"] * _assumption(facts, PRICE_MARKUPS["magnet"])
     total, share = _consumption(scenario, facts)
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
+    magnet_demand = {y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
+                     for y, g in zip(years, growth, strict=True)}
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, q.blocked, q.sell_discount, q.buy_premium,
@@ -132,10 +135,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         ramp_up=scenario.ramp_up.first_year_share,
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
-        magnet_demand={y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
-                       for y, g in zip(years, growth, strict=True)},
+        magnet_demand=magnet_demand,
         other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
-        scrap_available=dict.fromkeys(years, scenario.demand.scrap_t_per_year),
+        scrap_available=_scrap(facts, scenario, magnet_demand),
         targets=tuple(_target(t) for t in scenario.targets),
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
@@ -162,6 +164,20 @@ def _target(t: TargetSpec) -> Target:
     value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
     penalty = t.penalty if t.penalty is not None else DEFAULT_PENALTY[t.kind]
     return Target(t.id, t.kind, value, t.year, t.stage, penalty)
+
+
+def _scrap(facts: FactBase, scenario: Scenario,
+           magnets: Mapping[int, float]) -> dict[int, float]:
+    """End-of-life magnets collectable each year [t/yr], from the stock model."""
+    rate = scenario.demand.collection_rate
+    if rate is None:
+        rate = recycling_rate(facts)[0]
+    if not any(magnets.values()):
+        return dict.fromkeys(magnets, 0.0)
+    flows, _, _ = magnet_flows(facts, magnets)
+    outflow = flows["outflow"].sum("product")
+    return {int(y): float(v) * rate for y, v in zip(outflow["year"].values, outflow.values,
+                                                     strict=True)}
 
 
 def _rare_earth_part(scenario: Scenario, year: int) -> float:

@@ -95,8 +95,9 @@ class DemandSpec(_Spec):
     consumption_t_reo: float | None = Field(default=None, ge=0)
     """Override of the fact base's consumption [t REO/yr]."""
     growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
-    scrap_t_per_year: float = Field(default=0.0, ge=0)
-    """End-of-life magnets collectable per year [t]."""
+    collection_rate: float | None = Field(default=None, ge=0, le=1)
+    """Share of end-of-life magnets collected for recycling [fraction]; by default today's
+    recycling rate from the fact base. End-of-life flows come from the stock model."""
     rare_earth_free_share: float = Field(default=0.0, ge=0, le=1)
     """Share of magnet demand met by magnets without rare earths [fraction]."""
     rare_earth_free_from: int | None = None
