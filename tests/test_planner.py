@@ -215,3 +215,34 @@ def test_python_api_plan_matches_the_cli_cost() -> None:
     result = reeplan.plan(SCENARIOS[0].parent / "russia-2030.yaml")
     assert isinstance(result, reeplan.Plan)
     assert result.cost > 0 and not result.builds.empty
+
+
+def test_myopic_with_a_full_window_is_perfect_foresight() -> None:
+    from reeplan.optimize import solve_myopic
+
+    p = _problem()
+    assert solve_myopic(p, window=len(p.years)).cost == pytest.approx(solve(p).cost, rel=1e-9)
+
+
+def test_myopia_misses_a_target_foresight_meets() -> None:
+    """Seeing two years ahead, a planner never sees a plant with a two-year lead time come
+    online inside its view, so it never builds one; seeing three, it builds in time."""
+    from reeplan.optimize import solve_myopic
+
+    p = _problem()
+    blind = solve_myopic(p, window=2)
+    assert blind.builds.empty
+    assert any("from 2028" in line for line in blind.missed)
+    assert blind.cost > solve(p).cost
+    enough = solve_myopic(p, window=3)
+    assert enough.cost == pytest.approx(solve(p).cost, rel=1e-9)
+
+
+def test_a_myopic_scenario_never_costs_less(tmp_path: Path) -> None:
+    import reeplan
+
+    base = SCENARIOS[0].parent / "russia-2030.yaml"
+    myopic = tmp_path / "myopic.yaml"
+    myopic.write_text(f"extends: {base}\nname: myopic\nforesight: myopic\n"
+                      "myopic_window_years: 4\n", encoding="utf-8")
+    assert reeplan.plan(myopic).cost >= reeplan.plan(base).cost - 1e-3

@@ -136,13 +136,11 @@ def plan(
 
 
 def _solve(path: Path, facts: Any, progress: Any) -> tuple[str, Any]:
-    from reeplan.optimize import solve
-    from reeplan.scenarios.assemble import assemble
-    from reeplan.scenarios.run import load_checked
+    from reeplan.scenarios.run import load_checked, solve_scenario
 
     with progress.status(f"building and solving {path.name}"):
         spec = load_checked(path, facts)
-        return spec.name, solve(assemble(spec, facts))
+        return spec.name, solve_scenario(spec, facts)
 
 
 @app.command()

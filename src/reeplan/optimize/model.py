@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import PlanStage, Problem
 
 __all__ = ["build_model"]
@@ -77,7 +78,8 @@ def define_capacity(m: linopy.Model, p: Problem) -> None:
     capacity; capacity never exceeds the candidate's maximum. Output stays within capacity,
     except that in a build's first year online only the ramp-up share of it is usable.
     Builds of a technology the scenario denies, or that would come online after the
-    horizon, are fixed at zero.
+    horizon, are fixed at zero; builds already decided (``fixed_builds``) are fixed at
+    their value.
     """
     ids, years = _ids(p), _years(p)
     by_id = {c.id: c for c in p.candidates}
@@ -87,8 +89,17 @@ def define_capacity(m: linopy.Model, p: Problem) -> None:
     in_time = (y[None, :] + lead[:, None]) <= y[-1]
     room = np.array([by_id[i].max_capacity - by_id[i].existing for i in ids])
     upper = np.where(allowed[:, None] & in_time, room[:, None], 0.0)
+    lower = np.zeros_like(upper)
+    for (cid, year), value in p.fixed_builds.items():
+        i, j = ids.index(cid), years.index(year)
+        if value > upper[i, j] + 1e-9:
+            raise ChainDefinitionError(f"candidate '{cid}', field 'fixed_builds': {value} t/yr "
+                                       f"decided in {year} exceeds what may be built then "
+                                       f"({upper[i, j]})")
+        lower[i, j] = upper[i, j] = value
     cy = {"candidate": ids, "year": years}
-    build = m.add_variables(lower=0, upper=xr.DataArray(upper, coords=cy), name="build")
+    build = m.add_variables(lower=xr.DataArray(lower, coords=cy),
+                            upper=xr.DataArray(upper, coords=cy), name="build")
     maximum = xr.DataArray([by_id[i].max_capacity for i in ids], coords={"candidate": ids})
     upper_cap = xr.DataArray(np.repeat(maximum.values[:, None], len(years), axis=1), coords=cy)
     capacity = m.add_variables(lower=0, upper=upper_cap, name="capacity")

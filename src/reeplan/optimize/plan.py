@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import linopy
@@ -22,7 +22,7 @@ from reeplan.errors import ReeplanError
 from reeplan.optimize.model import build_model, consumption_reo, imports_reo, output_value
 from reeplan.optimize.problem import Candidate, PlanStage, Problem, Target
 
-__all__ = ["Plan", "SolveStatus", "solve"]
+__all__ = ["Plan", "SolveStatus", "solve", "solve_myopic"]
 
 TOL = 1e-6
 """Values below this [t or USD] are read as zero."""
@@ -71,15 +71,11 @@ class Plan:
 
 
 def solve(problem: Problem) -> Plan:
-    """Build the model of ``problem``, solve it with HiGHS (direct interface), explain it."""
-    model = build_model(problem)
-    options: dict[str, object] = {"output_flag": False, "threads": 1, "random_seed": 0}
-    with _native_stdout_silenced():
-        status, condition = model.solve(solver_name="highs", io_api="direct",
-                                        **options)  # type: ignore[arg-type]
-    if status != "ok":
-        raise ReeplanError(f"the solver did not find a plan ({status}: {condition}); the "
-                           f"targets are soft, so this points to an error in the inputs")
+    """Build the model of ``problem``, solve it with HiGHS (direct interface), explain it.
+
+    Perfect foresight: every year of the horizon is decided at once.
+    """
+    model = _solved(problem)
     binding = _binding(model)
     targets = _targets(model, problem)
     return Plan(
@@ -92,6 +88,43 @@ def solve(problem: Problem) -> Plan:
         missed=tuple(_missed(problem, targets, model)),
         binding=binding,
     )
+
+
+def solve_myopic(problem: Problem, window: int, step: int = 1) -> Plan:
+    """Rolling horizon: decide ``step`` years at a time, seeing only ``window`` years ahead.
+
+    At each start year the model covers the horizon's first year to ``window - 1`` years
+    after the start, with the builds of earlier steps fixed; it fixes the builds decided in
+    the ``step`` years from the start. A final solve of the whole horizon with every build
+    fixed gives the plan, its costs and its duals. Myopia never lowers the cost.
+    """
+    if window < 1 or step < 1 or step > window:
+        raise ReeplanError(f"myopic window {window} and step {step}: expected "
+                           f"1 <= step <= window")
+    fixed: dict[tuple[str, int], float] = {}
+    years = list(problem.years)
+    for s in range(0, len(years), step):
+        seen = tuple(years[: min(s + window, len(years))])
+        sub = replace(problem, years=seen, fixed_builds=dict(fixed),
+                      targets=tuple(t for t in problem.targets if t.from_year in seen))
+        built = _solved(sub).variables["build"].solution.to_series()
+        decided = set(years[s: s + step])
+        for (cid, year), value in zip(built.index.to_list(), built.to_list(), strict=True):
+            if int(year) in decided:
+                fixed[(str(cid), int(year))] = max(float(value), 0.0)
+    return solve(replace(problem, fixed_builds=fixed))
+
+
+def _solved(problem: Problem) -> linopy.Model:
+    model = build_model(problem)
+    options: dict[str, object] = {"output_flag": False, "threads": 1, "random_seed": 0}
+    with _native_stdout_silenced():
+        status, condition = model.solve(solver_name="highs", io_api="direct",
+                                        **options)  # type: ignore[arg-type]
+    if status != "ok":
+        raise ReeplanError(f"the solver did not find a plan ({status}: {condition}); the "
+                           f"targets are soft, so this points to an error in the inputs")
+    return model
 
 
 @contextmanager

@@ -216,9 +216,11 @@ class Problem:
     budget: float | None = None
     national_reserve: float | None = None
     tradable: frozenset[str] | None = None
+    fixed_builds: Mapping[tuple[str, int], float] = field(default_factory=dict)
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
+    # fixed_builds: (candidate, decision year) -> capacity [t/yr] already decided
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""

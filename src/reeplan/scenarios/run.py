@@ -8,11 +8,11 @@ from pathlib import Path
 
 from reeplan.data import FactBase, load_factbase
 from reeplan.errors import ReeplanError
-from reeplan.optimize import Plan, solve
+from reeplan.optimize import Plan, solve, solve_myopic
 from reeplan.scenarios.assemble import assemble, check_references
 from reeplan.scenarios.spec import Scenario, read_scenario
 
-__all__ = ["TABLES", "load_checked", "plan", "write_plan"]
+__all__ = ["TABLES", "load_checked", "plan", "solve_scenario", "write_plan"]
 
 TABLES = ("builds", "production", "trade", "targets", "binding")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
@@ -35,7 +35,15 @@ def plan(path: str | Path, facts: FactBase | None = None) -> Plan:
     >>> result.builds  # doctest: +SKIP
     """
     facts = facts or load_factbase()
-    return solve(assemble(load_checked(path, facts), facts))
+    return solve_scenario(load_checked(path, facts), facts)
+
+
+def solve_scenario(scenario: Scenario, facts: FactBase) -> Plan:
+    """Assemble and solve ``scenario`` with the foresight it asks for."""
+    problem = assemble(scenario, facts)
+    if scenario.foresight == "myopic":
+        return solve_myopic(problem, scenario.myopic_window_years)
+    return solve(problem)
 
 
 def write_plan(result: Plan, scenario: Scenario, facts: FactBase, out: str | Path, *,

@@ -137,6 +137,10 @@ class Scenario(_Spec):
     discount_rate: float = Field(default=0.08, ge=0, le=0.5)
     budget_musd_per_year: float | None = Field(default=None, ge=0)
     reserve_estimate: Literal["usgs", "ministry"] = "usgs"
+    foresight: Literal["perfect", "myopic"] = "perfect"
+    """``perfect``: every year decided at once; ``myopic``: a rolling horizon."""
+    myopic_window_years: int = Field(default=5, ge=1, le=50)
+    """Years the myopic planner sees ahead of each decision year."""
     ramp_up: RampUpSpec = Field(default_factory=RampUpSpec)
     demand: DemandSpec = Field(default_factory=DemandSpec)
     targets: list[TargetSpec] = Field(default_factory=list)
