@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import flodym as fd
 import numpy as np
 import xarray as xr
 
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
+
+if TYPE_CHECKING:
+    import flodym as fd
 
 __all__ = ["Lifetime", "products_in_use", "recycling_supply", "to_elements"]
 
@@ -56,6 +58,8 @@ class Lifetime:
 
     def model(self, dims: fd.DimensionSet) -> fd.LifetimeModel:
         """The flodym lifetime model over ``dims``."""
+        import flodym as fd  # heavy (scipy.stats): imported only when stocks are computed
+
         def arr(v: float | None) -> np.ndarray:
             return np.array([float(v or 0.0)])
 
@@ -119,6 +123,8 @@ def products_in_use(inflow: xr.DataArray, lifetimes: Mapping[str, Lifetime]) -> 
 
 def _one_product(years: list[int], product: str, inflow: np.ndarray,
                  lifetime: Lifetime) -> tuple[np.ndarray, np.ndarray]:
+    import flodym as fd
+
     dims = fd.DimensionSet(dim_list=[
         fd.Dimension(name="Time", letter="t", items=years),
         fd.Dimension(name="Product", letter="p", items=[product]),

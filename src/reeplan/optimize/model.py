@@ -184,8 +184,10 @@ def define_trade(m: linopy.Model, p: Problem) -> None:
     """Trade per partner, product, element and year, within the policy world.
 
     Sanctioned partners and elements without a reference price cannot be traded (upper
-    bound 0); export controls cap what a partner sells us of an element (oxide plus metal)
-    or of magnets; the routes to a partner carry at most its route capacity, both ways.
+    bound 0); export controls cap what a partner sells us of an element, oxide plus metal
+    (``export_control``), or of magnets (an upper bound); ``traded`` counts the tonnes
+    moved to and from each partner, both ways, which its routes' capacity bounds and its
+    transport cost prices.
     """
     years, elements = _years(p), list(p.elements)
     partners = [q.id for q in p.partners]
@@ -196,33 +198,32 @@ def define_trade(m: linopy.Model, p: Problem) -> None:
     upper = xr.DataArray(np.where(open_, np.inf, 0.0), coords=coords)
     for name in _TRADE:
         m.add_variables(lower=0, upper=upper, name=name)
-    upper_magnet = xr.DataArray(np.where(blocked[:, None], 0.0, np.inf).repeat(len(years), 1),
+    magnet_cap = np.array([0.0 if q.blocked else np.inf if q.magnet_cap is None
+                           else q.magnet_cap for q in p.partners])
+    upper_magnet = xr.DataArray(magnet_cap[:, None].repeat(len(years), 1),
                                 coords={"partner": partners, "year": years})
     for name in _MAGNET_TRADE:
         m.add_variables(lower=0, upper=upper_magnet, name=name)
     v = m.variables
-    for q in p.partners:
-        if q.blocked:
-            continue
-        for element, cap in sorted(q.export_caps.items()):
-            if element in elements:
-                bought = (v["import_oxide"].sel(partner=q.id, element=element)
-                          + v["import_metal"].sel(partner=q.id, element=element))
-                m.add_constraints(bought <= cap, name=f"export_control_{q.id}_{element}")
-        if q.magnet_cap is not None:
-            m.add_constraints(v["import_magnet"].sel(partner=q.id) <= q.magnet_cap,
-                              name=f"export_control_{q.id}_magnet")
-        if q.route_capacity is not None:
-            m.add_constraints(_traded_tonnes(m).sel(partner=q.id) <= q.route_capacity,
-                              name=f"route_capacity_{q.id}")
-
-
-def _traded_tonnes(m: linopy.Model) -> linopy.LinearExpression:
-    """Tonnes of all products moved to and from each partner [t/yr]."""
-    v = m.variables
-    total: linopy.LinearExpression = sum(
-        v[n].sum("element") for n in _TRADE) + v["import_magnet"] + v["export_magnet"]
-    return total
+    caps = xr.DataArray([[np.nan if q.blocked else q.export_caps.get(e, np.nan)
+                          for e in elements] for q in p.partners],
+                        coords={"partner": partners, "element": elements})
+    if bool(caps.notnull().any()):
+        bought = v["import_oxide"] + v["import_metal"]
+        m.add_constraints(bought <= caps.fillna(0.0), name="export_control",
+                          mask=caps.notnull().broadcast_like(bought.const))
+    routes = {q.id: q.route_capacity for q in p.partners
+              if q.route_capacity is not None and not q.blocked}
+    if routes or any(q.transport_cost for q in p.partners):
+        traded = m.add_variables(lower=0, coords=[_coord("partner", partners),
+                                                  _coord("year", years)], name="traded")
+        moved = linopy.merge([*(v[n].sum("element") for n in _TRADE), 1 * v["import_magnet"],
+                              1 * v["export_magnet"]])
+        m.add_constraints(traded - moved == 0, name="traded_tonnes")
+        if routes:
+            limit = xr.DataArray(list(routes.values()), coords={"partner": list(routes)})
+            m.add_constraints(traded.sel(partner=list(routes)) <= limit,
+                              name="route_capacity")
 
 
 def define_separation(m: linopy.Model, p: Problem) -> None:
@@ -432,8 +433,8 @@ def define_objective(m: linopy.Model, p: Problem) -> None:
             - (v["export_metal"] * mt * sell).sum(["partner", "element"])
             + (v["import_magnet"] * (p.magnet_price * buy)).sum("partner")
             - (v["export_magnet"] * (p.magnet_price * sell)).sum("partner"))
-    if any(q.transport_cost for q in p.partners):
-        cost = cost + (_traded_tonnes(m) * freight).sum("partner")
+    if "traded" in v:
+        cost = cost + (v["traded"] * freight).sum("partner")
     if p.targets:
         penalty = xr.DataArray([t.penalty for t in p.targets],
                                coords={"target": [t.id for t in p.targets]})

@@ -203,9 +203,10 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
         return pd.DataFrame(columns=["target", "year", "required", "achieved", "shortfall",
                                      "met"])
     short = _solution(model, "shortfall")
-    imports = imports_reo(model, p).solution.to_series()
+    kinds = {t.kind for t in p.targets}
+    imports = imports_reo(model, p).solution.to_series() if "import_share" in kinds else None
     consumption = consumption_reo(p).to_series()
-    value = output_value(model, p).solution.to_series()
+    value = output_value(model, p).solution.to_series() if "output_value" in kinds else None
     prod = _solution(model, "prod")
     rows = []
     for t in p.targets:
@@ -215,9 +216,10 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
             if t.kind == "output":
                 ids = [c.id for c in p.of_stage(t.stage)]
                 achieved = float(sum(prod.get((i, year), 0.0) for i in ids))
-            elif t.kind == "output_value":
+            elif value is not None and t.kind == "output_value":
                 achieved = float(value[year])
             else:
+                assert imports is not None
                 c = float(consumption[year])
                 achieved = float(imports[year]) / c if c > 0 else math.nan
             s = float(short[(t.id, year)])

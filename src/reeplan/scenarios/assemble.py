@@ -137,7 +137,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand=magnet_demand,
         other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
-        scrap_available=_scrap(facts, scenario, magnet_demand),
+        scrap_available=_scrap(facts, scenario, magnet_demand)
+        if any(c.stage == "recycling" for c in cands) else {},
         targets=tuple(_target(t) for t in scenario.targets),
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
