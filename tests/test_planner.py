@@ -246,3 +246,32 @@ def test_a_myopic_scenario_never_costs_less(tmp_path: Path) -> None:
     myopic.write_text(f"extends: {base}\nname: myopic\nforesight: myopic\n"
                       "myopic_window_years: 4\n", encoding="utf-8")
     assert reeplan.plan(myopic).cost >= reeplan.plan(base).cost - 1e-3
+
+
+def test_minimum_plant_size_by_hand() -> None:
+    """A 1,000 t/yr minimum size turns the 500 t/yr build into 1,000 t/yr (a MILP), built
+    in 2026; the plan still carries duals, from the linear re-solve with builds fixed."""
+    p = _problem()
+    sized = replace(p, integer_sizes=True, candidates=tuple(
+        replace(c, min_size=1000.0) if c.id == "sep" else c for c in p.candidates))
+    plan = solve(sized)
+    b = plan.builds.set_index("candidate").loc["sep"]
+    assert (b["decision_year"], b["capacity"]) == (2026, pytest.approx(1000.0))
+    expected = 20_000 * 1000 / 1.08 + sum(10 * 500 / 1.08 ** (y - 2025)
+                                          for y in (2028, 2029, 2030))
+    assert plan.cost == pytest.approx(expected, rel=1e-9)
+    assert not plan.binding.empty
+    assert solve(replace(sized, integer_sizes=False)).cost < plan.cost
+
+
+def test_russia_with_minimum_sizes_builds_announced_projects_whole(tmp_path: Path) -> None:
+    import reeplan
+
+    base = SCENARIOS[0].parent / "russia-2030.yaml"
+    whole = tmp_path / "whole.yaml"
+    whole.write_text(f"extends: {base}\nname: whole\nminimum_plant_sizes: true\n",
+                     encoding="utf-8")
+    builds = reeplan.plan(whole).builds
+    for project, size in (("smz_separation", 2500.0), ("rusatom_magnets", 1000.0)):
+        built = builds.loc[builds["candidate"] == project, "capacity"]
+        assert ((built > size - 1e-6) | (built < 1e-6)).all(), (project, built.tolist())

@@ -113,6 +113,28 @@ def define_capacity(m: linopy.Model, p: Problem) -> None:
                       name="capacity_balance")
     usable = capacity if p.ramp_up == 1.0 else capacity - (1.0 - p.ramp_up) * new
     m.add_constraints(prod - usable <= 0, name="capacity")
+    define_minimum_sizes(m, p, xr.DataArray(upper, coords=cy))
+
+
+def define_minimum_sizes(m: linopy.Model, p: Problem, upper: xr.DataArray) -> None:
+    """Each year's build is zero or between the candidate's minimum size and its room.
+
+    Only with ``integer_sizes`` (a binary ``build_on`` per candidate and year: a MILP) and
+    for candidates with a minimum size that may still be built.
+    """
+    if not p.integer_sizes:
+        return
+    sized = [c for c in sorted(p.candidates, key=lambda c: c.id)
+             if c.min_size > 0 and float(upper.sel(candidate=c.id).max()) > 0]
+    if not sized:
+        return
+    ids = [c.id for c in sized]
+    on = m.add_variables(binary=True, coords=[_coord("candidate", ids),
+                                              _coord("year", _years(p))], name="build_on")
+    build = m.variables["build"].sel(candidate=ids)
+    smallest = xr.DataArray([c.min_size for c in sized], coords={"candidate": ids})
+    m.add_constraints(build - smallest * on >= 0, name="min_size")
+    m.add_constraints(build - upper.sel(candidate=ids) * on <= 0, name="build_if_on")
 
 
 def _coming_online(build: linopy.Variable, lead: dict[str, int]) -> linopy.LinearExpression:

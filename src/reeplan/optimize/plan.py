@@ -73,9 +73,16 @@ class Plan:
 def solve(problem: Problem) -> Plan:
     """Build the model of ``problem``, solve it with HiGHS (direct interface), explain it.
 
-    Perfect foresight: every year of the horizon is decided at once.
+    Perfect foresight: every year of the horizon is decided at once. With integer sizes
+    (a MILP), the builds found are then fixed and the linear rest solved again, so that
+    the plan carries duals.
     """
     model = _solved(problem)
+    if problem.integer_sizes and "build_on" in model.variables:
+        built = model.variables["build"].solution.to_series()
+        fixed = {(str(c), int(y)): max(float(v), 0.0)
+                 for (c, y), v in zip(built.index.to_list(), built.to_list(), strict=True)}
+        model = _solved(replace(problem, integer_sizes=False, fixed_builds=fixed))
     binding = _binding(model)
     targets = _targets(model, problem)
     return Plan(

@@ -49,6 +49,9 @@ class Candidate:
         Mines only: element shares of the ore's REO [fraction], summing to 1.
     reserve
         Mines only: REO that may be extracted over the horizon [t]; ``None`` unbounded.
+    min_size
+        Smallest economic build [t/yr]: each year's build is zero or at least this, when
+        the problem asks for integer sizes (a MILP); 0 means any size.
     """
 
     id: str
@@ -61,11 +64,12 @@ class Candidate:
     technology: str = "domestic"
     distribution: Mapping[str, float] = field(default_factory=dict)
     reserve: float | None = None
+    min_size: float = 0.0
 
     def __post_init__(self) -> None:
         """Reject negative numbers, existing above the maximum, and bad distributions."""
         where = f"candidate '{self.id}'"
-        for name in ("existing", "max_capacity", "capex", "opex", "lead_time"):
+        for name in ("existing", "max_capacity", "capex", "opex", "lead_time", "min_size"):
             if getattr(self, name) < 0:
                 raise ChainDefinitionError(f"{where}, field '{name}': must be non-negative")
         if self.existing > self.max_capacity:
@@ -217,10 +221,12 @@ class Problem:
     national_reserve: float | None = None
     tradable: frozenset[str] | None = None
     fixed_builds: Mapping[tuple[str, int], float] = field(default_factory=dict)
+    integer_sizes: bool = False
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
     # fixed_builds: (candidate, decision year) -> capacity [t/yr] already decided
+    # integer_sizes: builds are zero or at least each candidate's min_size (a MILP)
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""

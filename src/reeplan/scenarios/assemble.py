@@ -146,6 +146,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         else scenario.budget_musd_per_year * 1e6,
         national_reserve=_reserve(facts, scenario),
         tradable=frozenset(e for e in elements if e in oxide),
+        integer_sizes=scenario.minimum_plant_sizes,
     )
 
 
@@ -158,7 +159,8 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
             d = distribution_from_table(table, best)
             dist = {str(k): float(v) for k, v in d.to_series().items()}
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
-                     c.opex_usd_per_t, c.lead_time_years, c.technology, dist)
+                     c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
+                     min_size=c.min_size_t)
 
 
 def _target(t: TargetSpec) -> Target:

@@ -75,6 +75,8 @@ class CandidateSpec(_Spec):
     capex_usd_per_tpa: float = Field(ge=0)
     opex_usd_per_t: float = Field(ge=0)
     lead_time_years: int = Field(ge=0)
+    min_size_t: float = Field(default=0.0, ge=0)
+    """Smallest economic build [t/yr]; applies when ``minimum_plant_sizes`` is on."""
     technology: Literal["domestic", "CHN", "WEST"] = "domestic"
     deposit: str | None = None
     """Mines: the fact-base deposit whose element distribution the ore follows."""
@@ -137,6 +139,8 @@ class Scenario(_Spec):
     discount_rate: float = Field(default=0.08, ge=0, le=0.5)
     budget_musd_per_year: float | None = Field(default=None, ge=0)
     reserve_estimate: Literal["usgs", "ministry"] = "usgs"
+    minimum_plant_sizes: bool = False
+    """Builds are zero or at least each candidate's ``min_size_t`` (solved as a MILP)."""
     foresight: Literal["perfect", "myopic"] = "perfect"
     """``perfect``: every year decided at once; ``myopic``: a rolling horizon."""
     myopic_window_years: int = Field(default=5, ge=1, le=50)
