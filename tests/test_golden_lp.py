@@ -55,7 +55,8 @@ def toy_problem() -> Problem:
         magnet_yield=0.8, ramp_up=0.5,
         targets=(Target("out", "output", 100, 2026, "separation", 1e7),
                  Target("imports", "import_share", 0.5, 2025, "separation", 1e7),
-                 Target("value", "output_value", 1e6, 2026, "separation", 10.0)),
+                 Target("value", "output_value", 1e6, 2026, "separation", 10.0),
+                 Target("self", "self_sufficiency", 0.3, 2026, "separation", 1e7)),
         allowed_technology=frozenset({"domestic"}), discount_rate=0.08, budget=2e5,
         national_reserve=5000, tradable=frozenset({"Ce", "Dy", "Nd", "Pr"}),
     )

@@ -275,3 +275,35 @@ def test_russia_with_minimum_sizes_builds_announced_projects_whole(tmp_path: Pat
     for project, size in (("smz_separation", 2500.0), ("rusatom_magnets", 1000.0)):
         built = builds.loc[builds["candidate"] == project, "capacity"]
         assert ((built > size - 1e-6) | (built < 1e-6)).all(), (project, built.tolist())
+
+
+def test_triple_mine_output_is_three_times_the_production_row(tmp_path: Path) -> None:
+    """'Triple by 2030' at the mining stage: 3 x the USGS 2024 output of 2,500 t REO."""
+    from reeplan.data import load_factbase
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.run import load_checked
+
+    base = SCENARIOS[0].parent / "russia-2030.yaml"
+    triple = tmp_path / "triple.yaml"
+    triple.write_text(f"extends: {base}\nname: triple\ntargets:\n"
+                      "  - {id: triple, kind: output_multiple, stage: mining, value: 3, "
+                      "year: 2030, source: rus_output_multiple}\n", encoding="utf-8")
+    facts = load_factbase()
+    problem = assemble(load_checked(triple, facts), facts)
+    assert [(t.kind, t.value) for t in problem.targets] == [("output", 7500.0)]
+    plan = solve(problem)
+    mined = plan.production[plan.production["candidate"].isin(["lovozero", "tomtor"])]
+    by_year = mined.groupby("year")["output"].sum()
+    met = plan.targets.set_index("year")["met"]
+    assert all(by_year[y] >= 7500 - 1e-6 or not met[y] for y in range(2030, 2036))
+
+
+def test_self_sufficiency_by_hand() -> None:
+    """Other demand 1,000 t REO/yr; 40% self-sufficiency from 2028 asks for 400 t/yr of
+    domestic separated oxide: the same build as a 400 t/yr output target."""
+    p = replace(_problem(demand=1000.0, price=1000.0), targets=(
+        Target("self", "self_sufficiency", 0.4, 2028, "separation", 1e6),))
+    q = replace(p, targets=(Target("out", "output", 400, 2028, "separation", 1e6),))
+    a, b = solve(p), solve(q)
+    assert a.cost == pytest.approx(b.cost, rel=1e-9)
+    assert a.targets["achieved"].min() >= 0.4 - 1e-9

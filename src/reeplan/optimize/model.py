@@ -428,6 +428,10 @@ def define_targets(m: linopy.Model, p: Problem) -> None:
         elif t.kind == "output_value":
             m.add_constraints(output_value(m, p).sel(year=active) + s >= t.value,
                               name=f"target_{t.id}")
+        elif t.kind == "self_sufficiency":
+            out = m.variables["prod"].sel(candidate=_ids(p, "separation"), year=active)
+            need = t.value * consumption_reo(p).sel(year=active)
+            m.add_constraints(out.sum("candidate") + s >= need, name=f"target_{t.id}")
         else:
             limit = t.value * consumption_reo(p).sel(year=active)
             m.add_constraints(imports_reo(m, p).sel(year=active) - s <= limit,

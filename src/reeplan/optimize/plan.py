@@ -220,9 +220,13 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
         for year in p.years:
             if year < t.from_year:
                 continue
-            if t.kind == "output":
-                ids = [c.id for c in p.of_stage(t.stage)]
+            if t.kind in ("output", "self_sufficiency"):
+                stage = t.stage if t.kind == "output" else "separation"
+                ids = [c.id for c in p.of_stage(stage)]
                 achieved = float(sum(prod.get((i, year), 0.0) for i in ids))
+                if t.kind == "self_sufficiency":
+                    c = float(consumption[year])
+                    achieved = achieved / c if c > 0 else math.nan
             elif value is not None and t.kind == "output_value":
                 achieved = float(value[year])
             else:
@@ -236,7 +240,7 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
 
 
 _SHORTFALL_UNITS = {"output": "t/yr", "import_share": "t REO/yr of imports above the cap",
-                    "output_value": "USD/yr"}
+                    "self_sufficiency": "t REO/yr of domestic oxide", "output_value": "USD/yr"}
 
 
 def _missed(p: Problem, targets: pd.DataFrame, model: linopy.Model) -> list[str]:

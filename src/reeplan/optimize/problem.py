@@ -19,7 +19,7 @@ __all__ = ["Candidate", "Partner", "PlanStage", "Problem", "Target", "TargetKind
 PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
 """Stages the planner builds. ``mining`` includes concentration and cracking;
 ``magnet`` includes alloy making; ``recycling`` turns end-of-life magnets into metal."""
-TargetKind = Literal["output", "import_share", "output_value"]
+TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value"]
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,9 @@ class Target:
     kind
         ``"output"``: domestic output of ``stage`` of at least ``value`` [t/yr];
         ``"import_share"``: imports at most ``value`` [fraction] of consumption, both in
-        tonnes of REO equivalent; ``"output_value"``: domestic output worth at least
+        tonnes of REO equivalent; ``"self_sufficiency"``: domestic separated oxide at
+        least ``value`` [fraction] of consumption [t REO]; ``"output_value"``: domestic
+        output worth at least
         ``value`` [USD/yr] at reference prices, each stage's value added counted once.
     stage
         For ``output``: which stage's product counts.

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 
 from reeplan.data import FactBase
-from reeplan.data.selection import oxide_prices
+from reeplan.data.selection import choose_series, oxide_prices
 from reeplan.domain import recipe_from_facts
-from reeplan.errors import DataValidationError, Problem
+from reeplan.errors import DataValidationError, Problem, ReeplanError
 from reeplan.flows.coproduction import best_distribution, distribution_from_table
 from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.model import magnet_reo
@@ -139,7 +139,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
-        targets=tuple(_target(t) for t in scenario.targets),
+        targets=tuple(_target(t, scenario, facts) for t in scenario.targets),
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
         budget=None if scenario.budget_musd_per_year is None
@@ -163,10 +163,26 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
                      min_size=c.min_size_t)
 
 
-def _target(t: TargetSpec) -> Target:
-    value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
+def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     penalty = t.penalty if t.penalty is not None else DEFAULT_PENALTY[t.kind]
+    if t.kind == "output_multiple":  # "triple by 2030": an output target in tonnes
+        base = t.baseline_t if t.baseline_t is not None else _mine_output(facts, scenario, t)
+        return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)
+    value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
     return Target(t.id, t.kind, value, t.year, t.stage, penalty)
+
+
+def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:
+    """The country's rare-earth mine output in the year before the horizon [t REO]."""
+    year = scenario.horizon.start - 1
+    prod = facts["production"]
+    rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == scenario.country)
+                & (prod["metric"] == "mine_production") & (prod["year"] == year)]
+    if t.stage != "mining" or rows.empty:
+        raise ReeplanError(f"target '{t.id}': give baseline_t, the output to multiply; only "
+                           f"a mining target defaults to the production table ({year})")
+    series = choose_series(rows, year)
+    return float(rows.loc[rows["series"] == series, "value"].iloc[0])
 
 
 def _scrap(facts: FactBase, scenario: Scenario,

@@ -23,7 +23,8 @@ Technology = Literal["domestic", "CHN", "WEST"]
 _DOMESTIC: tuple[Technology, ...] = ("domestic",)
 
 
-DEFAULT_PENALTY = {"output": 1e7, "import_share": 1e7, "output_value": 10.0}
+DEFAULT_PENALTY = {"output": 1e7, "output_multiple": 1e7, "import_share": 1e7,
+                   "self_sufficiency": 1e7, "output_value": 10.0}
 """Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
 price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
 USD of value."""
@@ -37,9 +38,15 @@ class TargetSpec(_Spec):
     """A soft target (see :class:`reeplan.optimize.Target`)."""
 
     id: str
-    kind: Literal["output", "import_share", "output_value"]
+    kind: Literal["output", "output_multiple", "import_share", "self_sufficiency",
+                  "output_value"]
     value: float = Field(ge=0)
-    """t/yr for ``output``; a fraction for ``import_share``; M USD/yr for ``output_value``."""
+    """t/yr for ``output``; a multiple of ``baseline_t`` for ``output_multiple`` ("triple":
+    3); a fraction of consumption for ``import_share`` (at most) and ``self_sufficiency``
+    (at least); M USD/yr for ``output_value``."""
+    baseline_t: float | None = Field(default=None, ge=0)
+    """``output_multiple``: the output it multiplies [t/yr]; by default, for the mining
+    stage, the country's mine output in the year before the horizon (production table)."""
     year: int
     """First year the target applies."""
     stage: Literal["mining", "separation", "metal", "magnet", "recycling"] = "separation"
