@@ -17,7 +17,11 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import PlanStage, Problem
 
-__all__ = ["build_model"]
+__all__ = ["MUSD", "build_model"]
+
+MUSD = 1e6
+"""USD per unit of the objective, the budget and value targets: the model counts money in
+millions of US dollars so that its coefficients stay within a few orders of magnitude."""
 
 
 def build_model(p: Problem) -> linopy.Model:
@@ -355,11 +359,12 @@ def define_magnets(m: linopy.Model, p: Problem) -> None:
 
 
 def define_budget(m: linopy.Model, p: Problem) -> None:
-    """Capital spent each year stays within the budget [USD/yr], when one is set."""
+    """Capital spent each year stays within the budget [M USD/yr], when one is set."""
     if p.budget is None:
         return
-    m.add_constraints((m.variables["build"] * _per_candidate(p, "capex")).sum("candidate")
-                      <= p.budget, name="budget")
+    capex = _per_candidate(p, "capex") / MUSD
+    m.add_constraints((m.variables["build"] * capex).sum("candidate") <= p.budget / MUSD,
+                      name="budget")
 
 
 def _per_candidate(p: Problem, attribute: str) -> xr.DataArray:
@@ -408,7 +413,7 @@ def output_value(m: linopy.Model, p: Problem) -> linopy.LinearExpression:
 def define_targets(m: linopy.Model, p: Problem) -> None:
     """Soft targets: each has a ``shortfall`` variable priced in the objective.
 
-    Shortfalls are in t/yr (output, and imports above an import-share cap) or USD/yr
+    Shortfalls are in t/yr (output, and imports above an import-share cap) or M USD/yr
     (output value); they are zero before a target's first year.
     """
     years = _years(p)
@@ -426,7 +431,7 @@ def define_targets(m: linopy.Model, p: Problem) -> None:
             out = m.variables["prod"].sel(candidate=_ids(p, t.stage), year=active)
             m.add_constraints(out.sum("candidate") + s >= t.value, name=f"target_{t.id}")
         elif t.kind == "output_value":
-            m.add_constraints(output_value(m, p).sel(year=active) + s >= t.value,
+            m.add_constraints(output_value(m, p).sel(year=active) / MUSD + s >= t.value / MUSD,
                               name=f"target_{t.id}")
         elif t.kind == "self_sufficiency":
             out = m.variables["prod"].sel(candidate=_ids(p, "separation"), year=active)
@@ -444,7 +449,7 @@ def _price(table: Mapping[str, float], p: Problem) -> xr.DataArray:
 
 
 def define_objective(m: linopy.Model, p: Problem) -> None:
-    """Discounted capex + opex + imports - exports + transport + penalties [USD]."""
+    """Discounted capex + opex + imports - exports + transport + penalties [M USD]."""
     partners = [q.id for q in p.partners]
     buy = xr.DataArray([1 + q.buy_premium for q in p.partners], coords={"partner": partners})
     sell = xr.DataArray([1 - q.sell_discount for q in p.partners], coords={"partner": partners})
@@ -462,7 +467,9 @@ def define_objective(m: linopy.Model, p: Problem) -> None:
     if "traded" in v:
         cost = cost + (v["traded"] * freight).sum("partner")
     if p.targets:
-        penalty = xr.DataArray([t.penalty for t in p.targets],
+        # a value shortfall is counted in M USD, a tonnage shortfall in tonnes
+        penalty = xr.DataArray([t.penalty * (MUSD if t.kind == "output_value" else 1.0)
+                                for t in p.targets],
                                coords={"target": [t.id for t in p.targets]})
         cost = cost + (v["shortfall"] * penalty).sum("target")
-    m.add_objective((cost * _discount(p)).sum("year"))
+    m.add_objective((cost * (_discount(p) / MUSD)).sum("year"))

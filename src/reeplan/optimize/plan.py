@@ -19,7 +19,13 @@ import linopy
 import pandas as pd
 
 from reeplan.errors import ReeplanError
-from reeplan.optimize.model import build_model, consumption_reo, imports_reo, output_value
+from reeplan.optimize.model import (
+    MUSD,
+    build_model,
+    consumption_reo,
+    imports_reo,
+    output_value,
+)
 from reeplan.optimize.problem import Candidate, PlanStage, Problem, Target
 
 __all__ = ["Plan", "SolveStatus", "solve", "solve_myopic"]
@@ -57,7 +63,8 @@ class Plan:
     missed
         Plain-language lines: each missed target, shortfall and first year, and why.
     binding
-        Constraint families with non-zero duals, largest total first.
+        Constraint families with non-zero duals, largest total first (duals in M USD of
+        discounted cost per unit of the constraint).
     """
 
     status: SolveStatus
@@ -87,7 +94,7 @@ def solve(problem: Problem) -> Plan:
     targets = _targets(model, problem)
     return Plan(
         status=SolveStatus.OPTIMAL,
-        cost=float(model.objective.value or 0.0),
+        cost=float(model.objective.value or 0.0) * MUSD,
         builds=_builds(model, problem, binding),
         production=_production(model),
         trade=_trade(model),
@@ -233,7 +240,7 @@ def _targets(model: linopy.Model, p: Problem) -> pd.DataFrame:
                 assert imports is not None
                 c = float(consumption[year])
                 achieved = float(imports[year]) / c if c > 0 else math.nan
-            s = float(short[(t.id, year)])
+            s = float(short[(t.id, year)]) * (MUSD if t.kind == "output_value" else 1.0)
             rows.append({"target": t.id, "year": year, "required": t.value,
                          "achieved": achieved, "shortfall": s, "met": s <= TOL})
     return pd.DataFrame(rows)

@@ -7,6 +7,7 @@ USD per tonne [USD/t]. Scenario files and the fact base are turned into a
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -233,7 +234,7 @@ class Problem:
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""
         ids = [c.id for c in self.candidates]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = sorted(i for i, n in Counter(ids).items() if n > 1)
         if dupes:
             raise ChainDefinitionError(f"candidate ids repeat: {', '.join(dupes)}")
         if list(self.years) != list(range(self.years[0], self.years[0] + len(self.years))):
