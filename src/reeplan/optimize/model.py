@@ -147,9 +147,15 @@ def _coming_online(build: linopy.Variable, lead: dict[str, int]) -> linopy.Linea
     for years_ahead in sorted(set(lead.values())):
         ids = [i for i, v in lead.items() if v == years_ahead]
         parts.append(build.sel(candidate=ids).shift(year=years_ahead).fillna(0))
-    merged = linopy.merge(parts, dim="candidate")
-    assert isinstance(merged, linopy.LinearExpression)
-    return merged.sel(candidate=list(lead))
+    return _merged(parts, dim="candidate").sel(candidate=list(lead))
+
+
+def _merged(parts: list[linopy.LinearExpression], dim: str = "_term") -> linopy.LinearExpression:
+    """Sum of ``parts`` in one operation (``dim="_term"``) or their stack along ``dim``."""
+    merged = linopy.merge(parts, dim=dim)
+    if not isinstance(merged, linopy.LinearExpression):
+        raise TypeError(f"expected a linear expression, got {type(merged).__name__}")
+    return merged
 
 
 def define_mining(m: linopy.Model, p: Problem) -> None:
@@ -279,11 +285,11 @@ def define_separation(m: linopy.Model, p: Problem) -> None:
     elif seps:
         m.add_constraints(sep_total == 0, name="separation_feed")
     v = m.variables
-    balance = (v["import_oxide"].sum("partner") - v["export_oxide"].sum("partner")
-               - dispose - metal_in - other_use)
+    terms = [v["import_oxide"].sum("partner"), -1 * v["export_oxide"].sum("partner"),
+             -1 * dispose, -1 * metal_in, -1 * other_use]
     if separated is not None:
-        balance = balance + separated
-    m.add_constraints(balance == 0, name="oxide_balance")
+        terms.append(separated)
+    m.add_constraints(_merged(terms) == 0, name="oxide_balance")
     other = xr.DataArray([p.other_demand.get(y, 0.0) for y in years], coords={"year": years})
     m.add_constraints(other_use.sum("element") >= other, name="other_demand")
 
@@ -344,9 +350,11 @@ def define_magnets(m: linopy.Model, p: Problem) -> None:
     dispose = m.add_variables(lower=0, coords=[_coord("element", elements), _coord("year", years)],
                               name="dispose_metal")
     v = m.variables
-    m.add_constraints(made_metal(m, p) + _recycled_metal(m, p) + v["import_metal"].sum("partner")
-                      - v["export_metal"].sum("partner") - dispose - alloy == 0,
-                      name="metal_balance")
+    supply = [made_metal(m, p), v["import_metal"].sum("partner"),
+              -1 * v["export_metal"].sum("partner"), -1 * dispose, -1 * alloy]
+    if _ids(p, "recycling"):
+        supply.append(_recycled_metal(m, p))
+    m.add_constraints(_merged(supply) == 0, name="metal_balance")
     magnets = v["prod"].sel(candidate=_ids(p, "magnet")).sum("candidate")
     for component, wt in p.recipe.wt_pct.items():
         members = [e for e in p.recipe.members(component) if e in elements]
@@ -453,23 +461,26 @@ def define_objective(m: linopy.Model, p: Problem) -> None:
     partners = [q.id for q in p.partners]
     buy = xr.DataArray([1 + q.buy_premium for q in p.partners], coords={"partner": partners})
     sell = xr.DataArray([1 - q.sell_discount for q in p.partners], coords={"partner": partners})
-    freight = xr.DataArray([q.transport_cost for q in p.partners], coords={"partner": partners})
     ox, mt = _price(p.oxide_price, p), _price(p.metal_price, p)
     v = m.variables
-    cost = ((v["build"] * _per_candidate(p, "capex")).sum("candidate")
-            + (v["prod"] * _per_candidate(p, "opex")).sum("candidate")
-            + (v["import_oxide"] * ox * buy).sum(["partner", "element"])
-            - (v["export_oxide"] * ox * sell).sum(["partner", "element"])
-            + (v["import_metal"] * mt * buy).sum(["partner", "element"])
-            - (v["export_metal"] * mt * sell).sum(["partner", "element"])
-            + (v["import_magnet"] * (p.magnet_price * buy)).sum("partner")
-            - (v["export_magnet"] * (p.magnet_price * sell)).sum("partner"))
+    # coefficients are combined first, so each term costs one multiplication and one sum
+    terms = [(v["build"] * _per_candidate(p, "capex")).sum("candidate"),
+             (v["prod"] * _per_candidate(p, "opex")).sum("candidate"),
+             (v["import_oxide"] * (ox * buy)).sum(["partner", "element"]),
+             (v["export_oxide"] * (-ox * sell)).sum(["partner", "element"]),
+             (v["import_metal"] * (mt * buy)).sum(["partner", "element"]),
+             (v["export_metal"] * (-mt * sell)).sum(["partner", "element"]),
+             (v["import_magnet"] * (p.magnet_price * buy)).sum("partner"),
+             (v["export_magnet"] * (-p.magnet_price * sell)).sum("partner")]
     if "traded" in v:
-        cost = cost + (v["traded"] * freight).sum("partner")
+        freight = xr.DataArray([q.transport_cost for q in p.partners],
+                               coords={"partner": partners})
+        terms.append((v["traded"] * freight).sum("partner"))
     if p.targets:
         # a value shortfall is counted in M USD, a tonnage shortfall in tonnes
         penalty = xr.DataArray([t.penalty * (MUSD if t.kind == "output_value" else 1.0)
                                 for t in p.targets],
                                coords={"target": [t.id for t in p.targets]})
-        cost = cost + (v["shortfall"] * penalty).sum("target")
+        terms.append((v["shortfall"] * penalty).sum("target"))
+    cost = _merged(terms)
     m.add_objective((cost * (_discount(p) / MUSD)).sum("year"))
