@@ -307,3 +307,16 @@ def test_self_sufficiency_by_hand() -> None:
     a, b = solve(p), solve(q)
     assert a.cost == pytest.approx(b.cost, rel=1e-9)
     assert a.targets["achieved"].min() >= 0.4 - 1e-9
+
+
+def test_an_assumption_without_a_value_stops_the_plan(tmp_path: Path) -> None:
+    """A user layer that blanks an assumption the planner needs gets exit 2, not a NaN."""
+    from reeplan.data import load_factbase
+
+    table = load_factbase()["assumptions"].drop(columns=["origin"])
+    table.loc[table["assumption_id"] == "metal_price_markup", "value"] = None
+    table.to_csv(tmp_path / "assumptions.csv", index=False)
+    res = runner.invoke(app, ["plan", str(SCENARIOS[0].parent / "russia-2030.yaml"),
+                              "--data", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "no value for 'metal_price_markup'" in res.stderr

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import flodym as fd
 import numpy as np
 import pytest
@@ -16,6 +18,17 @@ YEARS = list(range(2000, 2041))
 def _inflow(values: list[float]) -> xr.DataArray:
     return xr.DataArray(np.tile(values, (len(YEARS), 1)), dims=("year", "product"),
                         coords={"year": YEARS, "product": ["ev", "wind"][: len(values)]})
+
+
+def _flodym(inflow: xr.DataArray,
+            lifetime: Callable[[fd.DimensionSet], fd.LifetimeModel]) -> fd.InflowDrivenDSM:
+    """flodym's own result for one product, as the reference."""
+    dims = fd.DimensionSet(dim_list=[fd.Dimension(name="Time", letter="t", items=YEARS),
+                                     fd.Dimension(name="Product", letter="p", items=["ev"])])
+    ref = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow.values),
+                             lifetime_model=lifetime(dims))
+    ref.compute()
+    return ref
 
 
 def test_textbook_steady_state_stock_is_inflow_times_lifetime() -> None:
@@ -34,12 +47,8 @@ def test_normal_lifetime_matches_flodym_directly() -> None:
     inflow = xr.DataArray(np.linspace(1, 41, len(YEARS))[:, None], dims=("year", "product"),
                           coords={"year": YEARS, "product": ["ev"]})
     ours = products_in_use(inflow, {"ev": Lifetime("normal", mean=12.0, std=3.0)})
-    dims = fd.DimensionSet(dim_list=[fd.Dimension(name="Time", letter="t", items=YEARS),
-                                     fd.Dimension(name="Product", letter="p", items=["ev"])])
-    ref = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow.values),
-                             lifetime_model=fd.NormalLifetime(dims=dims, mean=np.array([12.0]),
-                                                              std=np.array([3.0])))
-    ref.compute()
+    ref = _flodym(inflow, lambda dims: fd.NormalLifetime(dims=dims, mean=np.array([12.0]),
+                                                         std=np.array([3.0])))
     np.testing.assert_allclose(ours["stock"].values, ref.stock.values, rtol=1e-12)
     np.testing.assert_allclose(ours["outflow"].values, ref.outflow.values, rtol=1e-12)
     # and the normal case tends to the same steady state as the textbook one
@@ -60,13 +69,8 @@ def test_weibull_lifetime_matches_flodym_directly() -> None:
     inflow = xr.DataArray(np.linspace(1, 41, len(YEARS))[:, None], dims=("year", "product"),
                           coords={"year": YEARS, "product": ["ev"]})
     ours = products_in_use(inflow, {"ev": Lifetime("weibull", scale=15.5, shape=3.6)})
-    dims = fd.DimensionSet(dim_list=[fd.Dimension(name="Time", letter="t", items=YEARS),
-                                     fd.Dimension(name="Product", letter="p", items=["ev"])])
-    ref = fd.InflowDrivenDSM(dims=dims, inflow=fd.StockArray(dims=dims, values=inflow.values),
-                             lifetime_model=fd.WeibullLifetime(
-                                 dims=dims, weibull_scale=np.array([15.5]),
-                                 weibull_shape=np.array([3.6])))
-    ref.compute()
+    ref = _flodym(inflow, lambda dims: fd.WeibullLifetime(
+        dims=dims, weibull_scale=np.array([15.5]), weibull_shape=np.array([3.6])))
     np.testing.assert_allclose(ours["outflow"].values, ref.outflow.values, rtol=1e-12)
 
 

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from reeplan.errors import UnknownItemError
+from reeplan.errors import ReeplanError, UnknownItemError
 
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["choose_series", "oxide_prices"]
+__all__ = ["assumption_value", "choose_series", "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -62,3 +62,28 @@ def oxide_prices(facts: FactBase, year: int) -> tuple[dict[str, float], set[str]
         out["Pr"] = float(ndpr["value"].iloc[-1])
         used.add(str(ndpr["source_id"].iloc[-1]))
     return out, used
+
+
+def stage_parameter(facts: FactBase, stage: str,
+                    parameter: str = "recovery") -> tuple[float, str]:
+    """One value of the ``stage_parameters`` table and its source id.
+
+    Raises
+    ------
+    ReeplanError
+        When the table has no such row (e.g. a user layer removed it), naming the row to add.
+    """
+    params = facts["stage_parameters"]
+    rows = params[(params["stage"] == stage) & (params["parameter"] == parameter)]
+    if rows.empty:
+        raise ReeplanError(f"stage_parameters has no {parameter} for stage '{stage}'; add a "
+                           f"row (stage={stage}, parameter={parameter})")
+    return float(rows["value"].iloc[0]), str(rows["source_id"].iloc[0])
+
+
+def assumption_value(facts: FactBase, assumption_id: str) -> float:
+    """The number of a labelled assumption; raises if it has none (never a silent NaN)."""
+    table = facts["assumptions"].set_index("assumption_id")["value"]
+    if assumption_id not in table.index or pd.isna(table[assumption_id]):
+        raise ReeplanError(f"the assumptions table has no value for '{assumption_id}'")
+    return float(table[assumption_id])

@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.data.selection import choose_series, oxide_prices
+from reeplan.data.selection import choose_series, oxide_prices, stage_parameter
 from reeplan.domain import Recipe, Stage, recipe_from_facts
 from reeplan.errors import ReeplanError
 from reeplan.flows.coproduction import UNLISTED, best_distribution, distribution_from_table
@@ -268,7 +268,6 @@ def _element_table(facts: FactBase) -> pd.DataFrame:
 
 def _stage_specs(facts: FactBase, country: str, year: int, feeds: set[str],
                  trace: _Trace) -> tuple[list[StageSpec], pd.DataFrame]:
-    params = facts["stage_parameters"]
     plants = facts["facilities"]
     plants = plants[plants["country"] == country].copy()
     verdicts = [_counts(r, year, feeds) for r in plants.itertuples()]
@@ -277,13 +276,9 @@ def _stage_specs(facts: FactBase, country: str, year: int, feeds: set[str],
     integrated = _integrated(plants)
     specs = []
     for stage in STAGE_ORDER[1:]:
-        rec = params[(params["stage"] == str(stage)) & (params["parameter"] == "recovery")]
-        if rec.empty:
-            raise ReeplanError(f"stage_parameters has no recovery for stage '{stage}'; add "
-                               f"a row (stage={stage}, parameter=recovery)")
-        trace.sources.add(str(rec["source_id"].iloc[0]))
-        specs.append(StageSpec(stage, _capacity(plants, stage, integrated, trace),
-                               float(rec["value"].iloc[0])))
+        recovery, source = stage_parameter(facts, str(stage))
+        trace.sources.add(source)
+        specs.append(StageSpec(stage, _capacity(plants, stage, integrated, trace), recovery))
     trace.sources.update(str(s) for s in plants.loc[plants["counted"], "source_id"])
     for fid, (counted, why) in zip(plants["facility_id"], verdicts, strict=True):
         if not counted and why.startswith("feed"):

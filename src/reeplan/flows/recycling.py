@@ -18,6 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase
+from reeplan.data.selection import assumption_value, stage_parameter
 from reeplan.domain import Recipe
 from reeplan.errors import ReeplanError
 from reeplan.flows.stocks import Lifetime, products_in_use, recycling_supply, to_elements
@@ -106,7 +107,7 @@ def magnet_flows(facts: FactBase, inflow: Mapping[int, float]
         raise ReeplanError("magnet inflow years must be consecutive")
     split, split_sources = _end_use_split(facts, given[0])
     lifetimes, products = _lifetimes(facts)
-    growth = _assumption(facts, _GROWTH_ID)
+    growth = assumption_value(facts, _GROWTH_ID)
     past = list(range(given[0] - HISTORY_YEARS, given[0]))
     totals = np.array([inflow[given[0]] * (1 + growth) ** (y - given[0]) for y in past]
                       + [inflow[y] for y in given])
@@ -152,15 +153,4 @@ def _lifetime_sources(facts: FactBase) -> set[str]:
 
 def recycling_rate(facts: FactBase) -> tuple[float, str]:
     """Share of end-of-life magnets' rare earths recycled today [fraction], and its source."""
-    params = facts["stage_parameters"]
-    row = params[(params["stage"] == "recycling") & (params["parameter"] == "eol_recycling_rate")]
-    if row.empty:
-        raise ReeplanError("stage_parameters has no eol_recycling_rate for stage 'recycling'")
-    return float(row["value"].iloc[0]), str(row["source_id"].iloc[0])
-
-
-def _assumption(facts: FactBase, name: str) -> float:
-    a = facts["assumptions"].set_index("assumption_id")["value"]
-    if name not in a.index or pd.isna(a[name]):
-        raise ReeplanError(f"assumptions table has no value for '{name}'")
-    return float(a[name])
+    return stage_parameter(facts, "recycling", "eol_recycling_rate")

@@ -15,6 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.errors import ChainDefinitionError
+from reeplan.flows.recycling import magnet_reo_content
 from reeplan.optimize.problem import PlanStage, Problem
 
 __all__ = ["MUSD", "build_model"]
@@ -67,9 +68,11 @@ def _discount(p: Problem) -> xr.DataArray:
 
 
 def magnet_reo(p: Problem) -> float:
-    """Rare-earth oxide equivalent of one tonne of magnet [t REO / t magnet]."""
-    return sum(w / 100 / p.metal_per_oxide[p.recipe.members(c)[0]]
-               for c, w in p.recipe.wt_pct.items()) / p.magnet_yield
+    """Rare-earth oxide needed per tonne of finished magnet [t REO / t magnet].
+
+    The magnet's content divided by the yield of magnet making (scrap included).
+    """
+    return magnet_reo_content(p.recipe, dict(p.metal_per_oxide)) / p.magnet_yield
 
 
 # --------------------------------------------------------------------------- families

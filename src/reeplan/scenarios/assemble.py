@@ -13,7 +13,12 @@ from pathlib import Path
 import pandas as pd
 
 from reeplan.data import FactBase
-from reeplan.data.selection import choose_series, oxide_prices
+from reeplan.data.selection import (
+    assumption_value,
+    choose_series,
+    oxide_prices,
+    stage_parameter,
+)
 from reeplan.domain import recipe_from_facts
 from reeplan.errors import DataValidationError, Problem, ReeplanError
 from reeplan.flows.coproduction import best_distribution, distribution_from_table
@@ -108,16 +113,16 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                       | {e for comp in recipe.wt_pct for e in recipe.members(comp)})
     usd_per_kg, _ = oxide_prices(facts, scenario.horizon.start)
     oxide = {e: 1000 * v for e, v in usd_per_kg.items()}  # USD/t
-    metal_markup = _assumption(facts, PRICE_MARKUPS["metal"])
+    metal_markup = assumption_value(facts, PRICE_MARKUPS["metal"])
     metal = {e: oxide[e] / factors[e] * metal_markup for e in oxide if e in factors}
     probe = PlanProblem(years=years, elements=tuple(elements), candidates=(),
                         partners=(), recipe=recipe,
                         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
                         oxide_price={e: oxide.get(e, 0.0) for e in elements}, metal_price={},
                         magnet_price=0.0, magnet_demand={}, other_demand={},
-                        magnet_yield=_stage_parameter(facts, "magnet"))
+                        magnet_yield=stage_parameter(facts, "magnet")[0])
     per_magnet = magnet_reo(probe)
-    magnet_price = per_magnet * oxide["Nd"] * _assumption(facts, PRICE_MARKUPS["magnet"])
+    magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
     total, share = _consumption(scenario, facts)
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
     magnet_demand = {y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
@@ -129,9 +134,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                q.transport_cost_usd_per_t)
                        for pid, q in sorted(scenario.policy.partners.items())),
         recipe=recipe, metal_per_oxide=probe.metal_per_oxide,
-        separation_recovery=_stage_parameter(facts, "separation"),
-        metal_recovery=_stage_parameter(facts, "metal"), magnet_yield=probe.magnet_yield,
-        recycling_recovery=_stage_parameter(facts, "recycling"),
+        separation_recovery=stage_parameter(facts, "separation")[0],
+        metal_recovery=stage_parameter(facts, "metal")[0], magnet_yield=probe.magnet_yield,
+        recycling_recovery=stage_parameter(facts, "recycling")[0],
         ramp_up=scenario.ramp_up.first_year_share,
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
@@ -204,17 +209,6 @@ def _rare_earth_part(scenario: Scenario, year: int) -> float:
     d = scenario.demand
     start = d.rare_earth_free_from or scenario.horizon.start
     return 1.0 - d.rare_earth_free_share if year >= start else 1.0
-
-
-def _stage_parameter(facts: FactBase, stage: str) -> float:
-    params = facts["stage_parameters"]
-    rows = params[(params["stage"] == stage) & (params["parameter"] == "recovery")]
-    return float(rows["value"].iloc[0])
-
-
-def _assumption(facts: FactBase, name: str) -> float:
-    a = facts["assumptions"].set_index("assumption_id")["value"]
-    return float(a.get(name, float("nan")))
 
 
 def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float]:
