@@ -24,6 +24,7 @@ __all__ = [
     "country_chain",
     "load_factbase",
     "plan",
+    "run_plan",
     "world",
 ]
 
@@ -36,6 +37,7 @@ _LAZY = {
     "country_chain": "reeplan.flows.country",
     "Plan": "reeplan.optimize",
     "plan": "reeplan.scenarios.run",
+    "run_plan": "reeplan.scenarios.run",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -43,7 +45,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from reeplan.flows.country import CountryChain, country_chain
     from reeplan.metrics.world import WorldOverview, world
     from reeplan.optimize import Plan
-    from reeplan.scenarios.run import plan
+    from reeplan.scenarios.run import plan, run_plan
 
 
 def __getattr__(name: str) -> Any:

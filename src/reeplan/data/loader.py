@@ -8,6 +8,7 @@ row replaces it, any other row is added. Nothing is read from the network, ever.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -127,7 +128,7 @@ def _read_layer(
                                     f"after a table: {', '.join(SCHEMAS)}"))
     for name, spec in SCHEMAS.items():
         path = layer / f"{name}.csv"
-        if not path.exists():
+        if not _present(path):
             if required:
                 problems.append(Problem(str(path), None, None, "embedded table is missing"))
             continue
@@ -142,6 +143,21 @@ def _read_layer(
             seen_here.add(key)
             rows[key] = rec
     return problems
+
+
+def _present(path: Path) -> bool:
+    """Whether ``path`` names anything, even a broken link or one that cannot be read.
+
+    Unlike :meth:`Path.exists`, a dangling symlink counts (the reader then reports it
+    rather than the table being silently skipped), and no error escapes.
+    """
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return True
 
 
 def _frame(name: str, records: Iterable[Record]) -> pd.DataFrame:

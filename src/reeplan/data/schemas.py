@@ -15,6 +15,10 @@ Conventions
   (claimed somewhere but not found in any primary source; never a validation target).
 - Countries are ISO 3166-1 alpha-3 codes; ``WLD`` (world) and ``ROW`` (other countries, as a
   lump) are aggregates listed in ``countries`` with ``kind = aggregate``.
+- Every number is a :data:`Finite`: ``inf``, ``nan`` and anything larger in magnitude than
+  :data:`MAX_MAGNITUDE` (1e15) are rejected with the cell's file, row and column, so no
+  overflow or NaN reaches a metric. 1e15 is far above any figure the tables hold (world
+  reserves are about 1e8 t, a capex in roubles about 1e12).
 """
 
 from __future__ import annotations
@@ -22,38 +26,46 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from reeplan.types import Confidence, StageName
 
 __all__ = [
+    "MAX_MAGNITUDE",
     "SCHEMAS",
     "Confidence",
     "CrossRef",
+    "Finite",
     "ShareRule",
     "TableRow",
     "TableSpec",
 ]
 
-Confidence = Literal["high", "medium", "low", "unverified"]
+MAX_MAGNITUDE = 1e15
+"""Largest magnitude any numeric cell may have; see :data:`Finite`."""
+
+Finite = Annotated[float, Field(allow_inf_nan=False, ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE)]
+"""The one number type of every numeric column: finite (no ``inf`` or ``nan``, and so no
+``1e400``, which reads as ``inf``) and at most :data:`MAX_MAGNITUDE` in magnitude, so that
+sums and products of table figures stay finite."""
 Iso3 = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 Ident = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.:\-]+$", min_length=1)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-NonNeg = Annotated[float, Field(ge=0)]
-Percent = Annotated[float, Field(ge=0, le=100)]
+NonNeg = Annotated[Finite, Field(ge=0)]
+Positive = Annotated[Finite, Field(gt=0)]
+Percent = Annotated[Finite, Field(ge=0, le=100)]
 Year = Annotated[int, Field(ge=1900, le=2100)]
 
 ElementKind = Literal["rare_earth", "rare_metal"]
 ElementGroup = Literal["light", "medium", "heavy", "none"]
-Stage = Literal[
-    "mining",
-    "concentrate",
-    "cracking",
-    "separation",
-    "refining",
-    "metal",
-    "alloy",
-    "magnet",
-    "recycling",
-]
 ProductionMetric = Literal[
     "mine_production",
     "reserves",
@@ -91,7 +103,7 @@ class AssumptionRow(TableRow):
 
     assumption_id: Ident
     topic: Text
-    value: float | None = None
+    value: Finite | None = None
     unit: Text | None = None
     reasoning: Text
     based_on: str | None = None
@@ -110,10 +122,10 @@ class ElementRow(TableRow):
     group: ElementGroup
     """light (La-Nd), medium (Sm-Gd), heavy (Tb-Lu, Y); Sc and rare metals: none."""
     atomic_number: Annotated[int, Field(ge=1, le=118)]
-    atomic_mass: Annotated[float, Field(gt=0)]
+    atomic_mass: Positive
     """Standard atomic weight [g/mol]."""
     oxide_formula: Annotated[str, StringConstraints(pattern=r"^([A-Z][a-z]?\d*)+$")]
-    metal_per_oxide: Annotated[float, Field(gt=0, le=1)]
+    metal_per_oxide: Annotated[Finite, Field(gt=0, le=1)]
     """Mass of metal in one mass unit of its oxide [t metal / t oxide]."""
     source_id: Ident
     note: str | None = None
@@ -178,7 +190,7 @@ class StageShareRow(TableRow):
     """A country's share of world output at one stage of the chain."""
 
     commodity: Ident
-    stage: Stage
+    stage: StageName
     country: Iso3
     year: Year
     value: Percent
@@ -255,7 +267,7 @@ class FacilityRow(TableRow):
     operator: Text
     country: Iso3
     region: str | None = None
-    stage: Stage
+    stage: StageName
     feed: Ident | None = None
     """Deposit whose ore or concentrate the plant processes, when it is known."""
     product: Text
@@ -292,17 +304,35 @@ class ProductLifetimeRow(TableRow):
 class StageParameterRow(TableRow):
     """A process parameter of one chain stage, e.g. its recovery."""
 
-    stage: Stage
+    stage: StageName
     parameter: Literal["recovery", "eol_recycling_rate"]
     """``recovery``: share of each element's input that reaches the stage's product
     [fraction]; at the magnet stage the rest is process scrap, not lost.
     ``eol_recycling_rate`` (recycling stage): share of end-of-life magnets' rare earths
     that is recycled today [fraction]."""
-    value: Annotated[float, Field(ge=0, le=1)]
+    value: Finite
+    """A ``recovery`` is in (0, 1]: above 0, since a stage that keeps nothing of its input
+    is no stage and its output is divided by it; a rate (``eol_recycling_rate``) is in
+    [0, 1]."""
     unit: Literal["fraction"]
     source_id: Ident
     confidence: Confidence
     note: str | None = None
+
+    @field_validator("value")
+    @classmethod
+    def _fraction_range(cls, value: float, info: ValidationInfo) -> float:
+        """Check ``value`` against its parameter's range: (0, 1] or [0, 1]."""
+        if info.data.get("parameter") == "recovery":
+            if not 0 < value <= 1:
+                raise PydanticCustomError(
+                    "recovery_range",
+                    "expected a recovery above 0 and at most 1 (the fraction of the stage's "
+                    "input that reaches its product)",
+                )
+        elif not 0 <= value <= 1:
+            raise PydanticCustomError("rate_range", "expected a rate from 0 to 1 (a fraction)")
+        return value
 
 
 # --------------------------------------------------------------------------- markets
@@ -372,9 +402,9 @@ class TargetRow(TableRow):
         "output_value", "output_volume", "output_multiple", "import_share", "consumption",
         "imports", "plants", "funding", "reserves_share_in_production",
     ]
-    baseline: float | None = None
+    baseline: Finite | None = None
     baseline_year: Year | None = None
-    target: float | None = None
+    target: Finite | None = None
     target_year: Year | None = None
     unit: Text
     scope: Text

@@ -1,12 +1,17 @@
-"""Domain entities: stages, deposits, facilities and the chain they form.
+"""The domain: the declared chain of stages and the magnet recipe.
 
-Entities are frozen and validated; identities are typed; cross-references are checked once,
-when a :class:`Chain` is assembled, and a bad reference names the item and the field.
+Both are frozen and validated; a bad value names the stage or recipe and the field.
 """
 
-from reeplan.domain.chain import Chain
-from reeplan.domain.entities import PRE_SEPARATION, Deposit, Facility, Stage
+from reeplan.domain.chain import (
+    PLAN_STAGE_STEPS,
+    PRE_SEPARATION,
+    UNITS,
+    StageChain,
+    chain_from_facts,
+)
 from reeplan.domain.recipe import DIDYMIUM, Recipe, recipe_from_facts
+from reeplan.types import Stage
 
-__all__ = ["DIDYMIUM", "PRE_SEPARATION", "Chain", "Deposit", "Facility", "Recipe", "Stage",
-           "recipe_from_facts"]
+__all__ = ["DIDYMIUM", "PLAN_STAGE_STEPS", "PRE_SEPARATION", "UNITS", "Recipe", "Stage",
+           "StageChain", "chain_from_facts", "recipe_from_facts"]

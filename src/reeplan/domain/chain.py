@@ -1,70 +1,120 @@
-"""Assemble deposits and facilities into a chain, checking every cross-reference once."""
+"""The declared chain: one stage graph used by ``reeplan chain`` and by the planner.
+
+Mine output (t REO, as published) becomes concentrate, cracked concentrate and separated
+oxide (t REO, each element locked to the ore's distribution until separation), then metal
+(t metal: oxygen removed with each element's factor), alloy (t alloy, by the magnet recipe)
+and magnet (t magnet; the rest is process scrap). Each step has a recovery from the
+fact base's ``stage_parameters`` table, and every capacity is measured on the step's
+output. The planner groups the steps into the stages it builds
+(:data:`reeplan.types.PlanStage`): ``mining`` is mine, concentrator and cracking;
+``magnet`` is alloy and magnet making.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from reeplan.domain.entities import Deposit, Facility, Stage
 from reeplan.errors import ChainDefinitionError
+from reeplan.types import CHAIN_STAGES, PlanStage, Stage
 
-__all__ = ["Chain"]
+if TYPE_CHECKING:
+    from reeplan.data import FactBase
 
-_ORDER = list(Stage)
+__all__ = ["PLAN_STAGE_STEPS", "PRE_SEPARATION", "UNITS", "StageChain", "chain_from_facts"]
+
+PRE_SEPARATION = frozenset({Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING})
+"""Stages whose output keeps the feed's element distribution (the balance problem)."""
+
+UNITS: Mapping[Stage, str] = {
+    Stage.MINING: "t REO", Stage.CONCENTRATE: "t REO", Stage.CRACKING: "t REO",
+    Stage.SEPARATION: "t REO", Stage.METAL: "t metal", Stage.ALLOY: "t alloy",
+    Stage.MAGNET: "t magnet"}
+"""Unit of each stage's product (and of its capacity)."""
+
+PLAN_STAGE_STEPS: Mapping[PlanStage, tuple[Stage, ...]] = {
+    "mining": (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING),
+    "separation": (Stage.SEPARATION,),
+    "metal": (Stage.METAL,),
+    "magnet": (Stage.ALLOY, Stage.MAGNET),
+    "recycling": (),
+}
+"""Chain steps each planner stage performs."""
 
 
 @dataclass(frozen=True)
-class Chain:
-    """A validated set of deposits and facilities whose references all resolve.
+class StageChain:
+    """Recoveries of the chain's steps after mining, and of recycling.
 
-    Use :meth:`assemble`; it raises :class:`ChainDefinitionError` naming the facility and
-    field of the first bad reference it meets, after checking them all.
+    Attributes
+    ----------
+    recovery
+        Share of each element's input reaching the step's product [fraction], by stage
+        (concentrate to magnet). For the magnet stage, the yield of magnet from alloy.
+    recycling_recovery
+        Share of a recycled magnet's rare earths recovered as metal [fraction].
+    sources
+        Source or assumption id of each value.
     """
 
-    deposits: dict[str, Deposit]
-    facilities: dict[str, Facility]
+    recovery: Mapping[Stage, float]
+    recycling_recovery: float = 1.0
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Every step after mining needs a recovery in (0, 1]."""
+        for stage in CHAIN_STAGES[1:]:
+            r = self.recovery.get(stage)
+            if r is None or not 0.0 < r <= 1.0:
+                raise ChainDefinitionError(f"stage '{stage}', field 'recovery': {r}; expected "
+                                           f"a fraction in (0, 1]")
+        if not 0.0 < self.recycling_recovery <= 1.0:
+            raise ChainDefinitionError(f"stage 'recycling', field 'recovery': "
+                                       f"{self.recycling_recovery}; expected a fraction in "
+                                       f"(0, 1]")
 
     @classmethod
-    def assemble(cls, deposits: Iterable[Deposit], facilities: Iterable[Facility]) -> Chain:
-        """Check ids and references and return the chain.
+    def ideal(cls) -> StageChain:
+        """A chain without losses (every recovery 1), for hand-solvable cases."""
+        return cls(dict.fromkeys(CHAIN_STAGES[1:], 1.0))
 
-        Rules: ids are unique; a mine feeds on a known deposit; any other facility feeds on
-        a known facility of the previous stage (stages may not be skipped).
-        """
-        deps: dict[str, Deposit] = {}
-        facs: dict[str, Facility] = {}
-        problems = []
-        for d in deposits:
-            if d.id in deps:
-                problems.append(f"deposit '{d.id}', field 'id': duplicate id")
-            deps[d.id] = d
-        for f in facilities:
-            if f.id in facs:
-                problems.append(f"facility '{f.id}', field 'id': duplicate id")
-            facs[f.id] = f
-        for f in facs.values():
-            problems += _feed_problems(f, deps, facs)
-        if problems:
-            raise ChainDefinitionError("invalid chain definition:\n  - " + "\n  - ".join(problems))
-        return cls(deps, facs)
+    def through(self, *stages: Stage) -> float:
+        """Product of the recoveries of ``stages`` [fraction]."""
+        out = 1.0
+        for s in stages:
+            out *= self.recovery[s]
+        return out
 
-    def downstream_order(self) -> list[Facility]:
-        """Facilities sorted so that every feed comes before what it feeds."""
-        return sorted(self.facilities.values(), key=lambda f: (_ORDER.index(f.stage), f.id))
+    @property
+    def cracked_per_mined(self) -> float:
+        """Cracked concentrate per tonne of REO mined [t REO / t REO]."""
+        return self.through(Stage.CONCENTRATE, Stage.CRACKING)
+
+    @property
+    def oxide_per_mined(self) -> float:
+        """Separated oxide per tonne of REO mined [t REO / t REO], every element alike."""
+        return self.through(Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
+
+    @property
+    def metal_recovery(self) -> float:
+        """Metal recovered per tonne of metal contained in the oxide fed [fraction]."""
+        return self.recovery[Stage.METAL]
+
+    @property
+    def magnet_per_alloy_metal(self) -> float:
+        """Magnet made per tonne of alloy's worth of metal fed [t / t]: alloy x magnet
+        recoveries."""
+        return self.through(Stage.ALLOY, Stage.MAGNET)
 
 
-def _feed_problems(f: Facility, deps: dict[str, Deposit], facs: dict[str, Facility]) -> list[str]:
-    where = f"facility '{f.id}', field 'feed'"
-    if f.stage is Stage.MINING:
-        if f.feed not in deps:
-            return [f"{where}: unknown deposit '{f.feed}'; expected one of "
-                    f"{', '.join(sorted(deps)) or '(none)'}"]
-        return []
-    upstream = facs.get(f.feed)
-    if upstream is None:
-        return [f"{where}: unknown facility '{f.feed}'"]
-    expected = _ORDER[_ORDER.index(f.stage) - 1]
-    if upstream.stage is not expected:
-        return [f"{where}: '{f.feed}' is at stage '{upstream.stage}'; a {f.stage} plant "
-                f"takes from a {expected} plant"]
-    return []
+def chain_from_facts(facts: FactBase) -> StageChain:
+    """The chain's recoveries as the fact base's ``stage_parameters`` table gives them."""
+    from reeplan.data.selection import stage_parameter
+
+    recovery: dict[Stage, float] = {}
+    sources: dict[str, str] = {}
+    for stage in CHAIN_STAGES[1:]:
+        recovery[stage], sources[str(stage)] = stage_parameter(facts, str(stage))
+    recycling, sources["recycling"] = stage_parameter(facts, "recycling")
+    return StageChain(recovery, recycling, sources)

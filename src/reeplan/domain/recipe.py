@@ -55,6 +55,25 @@ class Recipe:
         """Every element the recipe can use."""
         return {e for c in self.wt_pct for e in self.members(c)}
 
+    def oxide_content(self, metal_per_oxide: Mapping[str, float]) -> float:
+        """Rare-earth oxide equivalent of one tonne of the alloy or magnet [t REO / t].
+
+        Each component's metal content divided by its oxide-to-metal factor [t metal per
+        t oxide] (the first member's, e.g. Nd for didymium).
+
+        Examples
+        --------
+        >>> Recipe("x", {"Nd": 30.0}).oxide_content({"Nd": 0.857})  # doctest: +ELLIPSIS
+        0.3500...
+        """
+        missing = sorted(self.members(c)[0] for c in self.wt_pct
+                         if self.members(c)[0] not in metal_per_oxide)
+        if missing:
+            raise ChainDefinitionError(f"recipe '{self.material}': no oxide-to-metal factor "
+                                       f"for {', '.join(missing)}")
+        return sum(w / 100 / metal_per_oxide[self.members(c)[0]]
+                   for c, w in self.wt_pct.items())
+
 
 def recipe_from_facts(facts: FactBase, material: str) -> Recipe:
     """The rare-earth part of ``material`` in the ``magnet_composition`` table.

@@ -4,13 +4,13 @@ Needs the ``chain`` extra (xarray).
 """
 
 from reeplan.flows.balance import check_mass_balance
-from reeplan.flows.chain_run import run_chain
 from reeplan.flows.coproduction import (
     coproduce,
     distribution_from_table,
     feed_for_element,
     magnet_oxide_demand,
 )
+from reeplan.flows.stages import run_chain
 from reeplan.flows.stocks import Lifetime, products_in_use, recycling_supply, to_elements
 
 __all__ = [

@@ -13,13 +13,14 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
 
-__all__ = ["best_distribution", "coproduce", "distribution_from_table", "feed_for_element",
-           "magnet_oxide_demand"]
+__all__ = ["UNASSIGNED", "best_distribution", "coproduce", "distribution_from_table",
+           "feed_for_element", "magnet_oxide_demand", "unassigned_share"]
 
 DISTRIBUTION_TOL = 0.01
 """How far a distribution may sum from 1 [fraction] before it is rejected."""
-UNLISTED = "unlisted"
-"""Label of the share of TREO a partial distribution does not break down by element."""
+UNASSIGNED = "unassigned"
+"""Attribute of a partial distribution: the share of TREO it does not break down by
+element [fraction]. It is not an element: it is carried beside the element flows."""
 
 
 _CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2, "unverified": 3}
@@ -52,8 +53,9 @@ def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.Dat
     -------
     xarray.DataArray
         Mass fractions of total REO [fraction] along dimension ``element``. A partial
-        distribution (``complete`` false) gets an ``"unlisted"`` entry holding the rest, so
-        shares stay shares of TREO and mass is conserved.
+        distribution (``complete`` false) keeps the share it does not break down in the
+        attribute ``unassigned`` [fraction of TREO], never as an element, so shares stay
+        shares of TREO and mass is conserved.
     """
     rows = table[table["distribution_id"] == distribution_id]
     if rows.empty:
@@ -62,16 +64,22 @@ def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.Dat
                                    f"of {', '.join(known)}")
     elements = rows["element"].to_list()
     values = list(rows["value"].to_numpy(float) / 100.0)
+    rest = 0.0
     if not bool(rows["complete"].iloc[0]):
         rest = 1.0 - sum(values)
         if rest < -DISTRIBUTION_TOL:
             raise ChainDefinitionError(f"distribution '{distribution_id}' sums to "
                                        f"{100 * sum(values):.2f}%; expected at most 100%")
-        elements.append(UNLISTED)
-        values.append(max(rest, 0.0))
     return xr.DataArray(values, dims="element", coords={"element": elements},
                         name="share_of_treo", attrs={"units": "fraction of TREO",
-                                                     "source_id": rows["source_id"].iloc[0]})
+                                                     "source_id": rows["source_id"].iloc[0],
+                                                     UNASSIGNED: max(rest, 0.0)})
+
+
+def unassigned_share(distribution: xr.DataArray) -> float:
+    """Share of TREO a distribution does not break down by element [fraction]; 0 if
+    complete."""
+    return float(distribution.attrs.get(UNASSIGNED, 0.0))
 
 
 def _validated(distribution: xr.DataArray, what: str) -> xr.DataArray:
@@ -80,13 +88,15 @@ def _validated(distribution: xr.DataArray, what: str) -> xr.DataArray:
         raise ChainDefinitionError(f"{what}: expected a 1-D array along 'element'")
     if (values < 0).any() or not np.isfinite(values).all():
         raise ChainDefinitionError(f"{what}: element shares must be finite and non-negative")
-    total = float(values.sum())
+    total = float(values.sum()) + unassigned_share(distribution)
     if abs(total - 1.0) > DISTRIBUTION_TOL:
         raise ChainDefinitionError(
             f"{what}: element distribution sums to {100 * total:.2f}%; expected 100% within "
             f"{100 * DISTRIBUTION_TOL:g} points"
         )
-    return distribution / total
+    out = distribution / total
+    out.attrs = {**distribution.attrs, UNASSIGNED: unassigned_share(distribution) / total}
+    return out
 
 
 def coproduce(feed: float | xr.DataArray, distribution: xr.DataArray) -> xr.DataArray:
@@ -104,7 +114,8 @@ def coproduce(feed: float | xr.DataArray, distribution: xr.DataArray) -> xr.Data
     Returns
     -------
     xarray.DataArray
-        Oxide by element [t REO], with the feed's other dimensions.
+        Oxide by element [t REO], with the feed's other dimensions; the part a partial
+        distribution does not break down is in the attribute ``unassigned`` [t REO].
 
     Examples
     --------
@@ -115,9 +126,11 @@ def coproduce(feed: float | xr.DataArray, distribution: xr.DataArray) -> xr.Data
     if np.any(np.asarray(feed) < 0):
         raise ChainDefinitionError("feed must be non-negative")
     d = _validated(distribution, "coproduce")
-    out = feed * d
-    check_mass_balance(xr.DataArray(feed), out.sum("element"), what="co-production")
-    return out.rename("oxide")
+    out = (feed * d).rename("oxide")
+    rest = feed * unassigned_share(d)
+    check_mass_balance(xr.DataArray(feed), out.sum("element") + rest, what="co-production")
+    out.attrs = {UNASSIGNED: rest}
+    return out
 
 
 def feed_for_element(distribution: xr.DataArray, element: str, tonnes: float) -> float:

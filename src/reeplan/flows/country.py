@@ -20,12 +20,17 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.data.selection import choose_series, oxide_prices, stage_parameter
-from reeplan.domain import Recipe, Stage, recipe_from_facts
+from reeplan.data.selection import consumption, mine_output, oxide_prices
+from reeplan.domain import Recipe, Stage, StageChain, chain_from_facts, recipe_from_facts
 from reeplan.errors import ReeplanError
-from reeplan.flows.coproduction import UNLISTED, best_distribution, distribution_from_table
-from reeplan.flows.recycling import MagnetEndOfLife, end_of_life_magnets, magnet_reo_content
-from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_stages
+from reeplan.flows.coproduction import (
+    UNASSIGNED,
+    best_distribution,
+    distribution_from_table,
+    unassigned_share,
+)
+from reeplan.flows.recycling import MagnetEndOfLife, end_of_life_magnets
+from reeplan.flows.stages import STAGE_ORDER, run_chain
 from reeplan.metrics.basket import basket_value
 
 __all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
@@ -151,10 +156,18 @@ def country_chain(
     distribution = xr.concat([distribution, xr.zeros_like(distribution.isel(element=0))
                               .expand_dims(element=extra)], dim="element") \
         if extra else distribution
-    specs, plants = _stage_specs(facts, country, year, set(distribution.attrs["deposits"]),
-                                 trace)
+    chain = chain_from_facts(facts)
+    trace.sources.update(chain.sources.values())
+    capacity, members, plants = _stage_capacities(facts, country, year,
+                                                  set(distribution.attrs["deposits"]), trace)
     factors = {str(e): float(f) for e, f in elements["metal_per_oxide"].items()}
-    flows = run_stages(mine_total * distribution, specs, factors, magnet)
+    rest = mine_total * unassigned_share(distribution)
+    if rest > 0:
+        trace.notes.append(f"{rest:,.0f} t REO of mine output is not broken down by element "
+                           f"in the distribution used; it follows the chain to separation "
+                           f"and leaves it as residue (no element, no price).")
+    flows = run_chain(mine_total * distribution, chain, capacity, factors, magnet, members,
+                      unassigned=rest)
     demand = _demand(facts, country, year, distribution, factors, magnet, trace)
     prices, price_sources = oxide_prices(facts, year)
     trace.sources.update(price_sources)
@@ -175,7 +188,7 @@ def _end_of_life(facts: FactBase, demand: xr.DataArray, recipe: Recipe,
         str(e) for e in demand["element"].values})).sum(skipna=False))
     if math.isnan(magnet_reo):
         return None
-    magnets = magnet_reo / magnet_reo_content(recipe, dict(factors))
+    magnets = magnet_reo / recipe.oxide_content(factors)
     eol = end_of_life_magnets(facts, magnets, year, recipe)
     trace.sources.update(eol.sources)
     recycled = float(eol.products["recycled"].sum())
@@ -195,21 +208,17 @@ def _known_country(facts: FactBase, country: str) -> None:
 
 def _mine_output(facts: FactBase, country: str, year: int, series: str | None,
                  trace: _Trace) -> tuple[float, str]:
-    prod = facts["production"]
-    mined = prod[(prod["commodity"] == "rare_earths") & (prod["metric"] == "mine_production")]
-    chosen = choose_series(mined, year, series)
-    row = mined[(mined["series"] == chosen) & (mined["year"] == year)
-                & (mined["country"] == country)]
-    if row.empty:
-        trace.notes.append(f"{chosen} reports no rare-earth mine output for {country} in "
-                           f"{year}; mine output is taken as 0.")
-        return 0.0, chosen
-    r = row.iloc[0]
-    trace.sources.add(str(r["source_id"]))
-    if isinstance(r["qualifier"], str) and r["qualifier"]:
-        trace.notes.append(f"Mine output {r['qualifier']}{r['value']:,.0f} t REO is a bound "
-                           f"or estimate in {chosen}; the chain uses the number as printed.")
-    return float(r["value"]), chosen
+    found = mine_output(facts, country, year, series)
+    if found.source_id is None:
+        trace.notes.append(f"{found.series} reports no rare-earth mine output for {country} "
+                           f"in {year}; mine output is taken as 0.")
+        return 0.0, found.series
+    trace.sources.add(found.source_id)
+    if found.qualifier:
+        trace.notes.append(f"Mine output {found.qualifier}{found.value:,.0f} t REO is a bound "
+                           f"or estimate in {found.series}; the chain uses the number as "
+                           f"printed.")
+    return found.value, found.series
 
 
 def _feed_distribution(facts: FactBase, country: str, mix: Mapping[str, float] | None,
@@ -239,6 +248,7 @@ def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
         raise ReeplanError(f"deposit mix {dict(mix)} must hold non-negative shares summing "
                            f"to 1")
     parts = []
+    rest = 0.0
     for deposit, weight in mix.items():
         best = best_distribution(dists, deposit)
         if best is None:
@@ -250,8 +260,9 @@ def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
                            f"({rows.loc[rows['distribution_id'] == best, 'confidence'].iloc[0]}"
                            f" confidence).")
         parts.append(part * weight)
+        rest += unassigned_share(part) * weight
     combined = xr.concat(parts, dim="deposit", join="outer", fill_value=0.0).sum("deposit")
-    combined.attrs = {"deposits": list(mix), "units": "fraction of TREO"}
+    combined.attrs = {"deposits": list(mix), "units": "fraction of TREO", UNASSIGNED: rest}
     return combined
 
 
@@ -266,26 +277,30 @@ def _element_table(facts: FactBase) -> pd.DataFrame:
     return facts["elements"].set_index("symbol")
 
 
-def _stage_specs(facts: FactBase, country: str, year: int, feeds: set[str],
-                 trace: _Trace) -> tuple[list[StageSpec], pd.DataFrame]:
+def _stage_capacities(
+    facts: FactBase, country: str, year: int, feeds: set[str], trace: _Trace,
+) -> tuple[dict[Stage, float | None], dict[Stage, dict[str, float | None]], pd.DataFrame]:
     plants = facts["facilities"]
     plants = plants[plants["country"] == country].copy()
     verdicts = [_counts(r, year, feeds) for r in plants.itertuples()]
     plants["counted"] = pd.Series([v[0] for v in verdicts], index=plants.index, dtype=bool)
     plants["why"] = pd.Series([v[1] for v in verdicts], index=plants.index, dtype=object)
     integrated = _integrated(plants)
-    specs = []
+    capacity: dict[Stage, float | None] = {}
+    members: dict[Stage, dict[str, float | None]] = {}
     for stage in STAGE_ORDER[1:]:
-        recovery, source = stage_parameter(facts, str(stage))
-        trace.sources.add(source)
-        specs.append(StageSpec(stage, _capacity(plants, stage, integrated, trace), recovery))
+        capacity[stage] = _capacity(plants, stage, integrated, trace)
+        online = plants[(plants["stage"] == str(stage)) & plants["counted"]]
+        if not online.empty:
+            members[stage] = {str(f): None if pd.isna(c) else float(c) for f, c in
+                              zip(online["facility_id"], online["stage_capacity"], strict=True)}
     trace.sources.update(str(s) for s in plants.loc[plants["counted"], "source_id"])
     for fid, (counted, why) in zip(plants["facility_id"], verdicts, strict=True):
         if not counted and why.startswith("feed"):
             trace.notes.append(f"{fid} is left out: its {why}.")
     cols = ["facility_id", "stage", "feed", "status", "start_year", "stage_capacity",
             "counted", "why"]
-    return specs, plants[cols].reset_index(drop=True)
+    return capacity, members, plants[cols].reset_index(drop=True)
 
 
 def _counts(r: Any, year: int, feeds: set[str]) -> tuple[bool, str]:
@@ -341,21 +356,15 @@ def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray
     """Domestic demand [t REO] by element; NaN where not broken down, the rest on OTHER."""
     elements = [str(e) for e in distribution["element"].values]
     values = dict.fromkeys([*elements, OTHER], math.nan)
-    demand = facts["demand"]
-    total_row = _nearest(demand[(demand["scope"] == country)
-                                & (demand["end_use"] == "consumption") & (demand["unit"] == "t")],
-                         year)
-    share_row = _nearest(demand[(demand["scope"] == "WLD")
-                                & (demand["end_use"] == "magnets share of volume")], year)
-    if total_row is None or share_row is None:
+    found = consumption(facts, country, year)
+    if found is None:
         trace.notes.append(f"No published rare-earth consumption for {country}: demand, "
                            f"imports and dependence are not computed.")
         return _as_array(values)
-    trace.sources.update({str(total_row["source_id"]), str(share_row["source_id"]),
-                          "magnet_share_as_russian_split"})
-    total, share = float(total_row["value"]), float(share_row["value"]) / 100.0
+    trace.sources.update(found.source_ids)
+    total, share = found.total, found.magnet_share
     trace.notes.append(
-        f"Demand: {total:,.0f} t REO/yr ({int(total_row['year'])}, {total_row['source_id']}); "
+        f"Demand: {total:,.0f} t REO/yr ({found.year}); "
         f"{100 * share:.0f}% of it for magnets split by the {recipe.material} recipe, the "
         f"rest not broken down by element (row '{OTHER}').")
     oxide = {c: wt / factors[recipe.members(c)[0]] for c, wt in recipe.wt_pct.items()}
@@ -373,14 +382,6 @@ def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray
 def _as_array(values: Mapping[str, float]) -> xr.DataArray:
     return xr.DataArray(list(values.values()), dims="element",
                         coords={"element": list(values)}, attrs={"units": "t REO"})
-
-
-def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:
-    if rows.empty:
-        return None
-    order = rows.assign(gap=(rows["year"] - year).abs()).sort_values(["gap", "year"],
-                                                                   ascending=[True, False])
-    return order.iloc[0]
 
 
 def _balance(flows: xr.Dataset, demand: xr.DataArray, prices: Mapping[str, float]) -> pd.DataFrame:
@@ -422,7 +423,7 @@ def _element_view(flows: xr.Dataset, balance: pd.DataFrame, distribution: xr.Dat
                   recipe: Recipe, prices: Mapping[str, float]) -> pd.DataFrame:
     sep = balance[balance["stage"] == str(Stage.SEPARATION)].set_index("element")
     mined = balance[balance["stage"] == str(Stage.MINING)].set_index("element")["output"]
-    dist = {str(e): float(v) for e, v in distribution.to_series().items() if e != UNLISTED}
+    dist = {str(e): float(v) for e, v in distribution.to_series().items() }
     basket = basket_value(dist, prices) if dist else None
     out = flows["output"]
     rows = []

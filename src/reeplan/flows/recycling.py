@@ -24,7 +24,7 @@ from reeplan.errors import ReeplanError
 from reeplan.flows.stocks import Lifetime, products_in_use, recycling_supply, to_elements
 
 __all__ = ["HISTORY_YEARS", "MagnetEndOfLife", "end_of_life_magnets", "magnet_flows",
-           "magnet_reo_content", "recycling_rate"]
+           "recycling_rate"]
 
 HISTORY_YEARS = 60
 """How far back inflows are extrapolated [years]: longer than any product's lifetime tail."""
@@ -54,9 +54,6 @@ class MagnetEndOfLife:
     sources: frozenset[str]
 
 
-def magnet_reo_content(recipe: Recipe, metal_per_oxide: dict[str, float]) -> float:
-    """Rare-earth oxide equivalent of one tonne of finished magnet [t REO / t magnet]."""
-    return sum(w / 100 / metal_per_oxide[recipe.members(c)[0]] for c, w in recipe.wt_pct.items())
 
 
 def end_of_life_magnets(facts: FactBase, magnets_in_use_now: float, year: int,

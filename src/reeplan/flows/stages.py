@@ -1,48 +1,45 @@
-"""A country's chain as a sequence of stages, each limited by its capacity and recovery.
+"""The chain engine: one year's flows through the declared stages, per element and plant.
 
-Mine, concentrate, crack, separate, metal, alloy, magnet; mass balance checked per stage.
+Mine, concentrate, crack, separate, metal, alloy, magnet, with the recoveries of the
+declared chain (:class:`reeplan.domain.StageChain`, the same the planner uses) and each
+stage limited by its capacity, always measured on the stage's output. Mass balance is
+checked per stage and element on every run.
 
 Units: up to separation, tonnes of oxide [t REO]; from the metal stage on, tonnes of
 rare-earth metal content [t]. The metal stage removes oxygen with each element's
 oxide-to-metal factor; the alloy stage follows a magnet recipe; the magnet stage's losses
-are process scrap, reported as a flow available for recycling rather than lost.
+are process scrap, reported as a flow available for recycling rather than lost. A stage's
+processed flow is split between its plants in proportion to their capacities (equally when
+a capacity is unknown), which gives the facility dimension.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
 
-from reeplan.domain import PRE_SEPARATION, Recipe, Stage
+from reeplan.domain import PRE_SEPARATION, Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
+from reeplan.types import CHAIN_STAGES, Stage
 
-__all__ = ["STAGE_ORDER", "StageSpec", "run_stages"]
+__all__ = ["STAGE_ORDER", "run_chain"]
 
-STAGE_ORDER = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION,
-               Stage.METAL, Stage.ALLOY, Stage.MAGNET)
-"""The stages :func:`run_stages` walks, in flow order."""
+STAGE_ORDER = CHAIN_STAGES
+"""The stages :func:`run_chain` walks, in flow order."""
 
 _FLOWS = ("input", "output", "loss", "unused", "oxygen_removed", "scrap")
 
 
 @dataclass(frozen=True)
 class StageSpec:
-    """What one stage can do in the year.
+    """What one stage can do in the year: its capacity and recovery.
 
-    Attributes
-    ----------
-    stage
-        The stage.
-    capacity
-        Output capacity [t/yr of the stage's product: t REO up to separation, t metal, t
-        alloy, t magnet]; ``None`` when no capacity is published (then it does not bind);
-        0 when no plant is online.
-    recovery
-        Share of each element's processed input reaching the product [fraction].
+    ``capacity`` is on output [t/yr of the stage's product]; ``None`` when no capacity is
+    published (then it does not bind); 0 when no plant is online.
     """
 
     stage: Stage
@@ -50,59 +47,77 @@ class StageSpec:
     recovery: float
 
     def __post_init__(self) -> None:
-        """Reject a negative capacity or a recovery outside [0, 1], naming the field."""
-        if self.capacity is not None and not self.capacity >= 0:
+        """Reject a negative or non-finite capacity, naming the field."""
+        if self.capacity is not None and not (np.isfinite(self.capacity)
+                                              and self.capacity >= 0):
             raise ChainDefinitionError(f"stage '{self.stage}', field 'capacity': "
                                        f"{self.capacity}; expected a non-negative number")
-        if not 0.0 <= self.recovery <= 1.0:
-            raise ChainDefinitionError(f"stage '{self.stage}', field 'recovery': "
-                                       f"{self.recovery}; expected a fraction in [0, 1]")
 
 
-def run_stages(
+def run_chain(
     mined: xr.DataArray,
-    specs: Sequence[StageSpec],
+    chain: StageChain,
+    capacity: Mapping[Stage, float | None],
     metal_per_oxide: Mapping[str, float],
     recipe: Recipe,
+    plants: Mapping[Stage, Mapping[str, float | None]] | None = None,
+    unassigned: float = 0.0,
 ) -> xr.Dataset:
-    """Push one year's mine output through the stages in ``specs``.
+    """Push one year's mine output through the declared chain.
 
     Parameters
     ----------
     mined
         Mine output by element [t REO], dimension ``element``.
-    specs
-        One :class:`StageSpec` per stage after mining, in :data:`STAGE_ORDER`.
+    chain
+        Recoveries of the steps (:class:`~reeplan.domain.StageChain`).
+    capacity
+        Output capacity of each stage after mining [t/yr of its product]; a stage not
+        listed, or ``None``, is not limited.
     metal_per_oxide
         Oxide-to-metal mass factor of each recipe element [t metal / t oxide].
     recipe
         The alloy the alloy stage makes.
+    plants
+        Plants of each stage and their capacities [t/yr]; gives ``facility_output``.
+    unassigned
+        Mine output a partial distribution does not break down by element [t REO]: it
+        follows the stages before separation like every element and leaves separation as
+        residue (``unassigned`` over stage), never as an element.
 
     Returns
     -------
     xarray.Dataset
         Over (stage, element): ``input``, ``output``, ``loss``, ``unused`` (input not
         processed here: sold, stocked or exported as the previous stage's product),
-        ``oxygen_removed`` and ``scrap`` [t]; over stage: ``capacity`` and
-        ``product`` [t of the stage's product]. Mass balance
+        ``oxygen_removed`` and ``scrap`` [t]; over stage: ``capacity`` and ``product``
+        [t of the stage's product]; over (facility, element): ``facility_output`` [t],
+        with coordinate ``facility_stage``; ``unassigned`` over (stage, flow) [t REO].
+        Mass balance
         (input = output + loss + unused + oxygen removed + scrap) is checked per stage and
         element.
     """
-    _check_specs(specs)
-    values = mined.to_numpy().astype(float)
+    specs = [StageSpec(s, capacity.get(s), chain.recovery[s]) for s in STAGE_ORDER[1:]]
+    return _run(mined, specs, metal_per_oxide, recipe, plants or {}, unassigned)
+
+
+def _run(mined: xr.DataArray, specs: list[StageSpec], metal_per_oxide: Mapping[str, float],
+         recipe: Recipe, plants: Mapping[Stage, Mapping[str, float | None]],
+         unassigned: float) -> xr.Dataset:
+    values = np.append(mined.to_numpy().astype(float), unassigned)
     if (values < 0).any() or not np.isfinite(values).all():
         raise ChainDefinitionError("mine output must be finite and non-negative")
     elements = [str(e) for e in mined["element"].values]
     missing = sorted(e for e in recipe.elements & set(elements) if e not in metal_per_oxide)
     if missing:
         raise ChainDefinitionError(f"no oxide-to-metal factor for {', '.join(missing)}")
-    n_st, n_el = len(STAGE_ORDER), len(elements)
+    n_st, n_el = len(STAGE_ORDER), len(elements) + 1  # the last column: unassigned REO
     data = {k: np.zeros((n_st, n_el)) for k in _FLOWS}
     product = np.zeros(n_st)
     data["input"][0] = data["output"][0] = values
     product[0] = values.sum()
-    ctx = _Context(elements, np.array([e in recipe.elements for e in elements]),
-                   np.array([metal_per_oxide.get(e, 1.0) for e in elements]), recipe)
+    ctx = _Context(elements, np.array([e in recipe.elements for e in elements] + [False]),
+                   np.array([metal_per_oxide.get(e, 1.0) for e in elements] + [1.0]), recipe)
     for i, spec in enumerate(specs, start=1):
         feed = data["output"][i - 1].copy()
         flows, product[i] = _STEP[_kind(spec.stage)](feed, spec, ctx, product[i - 1])
@@ -110,23 +125,41 @@ def run_stages(
         for k, v in flows.items():
             data[k][i] = v
     stages = [str(s) for s in STAGE_ORDER]
-    capacity = [np.nan] + [np.nan if s.capacity is None else s.capacity for s in specs]
-    ds = xr.Dataset({k: (("stage", "element"), v) for k, v in data.items()},
+    caps = [np.nan] + [np.nan if s.capacity is None else s.capacity for s in specs]
+    ds = xr.Dataset({k: (("stage", "element"), v[:, :-1]) for k, v in data.items()},
                     coords={"stage": stages, "element": elements})
-    ds["capacity"] = ("stage", np.array(capacity, dtype=float))
+    ds["unassigned"] = (("stage", "flow"), np.stack([data[k][:, -1] for k in _FLOWS], axis=1))
+    ds = ds.assign_coords(flow=list(_FLOWS))
+    rest = ds["unassigned"]
+    check_mass_balance(rest.sel(flow="input"), rest.sel(flow="output"),
+                       rest.sel(flow="loss"), rest.sel(flow="unused"),
+                       what="stage chain (unassigned REO)")
+    ds["capacity"] = ("stage", np.array(caps, dtype=float))
     ds["product"] = ("stage", product)
+    ds["facility_output"] = _by_facility(ds["output"], plants)
     check_mass_balance(ds["input"], ds["output"],
                        ds["loss"] + ds["oxygen_removed"] + ds["scrap"], ds["unused"],
                        what="stage chain")
     return ds
 
 
-def _check_specs(specs: Sequence[StageSpec]) -> None:
-    got = [s.stage for s in specs]
-    if got != list(STAGE_ORDER[1:]):
-        raise ChainDefinitionError(
-            f"stages {', '.join(map(str, got))}; expected one spec per stage in the order "
-            f"{', '.join(map(str, STAGE_ORDER[1:]))}")
+def _by_facility(output: xr.DataArray,
+                 plants: Mapping[Stage, Mapping[str, float | None]]) -> xr.DataArray:
+    """Each stage's output split between its plants by capacity [t], over facility."""
+    ids, stages, rows = [], [], []
+    for stage, members in plants.items():
+        caps = list(members.values())
+        known = all(c is not None for c in caps) and sum(c or 0.0 for c in caps) > 0
+        weights = np.array([c or 0.0 for c in caps]) if known else np.ones(len(caps))
+        weights = weights / weights.sum() if weights.sum() > 0 else weights
+        for fid, w in zip(members, weights, strict=True):
+            ids.append(fid)
+            stages.append(str(stage))
+            rows.append(output.sel(stage=str(stage)).to_numpy() * w)
+    values = np.array(rows) if rows else np.zeros((0, output.sizes["element"]))
+    return xr.DataArray(values, dims=("facility", "element"),
+                        coords={"facility": ids, "element": output["element"].values,
+                                "facility_stage": ("facility", stages)})
 
 
 def _kind(stage: Stage) -> str:
@@ -157,9 +190,14 @@ class _Context:
 
 def _oxide_step(feed: np.ndarray, spec: StageSpec, ctx: _Context,
                 upstream: float) -> tuple[Flows, float]:
-    # before separation every element is scaled alike, so the ore's distribution is kept
-    processed = feed * _scale(float(feed.sum()) * spec.recovery, spec.capacity)
+    # every element is scaled alike, so the ore's distribution is kept; separation makes
+    # no product of REO not broken down by element (the last column): it is residue
+    separating = spec.stage is Stage.SEPARATION
+    counted = feed[:-1] if separating else feed
+    processed = feed * _scale(float(counted.sum()) * spec.recovery, spec.capacity)
     out = processed * spec.recovery
+    if separating:
+        out[-1] = 0.0
     return {"output": out, "loss": processed - out, "unused": feed - processed}, float(out.sum())
 
 

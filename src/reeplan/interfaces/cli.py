@@ -2,16 +2,20 @@
 
 Heavy libraries (pandas, numpy, xarray) are imported inside the commands, never at module
 level, so ``reeplan --help`` starts fast. Every :class:`~reeplan.errors.ReeplanError` becomes
-a one-message error on standard error and exit code 2, with no traceback.
+a one-message error on standard error and exit code 2, with no traceback; so does an
+optional dependency missing from a light install (the message names the extra to install).
+Ctrl-C prints ``reeplan: interrupted`` and exits with 130, the shell's code for SIGINT.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
+import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, NoReturn, TypeVar
 
 import typer
 
@@ -40,18 +44,81 @@ DataOpt = Annotated[
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (128 + SIGINT), as shells report it."""
+
+EXTRAS = {
+    "xarray": ("xarray", "chain"),
+    "flodym": ("flodym", "chain"),
+    "highspy": ("highspy", "plan"),
+    "yaml": ("pyyaml", "plan"),
+    "pyarrow": ("pyarrow", "parquet"),
+}
+"""Optional module -> (distribution, extra of reeplan that installs it)."""
+
+CHAIN_NEEDS = ("xarray", "flodym")
+PLAN_NEEDS = (*CHAIN_NEEDS, "highspy", "yaml")
+
+
+class _Interrupted(BaseException):
+    """Ctrl-C inside a command, carried past typer (which would swallow it) to :func:`main`."""
+
+
 def _user_errors(func: F) -> F:
-    """Map :class:`ReeplanError` to a message on stderr and exit code 2."""
+    """Map user errors to one message on stderr and exit code 2, Ctrl-C to :func:`main`.
+
+    A :class:`ReeplanError` prints its message; a :class:`ModuleNotFoundError` for an
+    optional dependency prints which extra to install (any other propagates: a bug).
+    """
+    command = "reeplan " + func.__name__.replace("_", " ")
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ReeplanError as err:
-            sys.stderr.write(f"reeplan: error: {err}\n")
-            raise typer.Exit(code=2) from None
+            _fail(str(err))
+        except ModuleNotFoundError as err:
+            hint = _missing_extra(command, err.name)
+            if hint is None:
+                raise
+            _fail(hint)
+        except KeyboardInterrupt:
+            raise _Interrupted from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _fail(message: str) -> NoReturn:
+    from reeplan.interfaces.render import safe_text
+
+    sys.stderr.write(f"reeplan: error: {safe_text(message, keep_newlines=True)}\n")
+    raise typer.Exit(code=2)
+
+
+def _missing_extra(command: str, module: str | None) -> str | None:
+    """The message for a missing optional ``module``, or ``None`` if it is not one."""
+    top = (module or "").partition(".")[0]
+    if top not in EXTRAS:
+        return None
+    dist, extra = EXTRAS[top]
+    return (f"'{command}' needs the optional dependency '{dist}'; install it with: "
+            f"pip install 'reeplan[{extra}]'")
+
+
+def _require(modules: Iterable[str]) -> None:
+    """Raise :class:`ModuleNotFoundError` for the first of ``modules`` not installed.
+
+    Checked before any work (and without importing), so that a light install says which
+    extra it lacks at once instead of failing half-way through a command.
+    """
+    for name in modules:
+        try:
+            found = importlib.util.find_spec(name) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
 
 
 def _facts(data: list[Path] | None) -> Any:
@@ -74,27 +141,35 @@ def chain(
     data: DataOpt = None,
 ) -> None:
     """Per stage and element: capacity, output, demand, imports, dependence, surplus."""
+    deposit_mix = _parse_mix(mix)
+    _require(CHAIN_NEEDS)
     from reeplan.flows.country import country_chain
     from reeplan.interfaces.render import emit_chain
 
     result = country_chain(country.upper(), year, facts=_facts(data), series=series,
-                           deposit_mix=_parse_mix(mix))
+                           deposit_mix=deposit_mix)
     emit_chain(result, fmt)
 
 
 def _parse_mix(items: list[str] | None) -> dict[str, float] | None:
+    """``["a=0.9", "b=0.1"]`` -> ``{"a": 0.9, "b": 0.1}``; shares finite and >= 0."""
     if not items:
         return None
-    mix = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        try:
-            mix[name.strip()] = float(value)
-        except ValueError:
-            sep = ""
-        if not sep:
-            raise ReeplanError(f"--mix '{item}': expected DEPOSIT=SHARE, e.g. bayan_obo=0.9")
-    return mix
+    return dict(_mix_item(item) for item in items)
+
+
+def _mix_item(item: str) -> tuple[str, float]:
+    name, sep, value = item.partition("=")
+    try:
+        share = float(value)
+    except ValueError:
+        sep = ""
+    if not sep or not name.strip():
+        raise ReeplanError(f"--mix '{item}': expected DEPOSIT=SHARE, e.g. bayan_obo=0.9")
+    if not math.isfinite(share) or share < 0:
+        raise ReeplanError(f"--mix '{item}': SHARE must be a finite number >= 0, "
+                           f"not '{value.strip()}'")
+    return name.strip(), share
 
 
 @app.command()
@@ -108,39 +183,46 @@ def plan(
     data: DataOpt = None,
 ) -> None:
     """Least-cost build plan to reach the scenario's targets, with reasons for any miss."""
-    from rich.console import Console
-
-    from reeplan.interfaces.render import emit_comparison, emit_plan
-
     if (scenario is None) == (diff is None):
         raise ReeplanError("give one scenario file, or two after --diff")
-    if out is not None and out.exists() and not force:
-        raise ReeplanError(f"output directory '{out}' exists; choose another or pass --force")
+    _require(PLAN_NEEDS if out is None else (*PLAN_NEEDS, "pyarrow"))
+    from rich.console import Console
+
+    from reeplan.interfaces.render import emit_comparison, emit_plan, safe_text
+
+    protected = data or []
+    if out is not None:
+        from reeplan.reporting.files import check_output_dir
+
+        check_output_dir(out, force=force, protected=protected)  # refuse before solving
     progress = Console(stderr=True)
     with progress.status("loading the fact base"):
         facts = _facts(data)
     if diff is not None:
         from reeplan.reporting import compare_plans
 
-        (name_a, plan_a), (name_b, plan_b) = (_solve(p, facts, progress) for p in diff)
-        emit_comparison(compare_plans(plan_a, plan_b, (name_a, name_b)))
+        plan_a, plan_b = (_solve(p, facts, progress) for p in diff)
+        emit_comparison(compare_plans(plan_a, plan_b, (plan_a.name, plan_b.name)))
         return
     assert scenario is not None
-    name, result = _solve(scenario, facts, progress)
-    emit_plan(result, name)
+    result = _solve(scenario, facts, progress)
+    emit_plan(result, result.name)
     if out is not None:
-        from reeplan.scenarios.run import load_checked, write_plan
+        from reeplan.scenarios.run import write_plan
 
-        write_plan(result, load_checked(scenario, facts), facts, out, force=force)
-        Console().print(f"roadmap written to {out}")
+        write_plan(result, out, force=force, protected=protected)
+        Console().print(f"roadmap written to {safe_text(out)}", markup=False, highlight=False)
 
 
-def _solve(path: Path, facts: Any, progress: Any) -> tuple[str, Any]:
-    from reeplan.scenarios.run import load_checked, solve_scenario
+def _solve(path: Path, facts: Any, progress: Any) -> Any:
+    """Read, check and solve the scenario in ``path`` (one pass); return the plan."""
+    from rich.markup import escape
 
-    with progress.status(f"building and solving {path.name}"):
-        spec = load_checked(path, facts)
-        return spec.name, solve_scenario(spec, facts)
+    from reeplan.interfaces.render import safe_text
+    from reeplan.scenarios.run import run_plan
+
+    with progress.status(f"building and solving {escape(safe_text(path.name))}"):
+        return run_plan(path, facts)
 
 
 @app.command()
@@ -167,10 +249,12 @@ def data_check(data: DataOpt = None) -> None:
     """Validate every table (types, units, ranges, keys, references, share sums)."""
     facts = _facts(data)
     rows = sum(len(t) for t in facts.tables.values())
+    from reeplan.interfaces.render import safe_text
+
     typer.echo(f"fact base OK: {len(facts.tables)} tables, {rows} rows, "
                f"{len(facts.tables['sources'])} sources, "
                f"{len(facts.tables['assumptions'])} assumptions "
-               f"(layers: {', '.join(facts.layers)})")
+               f"(layers: {safe_text(', '.join(map(str, facts.layers)))})")
 
 
 @data_app.command("list")
@@ -236,5 +320,22 @@ def _show(table: str, where: list[str] | None, fmt: Format, data: list[Path] | N
 
 
 def main() -> None:
-    """Entry point of the ``reeplan`` console script."""
-    app()
+    """Entry point of the ``reeplan`` console script.
+
+    Ctrl-C anywhere in a command prints ``reeplan: interrupted`` on standard error and exits
+    with 130, without a traceback.
+    """
+    try:
+        app()
+    except (KeyboardInterrupt, _Interrupted):
+        _interrupted()
+    except SystemExit as exc:
+        if exc.code == INTERRUPTED:  # typer's own handling of a Ctrl-C outside a command
+            _interrupted()
+        raise
+
+
+def _interrupted() -> NoReturn:
+    sys.stderr.write("reeplan: interrupted\n")
+    sys.stderr.flush()
+    raise SystemExit(INTERRUPTED)

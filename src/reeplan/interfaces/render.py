@@ -1,9 +1,17 @@
-"""Turn result frames into terminal tables, CSV or JSON. Imported only when a command runs."""
+r"""Turn result frames into terminal tables, CSV or JSON. Imported only when a command runs.
+
+User text (scenario names, ids, descriptions, anything read from the fact base) never
+reaches the terminal raw: every string printed passes through :func:`safe_text`, which shows
+control characters as visible escapes (so an ANSI sequence ``ESC[31m`` prints as
+``\x1b[31m`` instead of turning the terminal red), then through rich's markup escaping.
+JSON output escapes them the JSON way (``\u009b``), which parsers undo, so it stays lossless.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -19,9 +27,75 @@ if TYPE_CHECKING:
     from reeplan.optimize import Plan
     from reeplan.reporting import PlanComparison
 
-__all__ = ["Format", "emit_chain", "emit_comparison", "emit_frame", "emit_plan", "emit_world"]
+__all__ = ["Format", "emit_chain", "emit_comparison", "emit_frame", "emit_plan", "emit_world",
+           "safe_text"]
 
 Format = Literal["table", "csv", "json"]
+
+# C0 and C1 control characters and DEL, the bidirectional overrides and isolates (which can
+# make text read differently from what it is), the line and paragraph separators.
+_UNSAFE = "\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069"
+_UNSAFE_RE = re.compile(f"[\x00-\x1f{_UNSAFE}]")
+_UNSAFE_BUT_NEWLINE_RE = re.compile(f"[\x00-\x09\x0b-\x1f{_UNSAFE}]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def safe_text(value: object, *, keep_newlines: bool = False) -> str:
+    r"""``str(value)`` with every control character shown as a visible escape.
+
+    Parameters
+    ----------
+    value
+        Anything; converted with :func:`str`.
+    keep_newlines
+        Leave ``\n`` as it is (for multi-line messages); by default it is escaped too, as a
+        table cell must stay on its line.
+
+    Returns
+    -------
+    str
+        The text with C0 and C1 control characters, DEL, bidirectional overrides and line
+        separators replaced by ``\t``, ``\n``, ``\r``, ``\xNN`` or ``\uNNNN``: an ANSI
+        escape sequence, a bell or a carriage return cannot act on the terminal.
+
+    Examples
+    --------
+    >>> safe_text("\x1b[31mred\x07")
+    '\\x1b[31mred\\x07'
+    """
+    pattern = _UNSAFE_BUT_NEWLINE_RE if keep_newlines else _UNSAFE_RE
+    return pattern.sub(_visible, str(value))
+
+
+def _visible(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}")
+
+
+def _cell(value: object) -> str:
+    """User text ready for a rich table cell or markup string."""
+    return escape(safe_text(value))
+
+
+def _safe_json(text: str) -> str:
+    """Escape, the JSON way, the unsafe characters json leaves raw (DEL, C1, bidi)."""
+    return _UNSAFE_BUT_NEWLINE_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def _safe_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` with :func:`safe_text` applied to every string cell and label."""
+    out = df.copy()
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if column.dtype.kind == "O":  # object, string and categorical columns
+            out.isetitem(i, column.map(_safe_cell, na_action="ignore").array)
+    out.columns = [_safe_cell(c) for c in out.columns]
+    return out
+
+
+def _safe_cell(value: Any) -> Any:
+    return safe_text(value) if isinstance(value, str) else value
 
 
 def fmt_number(value: Any, qualifier: Any = None, digits: int = 0) -> str:
@@ -43,19 +117,24 @@ def fmt_pct(value: Any, digits: int = 1) -> str:
 
 def emit_frame(df: pd.DataFrame, fmt: Format, title: str = "",
                console: Console | None = None) -> None:
-    """Write a frame to standard output as a table, CSV or JSON."""
+    """Write a frame to standard output as a table, CSV or JSON.
+
+    Strings are shown through :func:`safe_text` in tables and CSV (CSV on standard output
+    is as often read on a terminal as piped) and JSON-escaped in JSON.
+    """
     if fmt == "csv":
-        df.to_csv(sys.stdout, index=False, lineterminator="\n")
+        _safe_frame(df).to_csv(sys.stdout, index=False, lineterminator="\n")
         return
     if fmt == "json":
-        sys.stdout.write(df.to_json(orient="records", indent=2, force_ascii=False) + "\n")
+        text = df.to_json(orient="records", indent=2, force_ascii=False) or "[]"
+        sys.stdout.write(_safe_json(text) + "\n")
         return
     console = console or Console()
-    table = Table(title=title or None, show_lines=False, header_style="bold")
+    table = Table(title=_cell(title) if title else None, show_lines=False, header_style="bold")
     for col in df.columns:
-        table.add_column(str(col), overflow="fold")
+        table.add_column(_cell(col), overflow="fold")
     for row in df.itertuples(index=False):
-        table.add_row(*("" if _blank(v) else escape(str(v)) for v in row))
+        table.add_row(*("" if _blank(v) else _cell(v) for v in row))
     console.print(table)
 
 
@@ -69,17 +148,20 @@ def emit_world(ov: WorldOverview, fmt: Format) -> None:
         emit_frame(ov.to_frame(), "csv")
         return
     if fmt == "json":
-        sys.stdout.write(json.dumps(ov.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_safe_json(json.dumps(ov.to_dict(), indent=2, ensure_ascii=False))
+                         + "\n")
         return
     console = Console()
     s = ov.summary
-    console.print(f"[bold]World supply of {ov.commodity} in {ov.year}[/bold]  "
-                  f"(unit: {ov.unit}; series: {ov.series})")
+    unit = _cell(ov.unit)
+    console.print(f"[bold]World supply of {_cell(ov.commodity)} in {_cell(ov.year)}[/bold]  "
+                  f"(unit: {unit}; series: {_cell(ov.series)})")
     console.print(
-        f"World production {fmt_number(s['world_production'])} {ov.unit} · reserves "
-        f"{fmt_number(s['world_reserves'], s['world_reserves_qualifier'])} · static reserve "
-        f"life {fmt_number(s['world_reserve_life'], s['world_reserves_qualifier'])} years\n"
-        f"China's share {fmt_pct(s['china_share'])} · top 3 ({s['top3_countries']}) "
+        f"World production {_cell(fmt_number(s['world_production']))} {unit} · reserves "
+        f"{_cell(fmt_number(s['world_reserves'], s['world_reserves_qualifier']))} · static "
+        "reserve life "
+        f"{_cell(fmt_number(s['world_reserve_life'], s['world_reserves_qualifier']))} years\n"
+        f"China's share {fmt_pct(s['china_share'])} · top 3 ({_cell(s['top3_countries'])}) "
         f"{fmt_pct(s['top3_share'])} · HHI {s['hhi']:.3f} (0-1; lower bound)"
     )
     _countries_table(console, ov)
@@ -90,14 +172,15 @@ def emit_world(ov: WorldOverview, fmt: Format) -> None:
     for r in ov.sources.to_dict(orient="records"):
         year = "" if _blank(r["year"]) else f", {r['year']:.0f}"
         line = f"  [{r['source_id']}] {r['title']}, {r['publisher']}{year}. {r['url'] or ''}"
-        console.print(escape(line), highlight=False)
+        console.print(_cell(line), highlight=False)
 
 
 def _countries_table(console: Console, ov: WorldOverview) -> None:
-    table = Table(title=f"Mine production {ov.year} and reserves, by country",
+    table = Table(title=f"Mine production {_cell(ov.year)} and reserves, by country",
                   header_style="bold")
-    for col, justify in (("Country", "left"), (f"Production ({ov.unit})", "right"),
-                         ("Share", "right"), (f"Reserves ({ov.unit})", "right"),
+    unit = _cell(ov.unit)
+    for col, justify in (("Country", "left"), (f"Production ({unit})", "right"),
+                         ("Share", "right"), (f"Reserves ({unit})", "right"),
                          ("R/P (years)", "right"), ("Source", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for iso3, r in ov.countries.iterrows():
@@ -107,7 +190,7 @@ def _countries_table(console: Console, ov: WorldOverview) -> None:
                  fmt_pct(r["share"]), fmt_number(r["reserves"], r["reserves_qualifier"]),
                  fmt_number(r["reserve_life"], digits=1 if r["reserve_life"] < 10 else 0),
                  ", ".join(srcs))
-        table.add_row(*map(escape, cells))
+        table.add_row(*map(_cell, cells))
     console.print(table)
 
 
@@ -120,7 +203,7 @@ def _stages_table(console: Console, stages: pd.DataFrame) -> None:
                 "Confidence"):
         table.add_column(col)
     for r in stages.itertuples(index=False):
-        table.add_row(*map(escape, (str(r.stage), str(r.year), str(r.basis),
+        table.add_row(*map(_cell, (str(r.stage), str(r.year), str(r.basis),
                       "-" if _blank(r.china_share) else f"{r.china_share:.1f}%",
                       str(r.top3), f"{r.top3_share:.1f}%",
                       "-" if _blank(r.hhi) else f"{r.hhi:.3f}", str(r.source_id),
@@ -134,11 +217,10 @@ def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
     for col in ("Country", "Metric", "Year", "Value", "Unit", "Series", "Source", "Confidence"):
         table.add_column(col)
     for r in alt.itertuples(index=False):
-        table.add_row(*map(escape, (str(r.country), str(r.metric), str(r.year),
+        table.add_row(*map(_cell, (str(r.country), str(r.metric), str(r.year),
                       fmt_number(r.value, r.qualifier), str(r.unit), str(r.series),
                       str(r.source_id), str(r.confidence))))
     console.print(table)
-
 
 
 def emit_chain(result: CountryChain, fmt: Format) -> None:
@@ -147,18 +229,20 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
         emit_frame(result.balance, "csv")
         return
     if fmt == "json":
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(_safe_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+                         + "\n")
         return
     console = Console()
-    console.print(f"[bold]Rare-earth chain of {result.country} in {result.year}[/bold]  "
-                  f"(mine output: {result.series}; t REO up to separation, t product after)")
+    console.print(f"[bold]Rare-earth chain of {_cell(result.country)} in {_cell(result.year)}"
+                  f"[/bold]  (mine output: {_cell(result.series)}; t REO up to separation, "
+                  "t product after)")
     table = Table(title="By stage", header_style="bold")
     for col in ("Stage", "Plants online", "Capacity", "Output", "Unit", "Demand", "Imports",
                 "Dependence"):
         table.add_column(col, justify="left" if col in {"Stage", "Plants online", "Unit"}
                          else "right")
     for r in result.stages.itertuples(index=False):
-        table.add_row(*map(escape, (str(r.stage), str(r.plants),
+        table.add_row(*map(_cell, (str(r.stage), str(r.plants),
                       "not published" if _blank(r.capacity) else fmt_number(r.capacity),
                       fmt_number(r.output), str(r.unit), fmt_number(r.demand),
                       fmt_number(r.imports), fmt_pct(r.dependence))))
@@ -168,7 +252,7 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
                 "Surplus value (USD)", "Share of ore value", "Bottleneck"):
         table.add_column(col, justify="left" if col in {"Element", "Bottleneck"} else "right")
     for r in result.elements.itertuples(index=False):
-        table.add_row(*map(escape, (str(r.element), fmt_number(r.mined, digits=1),
+        table.add_row(*map(_cell, (str(r.element), fmt_number(r.mined, digits=1),
                       fmt_number(r.separated, digits=1), fmt_number(r.demand, digits=1),
                       fmt_number(r.imports, digits=1), fmt_pct(r.dependence),
                       fmt_number(r.surplus, digits=1), fmt_number(r.surplus_value),
@@ -176,37 +260,39 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     console.print(table)
     if result.end_of_life is not None:
         emit_frame(result.end_of_life.products.round(1), "table", console=console,
-                   title=f"Magnets in use and at end of life, {result.year} (t magnet)")
+                   title=f"Magnets in use and at end of life, {safe_text(result.year)} "
+                         "(t magnet)")
     console.print("[bold]Notes[/bold]")
     for note in result.notes:
-        console.print(escape(f"  - {note}"), highlight=False)
+        console.print(_cell(f"  - {note}"), highlight=False)
     console.print("[bold]Sources and assumptions[/bold]")
     for r in result.sources.itertuples(index=False):
-        console.print(escape(f"  [{r.source_id}] {r.description}"), highlight=False)
+        console.print(_cell(f"  [{r.source_id}] {r.description}"), highlight=False)
 
 
 def emit_plan(result: Plan, name: str) -> None:
     """Print a plan's summary: cost, targets met or missed and why, the builds."""
     console = Console()
-    console.print(f"[bold]{escape(name)}[/bold]: discounted cost {result.cost / 1e6:,.0f} M USD")
+    console.print(f"[bold]{_cell(name)}[/bold]: discounted cost {result.cost / 1e6:,.0f} M USD")
     for target, rows in result.targets.groupby("target", sort=False):
         start = int(rows["year"].min())
         verdict = "met every year" if bool(rows["met"].all()) else "MISSED"
-        console.print(escape(f"  target {target} (from {start}): {verdict}"))
+        console.print(_cell(f"  target {target} (from {start}): {verdict}"))
     for line in result.missed:
-        console.print(escape(f"  {line}"), highlight=False)
+        console.print(_cell(f"  {line}"), highlight=False)
     table = Table(title="Roadmap", header_style="bold")
     for col in ("Project", "Stage", "Capacity (t/yr)", "Decided", "Online", "Capex (M USD)",
                 "Why"):
         table.add_column(col)
     for r in result.builds.to_dict(orient="records"):
-        table.add_row(*map(escape, (str(r["candidate"]), str(r["stage"]),
+        table.add_row(*map(_cell, (str(r["candidate"]), str(r["stage"]),
                       fmt_number(r["capacity"]), str(r["decision_year"]), str(r["online_year"]),
                       fmt_number(float(r["capex"]) / 1e6, digits=1), str(r["reason"]))))
     console.print(table)
     if not result.binding.empty:
         top = ", ".join(result.binding["constraint"].head(5))
-        console.print(escape(f"Binding constraints (largest duals first): {top}"), highlight=False)
+        console.print(_cell(f"Binding constraints (largest duals first): {top}"),
+                      highlight=False)
 
 
 def emit_comparison(cmp: PlanComparison) -> None:
@@ -214,7 +300,7 @@ def emit_comparison(cmp: PlanComparison) -> None:
     a, b = cmp.names
     cost = {k: float(v) / 1e6 for k, v in cmp.cost.items()}
     console = Console()
-    console.print(f"[bold]{escape(a)}[/bold] vs [bold]{escape(b)}[/bold]: discounted cost "
+    console.print(f"[bold]{_cell(a)}[/bold] vs [bold]{_cell(b)}[/bold]: discounted cost "
                   f"{cost[a]:,.0f} vs {cost[b]:,.0f} M USD ({cost['difference']:+,.0f})")
     if not cmp.targets.empty:
         emit_frame(cmp.targets, "table", title="Targets: first year met, largest shortfall",

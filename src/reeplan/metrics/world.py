@@ -7,14 +7,17 @@ labelled frames back.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import pandas as pd
 
-from reeplan.data import FactBase, load_factbase
+from reeplan.data import SCHEMAS, FactBase, load_factbase
 from reeplan.data.selection import choose_series
-from reeplan.errors import ReeplanError, UnknownItemError
+from reeplan.errors import DataValidationError, Problem, ReeplanError, UnknownItemError
 from reeplan.metrics.concentration import hhi, top_n_share
 from reeplan.metrics.dependence import reserve_life
 
@@ -27,6 +30,12 @@ PRODUCTION_METRICS = ("mine_production", "refinery_production", "primary_product
 ROUNDING_SLACK = 0.02
 """How far listed countries may sum above the published world total [fraction]: USGS rounds
 the total (2024 rare earths: countries sum to 393,950 t REO, world 390,000 t REO)."""
+_SHARES_RULE = SCHEMAS["stage_shares"].shares[0]
+STAGE_SLACK = _SHARES_RULE.tolerance / _SHARES_RULE.limit
+"""How far a stage's listed shares may sum above 100% [fraction]: the rounding slack the
+fact base's share check already accepts (0.5 percentage points)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,6 +152,9 @@ def world(
     ------
     UnknownItemError
         For an unknown commodity, a year without data or an unknown series.
+    DataValidationError
+        When the figures cannot be combined (countries summing above the world total,
+        units that differ, negative quantities), naming the rows by file and line.
     """
     facts = facts if facts is not None else load_factbase()
     prod = facts["production"]
@@ -161,8 +173,8 @@ def world(
     reserves = _latest_reserves(prod, chosen)
     reserves, other_basis = _comparable_reserves(current, reserves)
     unit = _single_unit(current, reserves, commodity)
-    countries = _country_table(current, reserves)
-    summary = _summary(countries, current, reserves)
+    what = f"{metric} of '{commodity}' in {year} (series '{chosen}')"
+    countries, summary = _supply(current, reserves, what, unit)
     used = set(current["source_id"]) | set(reserves["source_id"])
     stages = _stage_table(facts["stage_shares"], commodity, year)
     used |= set(stages["source_id"])
@@ -193,13 +205,121 @@ def _comparable_reserves(current: pd.DataFrame,
 
 
 def _single_unit(current: pd.DataFrame, reserves: pd.DataFrame, commodity: str) -> str:
-    """The one unit of production and reserves; shares and R/P are meaningless otherwise."""
-    units = set(current["unit"]) | set(reserves["unit"])
-    if len(units) != 1:
-        raise ReeplanError(f"production and reserves of '{commodity}' in one series use "
-                           f"different units ({', '.join(sorted(units))}); expected one unit "
-                           f"so that shares and reserve life can be computed")
-    return str(units.pop())
+    """The one unit of production and reserves; shares and R/P are meaningless otherwise.
+
+    Raises
+    ------
+    DataValidationError
+        Naming each row whose unit is not the most common one.
+    """
+    rows = _figures(current, reserves)
+    units = set(rows["unit"])
+    if len(units) == 1:
+        return str(units.pop())
+    usual = str(rows["unit"].value_counts().index[0])
+    odd = rows[rows["unit"] != usual]
+    message = (f"production and reserves of '{commodity}' in one series use different units "
+               f"({', '.join(sorted(units))}); expected one unit, '{usual}' as in the other "
+               f"rows, so that shares and reserve life can be computed")
+    raise DataValidationError([Problem(*_locate(origin), "unit", message)
+                               for origin in odd["origin"]])
+
+
+def _supply(current: pd.DataFrame, reserves: pd.DataFrame, what: str,
+            unit: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The country table and the summary, after checking the figures can be combined.
+
+    Raises
+    ------
+    DataValidationError
+        When the countries sum above the world total, or a metric rejects the figures
+        (e.g. a negative quantity), naming the rows by file and line.
+    """
+    rows = _figures(current, reserves)
+    problems = _negative_rows(rows, unit) + _world_total_problems(current, what, unit)
+    if problems:
+        raise DataValidationError(problems)
+    countries = _located(lambda: _country_table(current, reserves), rows, what)
+    summary = _located(lambda: _summary(countries, current, reserves), rows, what)
+    return countries, summary
+
+
+def _figures(current: pd.DataFrame, reserves: pd.DataFrame) -> pd.DataFrame:
+    """Production and reserve rows in one frame (an empty part is left out)."""
+    return pd.concat([f for f in (current, reserves) if not f.empty] or [current])
+
+
+def _negative_rows(rows: pd.DataFrame, unit: str) -> list[Problem]:
+    """A problem for each negative quantity (a fact base built by hand may have them)."""
+    negative = rows[rows["value"] < 0]
+    return [Problem(*_locate(origin), "value",
+                    f"{metric} of {_qty(value, unit)} is negative; expected a quantity >= 0")
+            for origin, metric, value in zip(negative["origin"], negative["metric"],
+                                             negative["value"], strict=True)]
+
+
+def _world_total_problems(current: pd.DataFrame, what: str, unit: str) -> list[Problem]:
+    """Check the published world total against the countries' rows (``ROW`` included).
+
+    Shares, HHI and the top-3 share divide by the world total, so the listed rows may sum
+    above it only by :data:`ROUNDING_SLACK`; a world total of 0 leaves no share defined.
+    """
+    world_rows = current[(current["country"] == WORLD) & current["value"].notna()]
+    listed = current[(current["country"] != WORLD) & current["value"].notna()]
+    if world_rows.empty:
+        return []  # the world total is then the countries' sum
+    total = float(world_rows["value"].iloc[0])
+    listed_sum = float(listed["value"].sum())
+    if listed_sum <= total * (1 + ROUNDING_SLACK):
+        return []
+    largest = listed.sort_values("value", ascending=False).head(3)
+    named = "; ".join(f"{c} {_qty(v, unit)} at {o}" for c, v, o in
+                      zip(largest["country"], largest["value"], largest["origin"], strict=True))
+    return [Problem(*_locate(str(world_rows["origin"].iloc[0])), "value",
+                    f"the world {what} is {_qty(total, unit)} but its {len(listed)} country "
+                    f"rows ({OTHERS} included) sum to {_qty(listed_sum, unit)} (largest: "
+                    f"{named}); expected the country rows to sum to at most the world total "
+                    f"plus {ROUNDING_SLACK:.0%} (rounding), so that no share exceeds 1")]
+
+
+def _located(compute: Callable[[], T], rows: pd.DataFrame, what: str) -> T:
+    """Run ``compute``; a :class:`ValueError` of a metric becomes a located error.
+
+    The metrics reject impossible figures (shares above 1, negative or NaN quantities);
+    the figures come from ``rows``, which are then named by file and lines.
+    """
+    try:
+        return compute()
+    except ReeplanError:
+        raise
+    except ValueError as err:
+        raise DataValidationError(_rows_problems(rows["origin"], f"the figures of {what} "
+                                                 f"cannot be combined ({err})")) from err
+
+
+def _rows_problems(origins: Iterable[str], message: str) -> list[Problem]:
+    """One problem per file, listing the lines of ``origins`` in it."""
+    lines: dict[str, list[int]] = defaultdict(list)
+    for origin in origins:
+        file, line = _locate(str(origin))
+        lines[file].append(line if line is not None else 0)
+    return [Problem(file, None, None,
+                    f"{message}; rows {', '.join(str(n) for n in sorted(set(ns)))}")
+            for file, ns in lines.items()]
+
+
+def _locate(origin: str) -> tuple[str, int | None]:
+    """Split an ``origin`` (``file:line``) into file and line."""
+    file, sep, line = str(origin).rpartition(":")
+    if sep and line.isdigit():
+        return file, int(line)
+    return str(origin), None
+
+
+def _qty(value: float, unit: str) -> str:
+    """A quantity as messages show it, e.g. '390,000 t REO'."""
+    shown = f"{value:,.0f}" if float(value).is_integer() else f"{value:,.6g}"
+    return f"{shown} {unit}".strip()
 
 
 def _main_metric(rows: pd.DataFrame) -> str:
@@ -284,7 +404,9 @@ def _stage_table(stage_shares: pd.DataFrame, commodity: str, year: int) -> pd.Da
             "stage": stage, "year": int(latest["year"].iloc[0]), "basis": basis,
             "china_share": float(values.get("CHN", math.nan)),
             "top3": ", ".join(top.index), "top3_share": float(top.sum()),
-            "hhi": hhi(values, total=100.0) if values.sum() > 0 else math.nan,
+            "hhi": _located(partial(hhi, values, total=100.0, slack=STAGE_SLACK), latest,
+                            f"{stage} shares of '{commodity}' ({basis}, {source})")
+            if values.sum() > 0 else math.nan,
             "countries_listed": len(values), "source_id": source,
             "confidence": ", ".join(sorted(set(latest["confidence"]))),
         })

@@ -1,11 +1,21 @@
-"""The roadmap planner: least-cost build plans on linopy, solved by HiGHS.
+"""The roadmap planner: least-cost build plans, assembled as a matrix and solved by HiGHS.
 
-Needs the ``plan`` extra (linopy, highspy, xarray).
+Needs the ``plan`` extra (highspy, xarray).
 """
 
+from reeplan.optimize.highs import SolveError, SolveStatus
 from reeplan.optimize.model import build_model
-from reeplan.optimize.plan import Plan, SolveStatus, solve, solve_myopic
+from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Partner, Problem, Target
+from reeplan.optimize.solve import (
+    Evaluation,
+    Evaluator,
+    Plan,
+    Provenance,
+    solve,
+    solve_myopic,
+)
 
-__all__ = ["Candidate", "Partner", "Plan", "Problem", "SolveStatus", "Target",
-           "build_model", "solve", "solve_myopic"]
+__all__ = ["Candidate", "Evaluation", "Evaluator", "Partner", "Plan", "Problem", "Provenance",
+           "SolveError", "SolveStatus", "Target", "build_model", "build_parameters", "solve",
+           "solve_myopic"]

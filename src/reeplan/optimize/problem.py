@@ -12,16 +12,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from reeplan.domain import Recipe
+import math
+
+from reeplan.domain import Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
+from reeplan.types import PlanStage, Technology
 
-__all__ = ["Candidate", "Partner", "PlanStage", "Problem", "Target", "TargetKind"]
+__all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "Target",
+           "TargetKind"]
 
-PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
-"""Stages the planner builds. ``mining`` includes concentration and cracking;
-``magnet`` includes alloy making; ``recycling`` turns end-of-life magnets into metal."""
 TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value"]
+"""Target kinds the model knows (``output_multiple`` becomes ``output`` when assembled)."""
 
+DEFAULT_UNMET_PENALTY = 1e7
+"""Cost of each tonne of demand left unmet [USD/t]: 10,000 USD/kg, above every price in
+the fact base, so demand goes unmet only when no supply can reach it."""
 
 @dataclass(frozen=True)
 class Candidate:
@@ -47,12 +52,16 @@ class Candidate:
     technology
         Who owns the process: ``"domestic"``, ``"CHN"``, ``"WEST"``.
     distribution
-        Mines only: element shares of the ore's REO [fraction], summing to 1.
+        Mines only: element shares of the ore's REO [fraction]; with ``unassigned``,
+        they sum to 1.
     reserve
         Mines only: REO that may be extracted over the horizon [t]; ``None`` unbounded.
     min_size
         Smallest economic build [t/yr]: each year's build is zero or at least this, when
         the problem asks for integer sizes (a MILP); 0 means any size.
+    unassigned
+        Mines only: share of the ore's REO the distribution does not break down by element
+        [fraction]; it leaves separation as residue.
     """
 
     id: str
@@ -62,21 +71,26 @@ class Candidate:
     capex: float
     opex: float
     lead_time: int
-    technology: str = "domestic"
+    technology: Technology = "domestic"
     distribution: Mapping[str, float] = field(default_factory=dict)
     reserve: float | None = None
     min_size: float = 0.0
+    unassigned: float = 0.0
 
     def __post_init__(self) -> None:
-        """Reject negative numbers, existing above the maximum, and bad distributions."""
+        """Reject negative or non-finite numbers, existing above the maximum, and bad
+        distributions."""
         where = f"candidate '{self.id}'"
-        for name in ("existing", "max_capacity", "capex", "opex", "lead_time", "min_size"):
-            if getattr(self, name) < 0:
-                raise ChainDefinitionError(f"{where}, field '{name}': must be non-negative")
+        for name in ("existing", "max_capacity", "capex", "opex", "lead_time", "min_size",
+                     "unassigned"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0):
+                raise ChainDefinitionError(f"{where}, field '{name}': {value}; expected a "
+                                           f"finite, non-negative number")
         if self.existing > self.max_capacity:
             raise ChainDefinitionError(f"{where}, field 'existing': above max_capacity")
         if self.stage == "mining":
-            total = sum(self.distribution.values())
+            total = sum(self.distribution.values()) + self.unassigned
             if abs(total - 1.0) > 0.01:
                 raise ChainDefinitionError(f"{where}, field 'distribution': sums to "
                                            f"{100 * total:.2f}%; expected 100% within 1 point")
@@ -97,8 +111,9 @@ class Partner:
     buy_premium
         Premium over reference prices when buying from it [fraction].
     export_caps
-        Most it will sell us per year [t] of each element (oxide plus metal), by its own
-        export controls; an element not listed is not capped.
+        Most it will sell us per year of each element, oxide plus metal in oxide
+        equivalent [t REO], by its own export controls; an element not listed is not
+        capped; an element the plan does not model raises.
     magnet_cap
         Most magnets it will sell us per year [t]; ``None`` uncapped.
     route_capacity
@@ -127,12 +142,8 @@ class Target:
     id
         Name used in reports.
     kind
-        ``"output"``: domestic output of ``stage`` of at least ``value`` [t/yr];
-        ``"import_share"``: imports at most ``value`` [fraction] of consumption, both in
-        tonnes of REO equivalent; ``"self_sufficiency"``: domestic separated oxide at
-        least ``value`` [fraction] of consumption [t REO]; ``"output_value"``: domestic
-        output worth at least
-        ``value`` [USD/yr] at reference prices, each stage's value added counted once.
+        One of :data:`TargetKind`; :data:`reeplan.optimize.targets.RULES` holds what each
+        means, its unit and how a miss is explained.
     stage
         For ``output``: which stage's product counts.
     value
@@ -181,15 +192,12 @@ class Problem:
         non-magnet element can meet it (the data do not break it down).
     scrap_available
         End-of-life magnets collectable each year [t/yr], by year.
-    recycling_recovery
-        Share of a recycled magnet's rare earths recovered as metal [fraction].
-    separation_recovery, metal_recovery
-        Recoveries [fraction]; 1 (no loss) unless given, the fact base's values come in
-        through :func:`reeplan.scenarios.assemble.assemble`.
-    magnet_yield
-        Finished magnet per tonne of alloy [fraction]; the rest is process scrap.
+    chain
+        Recoveries of the declared chain (:class:`reeplan.domain.StageChain`), the same
+        ``reeplan chain`` uses; no losses unless given.
     ramp_up
-        Share of new capacity usable in its first year online [fraction]; 1 unless given.
+        Share of new capacity usable in its first, second, ... year online [fraction];
+        full capacity after the listed years.
     targets
         Soft targets.
     allowed_technology
@@ -212,11 +220,8 @@ class Problem:
     magnet_demand: Mapping[int, float]
     other_demand: Mapping[int, float]
     scrap_available: Mapping[int, float] = field(default_factory=dict)
-    recycling_recovery: float = 1.0
-    separation_recovery: float = 1.0
-    metal_recovery: float = 1.0
-    magnet_yield: float = 1.0
-    ramp_up: float = 1.0
+    chain: StageChain = field(default_factory=StageChain.ideal)
+    ramp_up: tuple[float, ...] = ()
     targets: tuple[Target, ...] = ()
     allowed_technology: frozenset[str] = frozenset({"domestic"})
     discount_rate: float = 0.08
@@ -225,11 +230,15 @@ class Problem:
     tradable: frozenset[str] | None = None
     fixed_builds: Mapping[tuple[str, int], float] = field(default_factory=dict)
     integer_sizes: bool = False
+    unmet_penalty: float = DEFAULT_UNMET_PENALTY
+    sources: frozenset[str] = frozenset()
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
     # fixed_builds: (candidate, decision year) -> capacity [t/yr] already decided
     # integer_sizes: builds are zero or at least each candidate's min_size (a MILP)
+    # unmet_penalty: cost of each tonne of magnet or oxide demand left unmet [USD/t]
+    # sources: source and assumption ids behind the figures (the plan's provenance)
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""
@@ -247,6 +256,25 @@ class Problem:
         for e in self.elements:
             if e not in self.oxide_price:
                 raise ChainDefinitionError(f"no oxide price for element '{e}'")
+        self._check_partners()
+        if any(not 0.0 < r <= 1.0 for r in self.ramp_up):
+            raise ChainDefinitionError(f"ramp_up {self.ramp_up}: expected fractions in (0, 1]")
+
+    def _check_partners(self) -> None:
+        ids = [q.id for q in self.partners]
+        if len(set(ids)) != len(ids):
+            raise ChainDefinitionError(f"partner ids repeat: {', '.join(sorted(ids))}")
+        for q in self.partners:
+            unknown = sorted(set(q.export_caps) - set(self.elements))
+            if unknown:
+                raise ChainDefinitionError(
+                    f"partner '{q.id}', field 'export_caps': {', '.join(unknown)} not modelled "
+                    f"by the plan (it tracks {', '.join(self.elements)}); a cap on it would "
+                    f"have no effect")
+            bad = {e: v for e, v in q.export_caps.items() if not (math.isfinite(v) and v >= 0)}
+            if bad:
+                raise ChainDefinitionError(f"partner '{q.id}', field 'export_caps': {bad}; "
+                                           f"expected finite, non-negative tonnes")
 
     def of_stage(self, stage: PlanStage) -> list[Candidate]:
         """Candidates at ``stage``, in a canonical order (by id)."""

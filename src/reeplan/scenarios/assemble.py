@@ -13,17 +13,15 @@ from pathlib import Path
 import pandas as pd
 
 from reeplan.data import FactBase
-from reeplan.data.selection import (
-    assumption_value,
-    choose_series,
-    oxide_prices,
-    stage_parameter,
-)
-from reeplan.domain import recipe_from_facts
+from reeplan.data.selection import assumption_value, consumption, mine_output, oxide_prices
+from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_from_facts
 from reeplan.errors import DataValidationError, Problem, ReeplanError
-from reeplan.flows.coproduction import best_distribution, distribution_from_table
+from reeplan.flows.coproduction import (
+    best_distribution,
+    distribution_from_table,
+    unassigned_share,
+)
 from reeplan.flows.recycling import magnet_flows, recycling_rate
-from reeplan.optimize.model import magnet_reo
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
 from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
@@ -53,6 +51,9 @@ def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
     _check_country_and_elements(scenario, facts, bad)
     _check_candidates(scenario, facts, bad)
     _check_sources(scenario, facts, bad)
+    if not problems:
+        _check_modelled(scenario, facts, bad)
+        _check_prices(scenario, facts, bad)
     if problems:
         raise DataValidationError(problems)
 
@@ -67,6 +68,33 @@ def _check_country_and_elements(scenario: Scenario, facts: FactBase,
         for e in partner.export_caps_t:
             if e not in elements:
                 bad(f"policy.partners.{pid}.export_caps_t.{e}", f"unknown element '{e}'")
+
+
+def _check_modelled(scenario: Scenario, facts: FactBase,
+                    bad: Callable[[str, str], None]) -> None:
+    """Export caps must name elements the plan models; a cap on another would vanish."""
+    modelled = set(_elements(scenario, facts))
+    for pid, partner in scenario.policy.partners.items():
+        for e in partner.export_caps_t:
+            if e not in modelled:
+                bad(f"policy.partners.{pid}.export_caps_t.{e}",
+                    f"the plan does not model '{e}' (it tracks {', '.join(sorted(modelled))}: "
+                    f"the elements of the mines' distributions, of the magnet recipe, and "
+                    f"those with a price); a cap on it would have no effect")
+
+
+def _check_prices(scenario: Scenario, facts: FactBase,
+                  bad: Callable[[str, str], None]) -> None:
+    """The magnet recipe's elements need a price at or before the first planning year."""
+    start = scenario.horizon.start
+    prices, _ = oxide_prices(facts, start)
+    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    missing = sorted(e for e in recipe.elements if e not in prices)
+    if missing:
+        first = int(facts["prices"]["year"].min())
+        bad("horizon.start", f"no oxide price of {', '.join(missing)} at or before {start} in "
+                             f"the prices table (its first year is {first}); start the "
+                             f"horizon later or add prices")
 
 
 def _check_sources(scenario: Scenario, facts: FactBase,
@@ -102,42 +130,53 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
             bad("remove_candidates", f"unknown candidate '{name}'")
 
 
+def _elements(scenario: Scenario, facts: FactBase) -> list[str]:
+    """Elements the plan models: the mines' distributions, the recipe's, those priced."""
+    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    dists = facts["element_distributions"]
+    listed: set[str] = set()
+    for cid, c in scenario.candidates.items():
+        if c.stage == "mining" and c.deposit is not None and cid not in \
+                scenario.remove_candidates:
+            best = best_distribution(dists, c.deposit)
+            if best is not None:
+                listed |= {str(e) for e in dists.loc[dists["distribution_id"] == best,
+                                                      "element"]}
+    priced, _ = oxide_prices(facts, scenario.horizon.start)
+    return sorted(listed | recipe.elements | set(priced))
+
+
 def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
-    """Build the planning problem a scenario describes."""
+    """Build the planning problem a scenario describes (references already checked)."""
     years = tuple(range(scenario.horizon.start, scenario.horizon.end + 1))
     cands = [_candidate(cid, c, facts) for cid, c in sorted(scenario.candidates.items())
              if cid not in scenario.remove_candidates]
     recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    chain = chain_from_facts(facts)
     factors = facts["elements"].set_index("symbol")["metal_per_oxide"].to_dict()
-    elements = sorted({e for c in cands for e in c.distribution}
-                      | {e for comp in recipe.wt_pct for e in recipe.members(comp)})
-    usd_per_kg, _ = oxide_prices(facts, scenario.horizon.start)
+    elements = _elements(scenario, facts)
+    usd_per_kg, price_sources = oxide_prices(facts, scenario.horizon.start)
     oxide = {e: 1000 * v for e, v in usd_per_kg.items()}  # USD/t
     metal_markup = assumption_value(facts, PRICE_MARKUPS["metal"])
     metal = {e: oxide[e] / factors[e] * metal_markup for e in oxide if e in factors}
-    probe = PlanProblem(years=years, elements=tuple(elements), candidates=(),
-                        partners=(), recipe=recipe,
-                        metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
-                        oxide_price={e: oxide.get(e, 0.0) for e in elements}, metal_price={},
-                        magnet_price=0.0, magnet_demand={}, other_demand={},
-                        magnet_yield=stage_parameter(facts, "magnet")[0])
-    per_magnet = magnet_reo(probe)
+    per_magnet = _magnet_oxide(recipe, factors, chain)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
-    total, share = _consumption(scenario, facts)
+    total, share, demand_sources = _consumption(scenario, facts)
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
     magnet_demand = {y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
+    sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
+        | set(recipe.source_ids) | set(PRICE_MARKUPS.values())
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, q.blocked, q.sell_discount, q.buy_premium,
                                dict(q.export_caps_t), q.magnet_cap_t, q.route_capacity_t,
                                q.transport_cost_usd_per_t)
                        for pid, q in sorted(scenario.policy.partners.items())),
-        recipe=recipe, metal_per_oxide=probe.metal_per_oxide,
-        separation_recovery=stage_parameter(facts, "separation")[0],
-        metal_recovery=stage_parameter(facts, "metal")[0], magnet_yield=probe.magnet_yield,
-        recycling_recovery=stage_parameter(facts, "recycling")[0],
-        ramp_up=scenario.ramp_up.first_year_share,
+        recipe=recipe,
+        metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
+        chain=chain, ramp_up=(scenario.ramp_up.first_year_share,)
+        if scenario.ramp_up.first_year_share < 1 else (),
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand=magnet_demand,
@@ -152,24 +191,45 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         national_reserve=_reserve(facts, scenario),
         tradable=frozenset(e for e in elements if e in oxide),
         integer_sizes=scenario.minimum_plant_sizes,
+        sources=frozenset(sources),
     )
+
+
+def _magnet_oxide(recipe: Recipe, factors: Mapping[str, float], chain: StageChain) -> float:
+    """Oxide per tonne of finished magnet [t REO / t]: the recipe's content over the alloy
+    and magnet yields (the same the model uses)."""
+    return recipe.oxide_content(factors) / chain.magnet_per_alloy_metal
+
+
+def _cited(scenario: Scenario) -> set[str]:
+    """Every source, assumption or claim id the scenario cites."""
+    cited = [c.source for c in scenario.candidates.values()]
+    cited += [q.source for q in scenario.policy.partners.values()]
+    cited += [scenario.demand.source, scenario.ramp_up.source]
+    cited += [t.source for t in scenario.targets]
+    return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 
 
 def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
     dist: dict[str, float] = {}
+    rest = 0.0
     if c.stage == "mining" and c.deposit is not None:
         table = facts["element_distributions"]
         best = best_distribution(table, c.deposit)  # present: check_references made sure
         if best is not None:
             d = distribution_from_table(table, best)
             dist = {str(k): float(v) for k, v in d.to_series().items()}
+            rest = unassigned_share(d)
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
-                     min_size=c.min_size_t)
+                     min_size=c.min_size_t, unassigned=rest)
 
 
 def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     penalty = t.penalty if t.penalty is not None else DEFAULT_PENALTY[t.kind]
+    if t.kind == "self_sufficiency" and t.stage != "separation":
+        raise ReeplanError(f"target '{t.id}': self_sufficiency is measured on separated oxide; "
+                           f"stage '{t.stage}' is not supported yet (give stage: separation)")
     if t.kind == "output_multiple":  # "triple by 2030": an output target in tonnes
         base = t.baseline_t if t.baseline_t is not None else _mine_output(facts, scenario, t)
         return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)
@@ -180,14 +240,11 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
 def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:
     """The country's rare-earth mine output in the year before the horizon [t REO]."""
     year = scenario.horizon.start - 1
-    prod = facts["production"]
-    rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == scenario.country)
-                & (prod["metric"] == "mine_production") & (prod["year"] == year)]
-    if t.stage != "mining" or rows.empty:
+    found = mine_output(facts, scenario.country, year) if t.stage == "mining" else None
+    if found is None or found.source_id is None:
         raise ReeplanError(f"target '{t.id}': give baseline_t, the output to multiply; only "
                            f"a mining target defaults to the production table ({year})")
-    series = choose_series(rows, year)
-    return float(rows.loc[rows["series"] == series, "value"].iloc[0])
+    return found.value
 
 
 def _scrap(facts: FactBase, scenario: Scenario,
@@ -211,17 +268,27 @@ def _rare_earth_part(scenario: Scenario, year: int) -> float:
     return 1.0 - d.rare_earth_free_share if year >= start else 1.0
 
 
-def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float]:
-    demand = facts["demand"]
-    share_rows = demand[demand["end_use"] == "magnets share of volume"]
-    share = float(share_rows.sort_values("year")["value"].iloc[-1]) / 100
+def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float, set[str]]:
+    """Consumption [t REO/yr] in the first planning year, its magnet share, and sources:
+    the same rule ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`)."""
+    found = consumption(facts, scenario.country, scenario.horizon.start)
+    world = consumption(facts, "WLD", scenario.horizon.start)
     if scenario.demand.consumption_t_reo is not None:
-        return scenario.demand.consumption_t_reo, share
-    rows = demand[(demand["scope"] == scenario.country) & (demand["end_use"] == "consumption")
-                  & (demand["unit"] == "t")]
+        share = found.magnet_share if found is not None else _world_share(facts, scenario)
+        return scenario.demand.consumption_t_reo, share, set()
+    if found is None:
+        raise ReeplanError(f"no rare-earth consumption for {scenario.country} in the demand "
+                           f"table; give demand.consumption_t_reo in the scenario")
+    del world
+    return found.total, found.magnet_share, set(found.source_ids)
+
+
+def _world_share(facts: FactBase, scenario: Scenario) -> float:
+    demand = facts["demand"]
+    rows = demand[(demand["scope"] == "WLD") & (demand["end_use"] == "magnets share of volume")]
     if rows.empty:
-        return 0.0, share
-    return float(rows.sort_values("year")["value"].iloc[-1]), share
+        raise ReeplanError("the demand table has no world magnet share of volume")
+    return float(rows.sort_values("year")["value"].iloc[-1]) / 100
 
 
 def _reserve(facts: FactBase, scenario: Scenario) -> float | None:

@@ -1,32 +1,28 @@
-"""Run a scenario file end to end: load, check, assemble, solve, write the roadmap."""
+"""Run a scenario file end to end in one pass: read once, check, assemble, solve, write.
+
+:func:`run_plan` serves the CLI and the API alike: the scenario file is read and parsed
+once, the fact base queried once, and the plan carries the scenario exactly as solved in
+its provenance, so the files written describe the file that was solved.
+"""
 
 from __future__ import annotations
 
-import json
-from importlib.metadata import version
+from collections.abc import Sequence
 from pathlib import Path
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.errors import ReeplanError
-from reeplan.optimize import Plan, solve, solve_myopic
+from reeplan.optimize import Plan, Provenance, solve, solve_myopic
 from reeplan.scenarios.assemble import assemble, check_references
 from reeplan.scenarios.spec import Scenario, read_scenario
 
-__all__ = ["TABLES", "load_checked", "plan", "solve_scenario", "write_plan"]
+__all__ = ["TABLES", "plan", "run_plan", "solve_scenario", "write_plan"]
 
-TABLES = ("builds", "production", "trade", "targets", "binding")
+TABLES = ("builds", "production", "trade", "targets", "unmet", "binding")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
 
-def load_checked(path: str | Path, facts: FactBase) -> Scenario:
-    """Read the scenario in ``path`` and check its references against ``facts``."""
-    scenario, lines = read_scenario(path)
-    check_references(scenario, facts, path, lines)
-    return scenario
-
-
-def plan(path: str | Path, facts: FactBase | None = None) -> Plan:
-    """Solve the scenario in ``path`` on ``facts`` (the embedded fact base by default).
+def run_plan(path: str | Path, facts: FactBase | None = None) -> Plan:
+    """Read the scenario in ``path`` once, check it against ``facts`` and solve it.
 
     Examples
     --------
@@ -35,40 +31,43 @@ def plan(path: str | Path, facts: FactBase | None = None) -> Plan:
     >>> result.builds  # doctest: +SKIP
     """
     facts = facts or load_factbase()
-    return solve_scenario(load_checked(path, facts), facts)
+    scenario, lines = read_scenario(path)
+    check_references(scenario, facts, path, lines)
+    return solve_scenario(scenario, facts)
+
+
+plan = run_plan
+"""``reeplan.plan(path)``: the same as :func:`run_plan`."""
 
 
 def solve_scenario(scenario: Scenario, facts: FactBase) -> Plan:
     """Assemble and solve ``scenario`` with the foresight it asks for."""
     problem = assemble(scenario, facts)
+    provenance = Provenance(sources=tuple(sorted(problem.sources)),
+                            data_fingerprint=facts.fingerprint(),
+                            data_layers=tuple(facts.layers),
+                            scenario=scenario.model_dump(mode="json"))
     if scenario.foresight == "myopic":
-        return solve_myopic(problem, scenario.myopic_window_years)
-    return solve(problem)
+        return solve_myopic(problem, scenario.myopic_window_years, name=scenario.name,
+                            provenance=provenance)
+    return solve(problem, name=scenario.name, provenance=provenance)
 
 
-def write_plan(result: Plan, scenario: Scenario, facts: FactBase, out: str | Path, *,
-               force: bool = False) -> list[Path]:
-    """Write the roadmap to ``out`` as files people and programs read.
+def write_plan(result: Plan, out: str | Path, *, force: bool = False,
+               protected: Sequence[str | Path] = ()) -> list[Path]:
+    """Write the roadmap to ``out``: every table as CSV and Parquet, the scenario as
+    resolved, and ``run.json`` (status, cost, provenance) last, atomically.
 
-    Each table as CSV and Parquet, the scenario as resolved, and the versions of code and
-    data (``run.json``). Refuses to touch an existing directory unless ``force``. Returns
-    the files written.
+    See :func:`reeplan.reporting.files.write_output_dir` for what is refused and how a
+    kill mid-write leaves no half-written directory.
     """
-    out = Path(out)
-    if out.exists() and not force:
-        raise ReeplanError(f"output directory '{out}' exists; choose another or pass --force")
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in TABLES:
-        frame = getattr(result, name)
-        frame.to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
-        frame.to_parquet(out / f"{name}.parquet", index=False)
-        written += [out / f"{name}.csv", out / f"{name}.parquet"]
-    (out / "scenario.resolved.json").write_text(scenario.model_dump_json(indent=2) + "\n",
-                                                encoding="utf-8")
-    meta = {"scenario": scenario.name, "status": str(result.status), "cost_usd": result.cost,
-            "missed": list(result.missed),
-            "versions": {p: version(p) for p in ("reeplan", "linopy", "highspy", "pandas")},
-            "data": {"sha256": facts.fingerprint(), "layers": list(facts.layers)}}
-    (out / "run.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-    return [*written, out / "scenario.resolved.json", out / "run.json"]
+    from reeplan.reporting.files import write_output_dir
+
+    tables = {name: getattr(result, name) for name in TABLES}
+    prov = result.provenance
+    meta = {"scenario": result.name, "status": str(result.status),
+            "discounted_cost_usd": result.cost, "discounted_penalties_usd": result.penalties,
+            "missed": list(result.missed), "provenance": prov.to_dict()}
+    documents = {"scenario.resolved.json": prov.scenario or {}, "run.json": meta}
+    return write_output_dir(out, tables, documents, force=force,
+                            protected=[Path(p) for p in protected])

@@ -1,33 +1,106 @@
 """Scenario files: YAML validated by pydantic, unknown keys rejected, variants as overrides.
 
 A variant names its base with ``extends: other.yaml`` and overrides keys; mappings merge
-key by key, except that an empty mapping (``{}``) clears the base's; everything else
-replaces. Errors name the file, line and key.
+key by key, except that an empty mapping (``{}``) clears the base's (``candidates: {}``
+drops every candidate of the base, ``policy: {partners: {}}`` every partner's terms);
+everything else replaces. Errors name the file, line and key.
+
+Reading is defensive, since a scenario file is user input: a file must be a regular UTF-8
+file of at most :data:`MAX_BYTES`; anchors, aliases, tags and merge keys are refused (a
+scenario never needs them, and aliases can expand without bound); nesting is limited to
+:data:`MAX_DEPTH` levels and a file to :data:`MAX_VALUES` values; a key may appear once
+in a mapping. Plain scalars are read as in the YAML 1.2 core schema: ``true``/``false`` are
+booleans (``yes``, ``no``, ``on``, ``off`` and ``NO`` stay text), integers are decimal (no
+octal ``010``, no base-60 ``1:30``), and ``1e7`` is a number. Numbers are strict: a boolean
+or a quoted number where a number is expected is an error, a year is a whole number, and
+every number is finite and at most :data:`MAX_MAGNITUDE` in size.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reeplan.errors import DataValidationError, Problem
+from reeplan.types import PartnerId, PlanStage, TargetKind, Technology
 
-__all__ = ["CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec", "load_scenario",
-           "read_scenario"]
+__all__ = ["DEFAULT_PENALTY", "MAX_BYTES", "MAX_DEPTH", "MAX_EXTENDS", "MAX_MAGNITUDE",
+           "MAX_VALUES", "CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec",
+           "load_scenario", "read_scenario"]
 
-
-Technology = Literal["domestic", "CHN", "WEST"]
 _DOMESTIC: tuple[Technology, ...] = ("domestic",)
 
+MAX_BYTES = 1_000_000
+"""Largest scenario file read [bytes]; the shipped ones are about 3 kB."""
+MAX_DEPTH = 50
+"""Deepest nesting of mappings and lists; a scenario needs five levels."""
+MAX_VALUES = 20_000
+"""Most keys, values and list items in one file; a scenario needs a few hundred."""
+MAX_EXTENDS = 10
+"""Most files in one ``extends`` chain (the scenario and its bases)."""
+MAX_MAGNITUDE = 1e12
+"""Largest size of any number in a scenario. Quantities are tonnes a year (world rare-earth
+output is about 4e5 t), USD per tonne (the dearest oxides about 1e7), M USD a year and
+fractions, so 1e12 in any of these units is beyond every real value, while keeping the
+planner's coefficients in the range a double-precision LP solver handles."""
 
-DEFAULT_PENALTY = {"output": 1e7, "output_multiple": 1e7, "import_share": 1e7,
-                   "self_sufficiency": 1e7, "output_value": 10.0}
+DEFAULT_PENALTY: dict[TargetKind, float] = {
+    "output": 1e7, "output_multiple": 1e7, "import_share": 1e7, "self_sufficiency": 1e7,
+    "output_value": 10.0}
 """Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
 price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
 USD of value."""
+
+_ELEMENT = re.compile(r"[A-Z][a-z]?")
+_FRACTION_KINDS = ("import_share", "self_sufficiency")
+
+
+def _bounded(x: float) -> float:
+    if abs(x) > MAX_MAGNITUDE:
+        raise ValueError(f"{x:g} is too large; every number in a scenario is at most "
+                         f"{MAX_MAGNITUDE:g} in size")
+    return x
+
+
+def _element(symbol: str) -> str:
+    if not _ELEMENT.fullmatch(symbol):
+        raise ValueError(f"'{symbol}' is not an element symbol; expected one capital letter "
+                         f"and at most one small one, e.g. Dy or Tb")
+    return symbol
+
+
+Number = Annotated[float, Strict(), AllowInfNan(False), AfterValidator(_bounded)]
+"""A finite number at most :data:`MAX_MAGNITUDE` in size; an integer is accepted, a boolean
+or text is not. Its unit is the field's."""
+NonNegative = Annotated[Number, Field(ge=0)]
+Count = Annotated[int, Strict()]
+"""A whole number; a boolean, a fraction or text is not accepted."""
+Year = Annotated[int, Strict(), Field(ge=2000, le=2100)]
+"""A calendar year, a whole number from 2000 to 2100."""
+Element = Annotated[str, AfterValidator(_element)]
+"""A chemical element symbol such as ``Dy`` (the fact base checks it is a known one)."""
+
+
+def _keyed(key: str, message: str) -> PydanticCustomError:
+    """An error of a model validator about ``key`` (relative to the model)."""
+    return PydanticCustomError("scenario_rule", "{message}", {"key": key, "message": message})
 
 
 class _Spec(BaseModel):
@@ -37,38 +110,44 @@ class _Spec(BaseModel):
 class TargetSpec(_Spec):
     """A soft target (see :class:`reeplan.optimize.Target`)."""
 
-    id: str
-    kind: Literal["output", "output_multiple", "import_share", "self_sufficiency",
-                  "output_value"]
-    value: float = Field(ge=0)
+    id: str = Field(min_length=1)
+    kind: TargetKind
+    value: NonNegative
     """t/yr for ``output``; a multiple of ``baseline_t`` for ``output_multiple`` ("triple":
     3); a fraction of consumption for ``import_share`` (at most) and ``self_sufficiency``
-    (at least); M USD/yr for ``output_value``."""
-    baseline_t: float | None = Field(default=None, ge=0)
+    (at least), so at most 1; M USD/yr for ``output_value``."""
+    baseline_t: NonNegative | None = None
     """``output_multiple``: the output it multiplies [t/yr]; by default, for the mining
     stage, the country's mine output in the year before the horizon (production table)."""
-    year: int
+    year: Year
     """First year the target applies."""
-    stage: Literal["mining", "separation", "metal", "magnet", "recycling"] = "separation"
-    penalty: float | None = Field(default=None, gt=0)
+    stage: PlanStage = "separation"
+    penalty: Number | None = Field(default=None, gt=0)
     """Cost of each unit short [USD per t, or USD per USD of value]; by default
     :data:`DEFAULT_PENALTY` for the target's kind."""
     source: str | None = None
     """Claim id in the ``targets`` table, or a source or assumption id."""
+
+    @model_validator(mode="after")
+    def _fraction_at_most_one(self) -> TargetSpec:
+        if self.kind in _FRACTION_KINDS and self.value > 1:
+            raise _keyed("value", f"{self.value:g} is above 1; {self.kind} is a fraction "
+                                  f"of consumption (0.48 for 48%), at most 1")
+        return self
 
 
 class PartnerSpec(_Spec):
     """Trade rules with one partner."""
 
     blocked: bool = False
-    sell_discount: float = Field(default=0.0, ge=0, lt=1)
-    buy_premium: float = Field(default=0.0, ge=0)
-    export_caps_t: dict[str, float] = Field(default_factory=dict)
+    sell_discount: Number = Field(default=0.0, ge=0, lt=1)
+    buy_premium: NonNegative = 0.0
+    export_caps_t: dict[Element, NonNegative] = Field(default_factory=dict)
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
-    magnet_cap_t: float | None = Field(default=None, ge=0)
-    route_capacity_t: float | None = Field(default=None, ge=0)
+    magnet_cap_t: NonNegative | None = None
+    route_capacity_t: NonNegative | None = None
     """Most tonnes of all products the routes to this partner carry a year, both ways."""
-    transport_cost_usd_per_t: float = Field(default=0.0, ge=0)
+    transport_cost_usd_per_t: NonNegative = 0.0
     source: str | None = None
     """Source or assumption id(s) behind the terms, semicolon-separated."""
 
@@ -76,15 +155,15 @@ class PartnerSpec(_Spec):
 class CandidateSpec(_Spec):
     """A plant that exists or may be built; costs name their source or assumption."""
 
-    stage: Literal["mining", "separation", "metal", "magnet", "recycling"]
-    existing_t: float = Field(default=0.0, ge=0)
-    max_capacity_t: float = Field(ge=0)
-    capex_usd_per_tpa: float = Field(ge=0)
-    opex_usd_per_t: float = Field(ge=0)
-    lead_time_years: int = Field(ge=0)
-    min_size_t: float = Field(default=0.0, ge=0)
+    stage: PlanStage
+    existing_t: NonNegative = 0.0
+    max_capacity_t: NonNegative
+    capex_usd_per_tpa: NonNegative
+    opex_usd_per_t: NonNegative
+    lead_time_years: Count = Field(ge=0, le=100)
+    min_size_t: NonNegative = 0.0
     """Smallest economic build [t/yr]; applies when ``minimum_plant_sizes`` is on."""
-    technology: Literal["domestic", "CHN", "WEST"] = "domestic"
+    technology: Technology = "domestic"
     deposit: str | None = None
     """Mines: the fact-base deposit whose element distribution the ore follows."""
     source: str
@@ -95,21 +174,22 @@ class Policy(_Spec):
     """The policy world: who trades with us on what terms, which technology we may use."""
 
     technology: list[Technology] = Field(default_factory=lambda: list(_DOMESTIC))
-    partners: dict[str, PartnerSpec] = Field(default_factory=dict)
+    partners: dict[PartnerId, PartnerSpec] = Field(default_factory=dict)
+    """Terms by partner; an empty mapping in a variant clears the base's."""
 
 
 class DemandSpec(_Spec):
     """Domestic demand: consumption from the fact base, grown each year."""
 
-    consumption_t_reo: float | None = Field(default=None, ge=0)
+    consumption_t_reo: NonNegative | None = None
     """Override of the fact base's consumption [t REO/yr]."""
-    growth_per_year: float = Field(default=0.0, ge=-0.5, le=1.0)
-    collection_rate: float | None = Field(default=None, ge=0, le=1)
+    growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
+    collection_rate: Number | None = Field(default=None, ge=0, le=1)
     """Share of end-of-life magnets collected for recycling [fraction]; by default today's
     recycling rate from the fact base. End-of-life flows come from the stock model."""
-    rare_earth_free_share: float = Field(default=0.0, ge=0, le=1)
+    rare_earth_free_share: Number = Field(default=0.0, ge=0, le=1)
     """Share of magnet demand met by magnets without rare earths [fraction]."""
-    rare_earth_free_from: int | None = None
+    rare_earth_free_from: Year | None = None
     """First year of that substitution (default: the first planning year)."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
@@ -118,20 +198,21 @@ class DemandSpec(_Spec):
 class RampUpSpec(_Spec):
     """How much of a new plant's capacity is usable in its first year online."""
 
-    first_year_share: float = Field(default=1.0, gt=0, le=1)
+    first_year_share: Number = Field(default=1.0, gt=0, le=1)
     source: str | None = None
 
 
 class Horizon(_Spec):
     """First and last planning year."""
 
-    start: int = Field(ge=2000, le=2100)
-    end: int = Field(ge=2000, le=2100)
+    start: Year
+    end: Year
 
     @model_validator(mode="after")
     def _ordered(self) -> Horizon:
         if self.end < self.start:
-            raise ValueError("end must not be before start")
+            raise _keyed("end", f"{self.end} is before start ({self.start}); end must not "
+                                f"be before start")
         return self
 
 
@@ -143,33 +224,54 @@ class Scenario(_Spec):
     extends: str | None = None
     country: str = "RUS"
     horizon: Horizon
-    discount_rate: float = Field(default=0.08, ge=0, le=0.5)
-    budget_musd_per_year: float | None = Field(default=None, ge=0)
+    discount_rate: Number = Field(default=0.08, ge=0, le=0.5)
+    budget_musd_per_year: NonNegative | None = None
     reserve_estimate: Literal["usgs", "ministry"] = "usgs"
     minimum_plant_sizes: bool = False
     """Builds are zero or at least each candidate's ``min_size_t`` (solved as a MILP)."""
     foresight: Literal["perfect", "myopic"] = "perfect"
     """``perfect``: every year decided at once; ``myopic``: a rolling horizon."""
-    myopic_window_years: int = Field(default=5, ge=1, le=50)
+    myopic_window_years: Count = Field(default=5, ge=1, le=50)
     """Years the myopic planner sees ahead of each decision year."""
     ramp_up: RampUpSpec = Field(default_factory=RampUpSpec)
     demand: DemandSpec = Field(default_factory=DemandSpec)
     targets: list[TargetSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
     candidates: dict[str, CandidateSpec] = Field(default_factory=dict)
+    """Plants by id; an empty mapping in a variant clears the base's."""
     remove_candidates: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _targets_in_horizon(self) -> Scenario:
         for i, t in enumerate(self.targets):
             if not self.horizon.start <= t.year <= self.horizon.end:
-                raise ValueError(f"targets.{i}.year: {t.year} is outside the horizon "
-                                 f"{self.horizon.start}-{self.horizon.end}")
+                raise _keyed(f"targets.{i}.year", f"{t.year} is outside the horizon "
+                                                  f"{self.horizon.start}-{self.horizon.end}")
+        return self
+
+    @model_validator(mode="after")
+    def _unique_target_ids(self) -> Scenario:
+        first: dict[str, int] = {}
+        for i, t in enumerate(self.targets):
+            if t.id in first:
+                raise _keyed(f"targets.{i}.id", f"duplicate target id '{t.id}' (already "
+                                                f"used by targets.{first[t.id]})")
+            first[t.id] = i
         return self
 
 
 def load_scenario(path: str | Path) -> Scenario:
     """Read, merge with its base and validate a scenario file.
+
+    Parameters
+    ----------
+    path
+        The scenario's YAML file.
+
+    Returns
+    -------
+    Scenario
+        The scenario as resolved after its bases' overrides.
 
     Raises
     ------
@@ -180,38 +282,147 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def read_scenario(path: str | Path) -> tuple[Scenario, dict[str, int]]:
-    """Like :func:`load_scenario`, also returning the line of each key path in the file."""
-    path = Path(path)
+    """Like :func:`load_scenario`, also returning the line of each key path in the file.
+
+    Parameters
+    ----------
+    path
+        The scenario's YAML file.
+
+    Returns
+    -------
+    scenario, lines
+        The resolved scenario, and the 1-based line in ``path`` of each key path
+        (``policy.partners.CHN``, ``targets.0.year``) that ``path`` itself holds.
+
+    Raises
+    ------
+    DataValidationError
+        Naming the file, line and key of each problem.
+    """
+    merged, chain = _resolve(Path(path), [])
+    return _validate(merged, chain), chain[0][1]
+
+
+_Chain = list[tuple[str, dict[str, int]]]
+"""Each file of an ``extends`` chain with its line map, the variant first."""
+
+
+def _resolve(path: Path, trail: list[Path]) -> tuple[dict[str, Any], _Chain]:
+    """Read ``path`` and merge it over its bases; ``trail`` holds the files extending it."""
     raw, lines = _read(path)
-    merged = dict(raw)
-    if "extends" in raw:
-        base_path = path.parent / str(raw["extends"])
-        if not base_path.is_file():
-            raise DataValidationError([Problem(str(path), lines.get("extends"), "extends",
-                                               f"base scenario '{raw['extends']}' not found",
-                                               unit="line")])
-        base = load_scenario(base_path).model_dump(exclude_none=False)
-        merged = _merge(base, raw)
+    chain: _Chain = [(str(path), lines)]
+    if "extends" not in raw:
+        return raw, chain
+    base_path = _base_path(path, raw["extends"], lines.get("extends"), trail)
+    base, base_chain = _resolve(base_path, [*trail, path])
+    _validate(base, base_chain)
+    return _merge(base, raw), chain + base_chain
+
+
+def _base_path(path: Path, extends: object, line: int | None, trail: list[Path]) -> Path:
+    def fail(message: str) -> DataValidationError:
+        return DataValidationError([Problem(str(path), line, "extends", message, unit="line")])
+
+    if not isinstance(extends, str) or not extends.strip():
+        raise fail("expected the file name of the base scenario, e.g. russia-2030.yaml")
+    base = path.parent / extends
+    if not base.is_file():
+        raise fail(f"base scenario '{extends}' not found (or not a regular file)")
+    files = [*trail, path]
+    seen = [os.path.realpath(p) for p in files]
+    if os.path.realpath(base) in seen:
+        start = seen.index(os.path.realpath(base))
+        if start == len(files) - 1:
+            raise fail(f"the scenario extends itself ({path.name})")
+        loop = " -> ".join(str(p) for p in [*files[start:], base])
+        raise fail(f"extends cycle: {loop}; a base must not extend its variant")
+    if len(files) >= MAX_EXTENDS:
+        raise fail(f"more than {MAX_EXTENDS} files in the extends chain")
+    return base
+
+
+def _validate(raw: dict[str, Any], chain: _Chain) -> Scenario:
     try:
-        return Scenario.model_validate(merged), lines
+        return Scenario.model_validate(raw)
     except ValidationError as err:
-        problems = []
-        for e in err.errors():
-            key = ".".join(str(x) for x in e["loc"]) or _key_from_message(e["msg"])
-            top = key.split(".")[0]
-            problems.append(Problem(str(path), lines.get(key, lines.get(top)), key,
-                                    _message(e), unit="line"))
-        raise DataValidationError(problems) from None
+        raise DataValidationError([_problem(e, chain) for e in err.errors()]) from None
 
 
-def _key_from_message(msg: str) -> str:
-    return msg.split(":", 1)[0].removeprefix("Value error, ") if ":" in msg else ""
+def _problem(e: ErrorDetails, chain: _Chain) -> Problem:
+    parts = [str(x) for x in e["loc"]]
+    if parts and parts[-1] == "[key]":  # the key itself is wrong (e.g. 'chn:')
+        parts.pop()
+    ctx = e.get("ctx") or {}
+    if e["type"] == "scenario_rule":
+        parts += str(ctx["key"]).split(".")
+    key = ".".join(parts)
+    file, line = _locate(parts, chain, missing=e["type"] == "missing")
+    return Problem(file, line, key or None, _message(e), unit="line")
 
 
-def _message(e: Any) -> str:
-    if e["type"] == "extra_forbidden":
+def _locate(parts: list[str], chain: _Chain, *, missing: bool) -> tuple[str, int | None]:
+    """File and line of a key path: the most derived file holding it, else its parent.
+
+    A value in the merged scenario comes from the first file of ``chain`` holding its key
+    path (a variant replacing a base's list or mapping holds the whole of it); a missing key
+    is located at its parent.
+    """
+    for n in range(len(parts) - int(missing), 0, -1):
+        key = ".".join(parts[:n])
+        for file, lines in chain:
+            if key in lines:
+                return file, lines[key]
+    return chain[0][0], None
+
+
+_EXPECTED = {
+    "float_type": "expected a number",
+    "int_type": "expected a whole number",
+    "bool_type": "expected true or false",
+    "bool_parsing": "expected true or false",
+    "string_type": "expected text",
+    "dict_type": "expected a mapping of keys",
+    "list_type": "expected a list",
+    "finite_number": "expected a finite number",
+    "model_type": "expected a mapping of keys",
+}
+
+
+def _message(e: ErrorDetails) -> str:
+    kind = e["type"]
+    if kind == "extra_forbidden":
         return "unknown key; check the spelling against the scenario reference"
-    return str(e["msg"]).removeprefix("Value error, ")
+    if kind == "missing":
+        return "required key is missing"
+    got = _shown(e["input"])
+    if kind in _EXPECTED:
+        return f"{_EXPECTED[kind]}, got {got}{_quoted_number_hint(e['input'])}"
+    if kind == "literal_error":
+        return f"expected one of {(e.get('ctx') or {}).get('expected')}, got {got}"
+    msg = str(e["msg"]).removeprefix("Value error, ")
+    if kind.startswith(("greater_than", "less_than", "string_")):
+        return f"{msg}, got {got}"
+    return msg
+
+
+def _quoted_number_hint(value: object) -> str:
+    if not isinstance(value, str):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return " (write numbers without quotes)"
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "nothing (null)"
+    text = f"'{value}'" if isinstance(value, str) else repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -224,35 +435,275 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# --- reading the file -------------------------------------------------------------------
+
+class _Rejected(Exception):  # noqa: N818 - internal signal, turned into a Problem
+    """Raised while parsing; ``line`` is 1-based."""
+
+    def __init__(self, line: int | None, key: str | None, message: str) -> None:
+        super().__init__(line, key, message)
+        self.line, self.key, self.message = line, key, message
+
+
+def _fail(path: Path, message: str, line: int | None = None) -> DataValidationError:
+    return DataValidationError([Problem(str(path), line, None, message, unit="line")])
+
+
 def _read(path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """Parse YAML and record the line of every key path (``a.b.0.c``)."""
-    if not path.is_file():
-        raise DataValidationError([Problem(str(path), None, None, "scenario file not found")])
-    text = path.read_text(encoding="utf-8")
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise DataValidationError([Problem(str(path), line, None,
-                                           f"not valid YAML ({getattr(err, 'problem', err)})",
-                                           unit="line")]) from None
+    """Read and parse ``path``; record the line of every key path (``a.b.0.c``)."""
+    text = _decode(path, _read_bytes(path))
+    data, lines = _parse(path, text)
     if not isinstance(data, dict):
-        raise DataValidationError([Problem(str(path), 1, None, "expected a mapping of keys")])
-    lines: dict[str, int] = {}
-    _lines(node, "", lines)
+        raise _fail(path, "expected a mapping of keys (name: ..., horizon: ...)", 1)
     return data, lines
 
 
-def _lines(node: Any, prefix: str, out: dict[str, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = f"{prefix}{k.value}"
-            out[key] = k.start_mark.line + 1
-            _lines(v, key + ".", out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            key = f"{prefix}{i}"
-            out[key] = v.start_mark.line + 1
-            _lines(v, key + ".", out)
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def _check_regular(path: Path, mode: int, size: int) -> None:
+    if not stat.S_ISREG(mode):
+        kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+        raise _fail(path, f"is {kind}; expected a scenario file (YAML text)")
+    _check_size(path, size)
+
+
+def _check_size(path: Path, size: int) -> None:
+    if size > MAX_BYTES:
+        raise _fail(path, f"is larger than {MAX_BYTES:,} bytes; a scenario file is a few kB")
+
+
+def _read_bytes(path: Path) -> bytes:
+    """At most ``MAX_BYTES + 1`` bytes of the regular file ``path``, never blocking."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise DataValidationError([Problem(str(path), None, None,
+                                           "scenario file not found")]) from None
+    except OSError as err:
+        raise _fail(path, f"cannot be read ({err.strerror})") from None
+    _check_regular(path, info.st_mode, info.st_size)
+    try:  # non-blocking, and checked again once open, in case the file was swapped
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            opened = os.fstat(f.fileno())
+            _check_regular(path, opened.st_mode, opened.st_size)
+            raw = f.read(MAX_BYTES + 1)
+    except OSError as err:
+        raise _fail(path, f"cannot be read ({err.strerror})") from None
+    _check_size(path, len(raw))  # the file grew after the check
+    return raw
+
+
+_BOMS = ((b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe\x00\x00", "UTF-32"),
+         (b"\xfe\xff", "UTF-16"), (b"\xff\xfe", "UTF-16"))
+
+
+def _decode(path: Path, raw: bytes) -> str:
+    for bom, encoding in _BOMS:
+        if raw.startswith(bom):
+            raise _fail(path, f"is {encoding} text (byte-order mark at offset 0); expected "
+                              f"UTF-8: re-save the file as UTF-8", 1)
+    nul = raw.find(b"\x00")
+    if nul >= 0:
+        raise _fail(path, f"has a NUL byte at offset {nul} (is it UTF-16?); expected UTF-8 "
+                          f"text", raw.count(b"\n", 0, nul) + 1)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise _fail(path, f"byte 0x{raw[err.start]:02x} at offset {err.start} is not valid "
+                          f"UTF-8; expected the file in UTF-8 (re-save it as UTF-8)",
+                    raw.count(b"\n", 0, err.start) + 1) from None
+
+
+def _parse(path: Path, text: str) -> tuple[Any, dict[str, int]]:
+    loader: _Loader | None = None
+    try:
+        loader = _Loader(text)  # checks the characters are printable
+        data = loader.get_single_data()
+    except _Rejected as err:
+        raise DataValidationError([Problem(str(path), err.line, err.key, err.message,
+                                           unit="line")]) from None
+    except yaml.YAMLError as err:
+        raise _yaml_error(path, text, err) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+    if loader.screen.duplicates:
+        raise DataValidationError(loader.screen.duplicates_in(str(path)))
+    return data, loader.screen.lines
+
+
+def _yaml_error(path: Path, text: str, err: yaml.YAMLError) -> DataValidationError:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    line = mark.line + 1 if mark is not None else None
+    problem = getattr(err, "problem", None) or err
+    if isinstance(err, yaml.reader.ReaderError):
+        line = text.count("\n", 0, err.position) + 1
+        problem = f"character #x{err.character:04x} is not allowed: {err.reason}"
+    return _fail(path, f"not valid YAML ({problem})", line)
+
+
+@dataclass
+class _Frame:
+    """An open mapping or list: its key path, and where the next child goes."""
+
+    path: str
+    is_map: bool
+    index: int = 0
+    key: str | None = None
+    """In a mapping: the key just read, whose value comes next (``None``: a key comes)."""
+    seen: dict[str, int] = field(default_factory=dict)
+    """In a mapping: the line of each key read so far."""
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+class _Screen:
+    """Checks each parser event before it becomes a node, and records key lines.
+
+    Refuses anchors, aliases, tags, merge keys, keys that are not plain scalars, nesting
+    beyond :data:`MAX_DEPTH` and files beyond :data:`MAX_VALUES` values, as soon as the
+    event arrives, so nothing is ever expanded or recursed into. Duplicate keys are
+    collected in :attr:`duplicates`.
+    """
+
+    def __init__(self) -> None:
+        self.stack: list[_Frame] = []
+        self.lines: dict[str, int] = {}
+        self.duplicates: list[tuple[int, str, str]] = []
+        self.count = 0
+
+    def see(self, event: yaml.Event) -> None:
+        """Check one event; raise :class:`_Rejected` at the first thing refused."""
+        if not isinstance(event, yaml.NodeEvent | yaml.CollectionEndEvent):
+            return
+        if isinstance(event, yaml.NodeEvent):
+            self._check_node(event)
+        if isinstance(event, yaml.ScalarEvent):
+            self._scalar(event)
+        elif isinstance(event, yaml.CollectionStartEvent):
+            self._start(event)
+        else:
+            self.stack.pop()
+            self._done()
+
+    def duplicates_in(self, file: str) -> list[Problem]:
+        """The duplicate keys as problems of ``file``."""
+        return [Problem(file, line, key, message, unit="line")
+                for line, key, message in self.duplicates]
+
+    def _reject(self, event: yaml.Event, message: str) -> _Rejected:
+        return _Rejected(_line(event), self._where() or None, message)
+
+    def _check_node(self, event: yaml.NodeEvent) -> None:
+        if isinstance(event, yaml.AliasEvent) or event.anchor is not None:
+            raise self._reject(event, "anchors and aliases (&, *) are not supported in "
+                                      "scenario files; write the value out")
+        if getattr(event, "tag", None) is not None:
+            raise self._reject(event, "tags (!...) are not supported in scenario files; "
+                                      "write plain values")
+        self.count += 1
+        if self.count > MAX_VALUES:
+            raise self._reject(event, f"more than {MAX_VALUES:,} values; a scenario file "
+                                      f"needs a few hundred")
+
+    def _expects_key(self) -> _Frame | None:
+        top = self.stack[-1] if self.stack else None
+        return top if top is not None and top.is_map and top.key is None else None
+
+    def _where(self) -> str:
+        """Key path of the node about to be read (its mapping's path for a key)."""
+        if not self.stack:
+            return ""
+        top = self.stack[-1]
+        if top.is_map:
+            return top.path if top.key is None else _join(top.path, top.key)
+        return _join(top.path, str(top.index))
+
+    def _scalar(self, event: yaml.ScalarEvent) -> None:
+        frame = self._expects_key()
+        if frame is None:
+            self._item_line(event)
+            self._done()
+            return
+        if event.value == "<<" and event.style is None:
+            raise self._reject(event, "merge keys (<<) are not supported in scenario files")
+        path, line = _join(frame.path, event.value), _line(event)
+        if event.value in frame.seen:
+            first = frame.seen[event.value]
+            where = f"twice on line {line}" if first == line else f"lines {first} and {line}"
+            self.duplicates.append((line, path, f"duplicate key '{event.value}' ({where}); "
+                                                f"each key may appear once in a mapping"))
+        else:
+            frame.seen[event.value] = line
+            self.lines[path] = line
+        frame.key = event.value
+
+    def _start(self, event: yaml.CollectionStartEvent) -> None:
+        if self._expects_key() is not None:
+            raise self._reject(event, "a key must be a plain name, not a list or mapping")
+        if len(self.stack) >= MAX_DEPTH:
+            raise self._reject(event, f"nested more than {MAX_DEPTH} levels deep; a "
+                                      f"scenario needs a few levels")
+        self._item_line(event)
+        self.stack.append(_Frame(self._where(), isinstance(event, yaml.MappingStartEvent)))
+
+    def _item_line(self, event: yaml.Event) -> None:
+        if self.stack and not self.stack[-1].is_map:
+            self.lines[self._where()] = _line(event)
+
+    def _done(self) -> None:
+        """A child of the innermost collection is complete."""
+        if self.stack:
+            top = self.stack[-1]
+            if top.is_map:
+                top.key = None
+            else:
+                top.index += 1
+
+
+def _line(event: yaml.Event) -> int:
+    mark = event.start_mark
+    return mark.line + 1 if mark is not None else 0
+
+
+class _Loader(yaml.SafeLoader):
+    """The safe loader, with every event screened and YAML 1.2 core scalars."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.screen = _Screen()
+
+    def get_event(self) -> Any:
+        """Next event, screened before the composer turns it into a node."""
+        event = super().get_event()  # type: ignore[no-untyped-call]
+        self.screen.see(event)
+        return event
+
+
+_IMPLICIT = (  # YAML 1.2 core schema; int before float, since "3000" matches both
+    ("tag:yaml.org,2002:bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("tag:yaml.org,2002:int", r"^[-+]?[0-9]{1,18}$", "-+0123456789"),
+    ("tag:yaml.org,2002:float",
+     r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+     r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$", "-+0123456789."),
+)
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers
+            if tag.rsplit(":", 1)[-1] not in ("bool", "int", "float", "timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _tag, _pattern, _first in _IMPLICIT:
+    _Loader.add_implicit_resolver(_tag, re.compile(_pattern), list(_first))
+
+
+def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    """A decimal integer, as in YAML 1.2 (``010`` is ten, not eight)."""
+    return int(loader.construct_scalar(node))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)

@@ -1,0 +1,97 @@
+"""Linear expressions of the roadmap model that several families and the targets share.
+
+Each function returns terms over ``year`` (and ``element`` where it says so) built from the
+model's variables and the parameter dataset, so the model, the targets and the explanation
+read one definition. Units: t REO/yr for oxide quantities, t/yr of each product, M USD/yr
+for values.
+"""
+
+from __future__ import annotations
+
+import xarray as xr
+
+from reeplan.optimize.lp import LinearProgram, Param, Term
+from reeplan.types import PlanStage
+
+__all__ = ["MUSD", "consumption_reo", "imports_reo", "magnet_oxide", "mine_feed",
+           "output_value", "separated_oxide", "stage_output", "stage_ids"]
+
+MUSD = 1e6
+"""USD per unit of the objective, the budget and value targets: the model counts money in
+millions of US dollars so that its coefficients stay within a few orders of magnitude."""
+
+
+def stage_ids(params: Param, stage: PlanStage) -> list[str]:
+    """Candidates at ``stage``, in the dataset's (sorted) order."""
+    stages = params["stage"].values
+    return [str(c) for c, s in zip(params["candidate"].values, stages, strict=True)
+            if s == stage]
+
+
+def stage_output(lp: LinearProgram, stage: PlanStage) -> Term:
+    """Output of all plants of ``stage`` [t/yr of its product], over year."""
+    ids = stage_ids(lp.params, stage)
+    return lp.variables["prod"].sel(candidate=ids).sum("candidate")
+
+
+def mine_feed(lp: LinearProgram) -> list[Term]:
+    """Mine output kept at home for cracking [t REO/yr], over (mine, year)."""
+    mines = list(lp.params["mine"].values)
+    prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
+    return [prod.term(), -lp.variables["conc_export"].term()]
+
+
+def separated_oxide(lp: LinearProgram) -> list[Term]:
+    """Separated oxide by element [t REO/yr], over (element, year): recovery x feed x the
+    ore's distribution (the balance problem)."""
+    p = lp.params
+    share = p["oxide_per_mined"] * p["distribution"]
+    return [(t * share).sum("mine") for t in mine_feed(lp)]
+
+
+def magnet_oxide(params: Param) -> float:
+    """Oxide needed per tonne of finished magnet [t REO / t], from the recipe's content
+    (stored on the dataset) and the alloy and magnet yields."""
+    return float(params.attrs["magnet_oxide_content"]) / float(params["magnet_per_alloy_metal"])
+
+
+def imports_reo(lp: LinearProgram) -> list[Term]:
+    """Imports of all rare-earth products in tonnes of oxide equivalent [t REO/yr]."""
+    v, p = lp.variables, lp.params
+    terms = [v["import_oxide"].sum("partner", "element"),
+             (v["import_metal"].term(1.0 / p["metal_per_oxide"])).sum("partner", "element"),
+             v["import_magnet"].term(magnet_oxide(p)).sum("partner")]
+    return terms
+
+
+def consumption_reo(params: Param) -> xr.DataArray:
+    """Domestic consumption in oxide equivalent [t REO/yr], over year."""
+    return params["other_demand"] + magnet_oxide(params) * params["magnet_demand"]
+
+
+def output_value(lp: LinearProgram) -> list[Term]:
+    """Domestic output at reference prices, each stage's value added once [M USD/yr].
+
+    Separated oxide at oxide prices; metal at its price less its oxide's; magnets at their
+    price less their metal content's.
+    """
+    v = lp.variables
+
+    def oxide(p: Param) -> xr.DataArray:
+        return p["oxide_price"] / MUSD
+
+    def metal_gain(p: Param) -> xr.DataArray:
+        made = p["metal_recovery"] * p["metal_per_oxide"]
+        return made * (p["metal_price"] - p["oxide_price"] / p["metal_per_oxide"]) / MUSD
+
+    def magnet_gain(p: Param) -> xr.DataArray:
+        content = (p["metal_price"] * p["recipe_share"]).sum("element")
+        gain: xr.DataArray = (p["magnet_price"] - content / p["magnet_per_alloy_metal"]) / MUSD
+        return gain
+
+    recipe = [e for e, r in zip(lp.params["element"].values, lp.params["in_recipe"].values,
+                                strict=True) if r]
+    terms = [(t * oxide).sum("element") for t in separated_oxide(lp)]
+    terms.append(v["metal_in"].sel(element=recipe).term(metal_gain).sum("element"))
+    terms.append(stage_output(lp, "magnet") * magnet_gain)
+    return terms

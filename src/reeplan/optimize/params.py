@@ -1,0 +1,179 @@
+"""The planner's inputs as one labelled dataset, built once from a :class:`Problem`.
+
+Everything the model reads that a risk draw may vary (prices, capex, opex, delays and the
+online schedule, demand, scrap, trade terms) is a variable of this dataset, over the
+dimensions ``candidate``, ``decision`` (the year a build is decided), ``year``,
+``element``, ``partner``, ``mine`` and ``target``; a stack of draws adds a ``draw``
+dimension, and :meth:`xarray.Dataset.isel` picks one. The model's structure (which
+columns and rows exist) is fixed by the base parameters; a draw changes numbers only.
+
+Units: capacities and flows [t/yr], capex [USD per t/yr], opex and prices [USD/t],
+shares [fraction], lead times and delays [years].
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from reeplan.errors import ChainDefinitionError
+from reeplan.optimize.problem import Problem
+
+__all__ = ["build_parameters", "online_schedule"]
+
+
+def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
+                    ramp_up: tuple[float, ...]) -> np.ndarray:
+    """Share of capacity decided in each year that is usable in each year [fraction].
+
+    A build decided in year d comes online in d + ``online_after`` (lead time plus delay)
+    and is usable at ``ramp_up[0]``, ``ramp_up[1]``, ... of its size in its first, second,
+    ... year online, fully after that.
+
+    Parameters
+    ----------
+    decision, years
+        Decision years and planning years.
+    online_after
+        Years from decision to online, per candidate [years]; may be fractional for a
+        drawn delay (then rounded up: capacity counts from the first whole year).
+    ramp_up
+        Usable share in the first years online [fraction].
+
+    Returns
+    -------
+    numpy.ndarray
+        Shares over (candidate, decision, year).
+
+    Examples
+    --------
+    >>> online_schedule(np.array([2025]), np.array([2025, 2026, 2027]), np.array([1]),
+    ...                 (0.5,)).tolist()
+    [[[0.0, 0.5, 1.0]]]
+    """
+    age = years[None, None, :] - decision[None, :, None] - np.ceil(online_after)[:, None, None]
+    ramp = np.asarray((*ramp_up, 1.0), dtype=float)
+    share = ramp[np.clip(age, 0, len(ramp) - 1).astype(int)]
+    return np.where(age >= 0, share, 0.0)
+
+
+def build_parameters(p: Problem) -> xr.Dataset:
+    """The parameter dataset of ``p`` (see the module docstring for dimensions and units)."""
+    cands = sorted(p.candidates, key=lambda c: c.id)
+    ids = [c.id for c in cands]
+    years = np.array(p.years)
+    elements = list(p.elements)
+    partners = [q.id for q in p.partners]
+    ds = xr.Dataset(coords={"candidate": ids, "decision": years, "year": years,
+                            "element": elements, "partner": partners})
+    ds = ds.assign_coords(stage=("candidate", [c.stage for c in cands]))
+    _candidates(ds, p, cands)
+    _mines(ds, p)
+    _prices(ds, p)
+    _trade(ds, p)
+    _demand(ds, p)
+    _targets(ds, p)
+    ds["discount"] = ("year", (1 + p.discount_rate) ** -(years - years[0]).astype(float))
+    ds["metal_per_oxide"] = ("element", [float(p.metal_per_oxide.get(e, 1.0)) for e in elements])
+    ds["in_recipe"] = ("element", [e in p.recipe.elements for e in elements])
+    first = {p.recipe.members(c)[0]: w / 100 for c, w in p.recipe.wt_pct.items()}
+    ds["recipe_share"] = ("element", [first.get(e, 0.0) for e in elements])
+    ds.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
+        {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
+    ds["budget"] = math.inf if p.budget is None else float(p.budget)
+    ds["national_reserve"] = math.inf if p.national_reserve is None \
+        else float(p.national_reserve)
+    ds["unmet_penalty"] = float(p.unmet_penalty)
+    _check_finite(ds)
+    return ds
+
+
+def _candidates(ds: xr.Dataset, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
+    years = ds["year"].values
+    for name in ("existing", "max_capacity", "capex", "opex", "min_size"):
+        ds[name] = ("candidate", [float(getattr(c, name)) for c in cands])
+    ds["lead_time"] = ("candidate", [int(c.lead_time) for c in cands])
+    ds["delay"] = ("candidate", np.zeros(len(cands)))
+    ds["allowed"] = ("candidate", [c.technology in p.allowed_technology for c in cands])
+    ds["reserve"] = ("candidate", [math.inf if c.reserve is None else float(c.reserve)
+                                   for c in cands])
+    ds["online"] = (("candidate", "decision", "year"),
+                    online_schedule(years, years, ds["lead_time"].values, p.ramp_up))
+    fixed = np.full((len(cands), len(years)), np.nan)
+    index = {c.id: i for i, c in enumerate(cands)}
+    for (cid, year), value in p.fixed_builds.items():
+        if cid not in index or year not in set(years.tolist()):
+            raise ChainDefinitionError(f"fixed build ({cid}, {year}): unknown candidate or "
+                                       f"a year outside the horizon")
+        fixed[index[cid], int(year - years[0])] = value
+    ds["fixed_build"] = (("candidate", "decision"), fixed)
+
+
+def _mines(ds: xr.Dataset, p: Problem) -> None:
+    mines = p.of_stage("mining")
+    ds.coords["mine"] = [c.id for c in mines]
+    ds["distribution"] = (("mine", "element"),
+                          np.array([[c.distribution.get(e, 0.0) for e in p.elements]
+                                    for c in mines]).reshape(len(mines), len(p.elements)))
+    ds["oxide_per_mined"] = p.chain.oxide_per_mined
+    ds["metal_recovery"] = p.chain.metal_recovery
+    ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal
+    ds["recycling_recovery"] = p.chain.recycling_recovery
+
+
+def _prices(ds: xr.Dataset, p: Problem) -> None:
+    n = len(p.years)
+    for name, table in (("oxide_price", p.oxide_price), ("metal_price", p.metal_price)):
+        ds[name] = (("element", "year"),
+                    np.array([[float(table.get(e, 0.0))] * n for e in p.elements])
+                    .reshape(len(p.elements), n))
+    ds["magnet_price"] = ("year", np.full(n, float(p.magnet_price)))
+    ds["tradable"] = ("element", [p.tradable is None or e in p.tradable for e in p.elements])
+
+
+def _trade(ds: xr.Dataset, p: Problem) -> None:
+    q = p.partners
+    ds["blocked"] = ("partner", [x.blocked for x in q])
+    ds["buy_factor"] = ("partner", [1.0 + x.buy_premium for x in q])
+    ds["sell_factor"] = ("partner", [1.0 - x.sell_discount for x in q])
+    ds["freight"] = ("partner", [float(x.transport_cost) for x in q])
+    ds["export_cap"] = (("partner", "element"),
+                        np.array([[x.export_caps.get(e, np.nan) for e in p.elements]
+                                  for x in q], dtype=float).reshape(len(q), len(p.elements)))
+    ds["magnet_cap"] = ("partner", [math.inf if x.magnet_cap is None else float(x.magnet_cap)
+                                    for x in q])
+    ds["route_capacity"] = ("partner", [math.inf if x.route_capacity is None
+                                        else float(x.route_capacity) for x in q])
+
+
+def _demand(ds: xr.Dataset, p: Problem) -> None:
+    years = list(p.years)
+    ds["magnet_demand"] = ("year", [float(p.magnet_demand.get(y, 0.0)) for y in years])
+    ds["other_demand"] = ("year", [float(p.other_demand.get(y, 0.0)) for y in years])
+    ds["scrap"] = ("year", [float(p.scrap_available.get(y, 0.0)) for y in years])
+
+
+def _targets(ds: xr.Dataset, p: Problem) -> None:
+    ts = p.targets
+    ids = [t.id for t in ts]
+    if len(set(ids)) != len(ids):
+        raise ChainDefinitionError(f"target ids repeat: {', '.join(sorted(ids))}")
+    ds.coords["target"] = ids
+    ds.coords["target_kind"] = ("target", [t.kind for t in ts])
+    ds.coords["target_stage"] = ("target", [t.stage for t in ts])
+    ds["target_value"] = ("target", [float(t.value) for t in ts])
+    ds["target_from"] = ("target", [int(t.from_year) for t in ts])
+    ds["target_penalty"] = ("target", [float(t.penalty) for t in ts])
+
+
+def _check_finite(ds: xr.Dataset) -> None:
+    """Reject NaN anywhere it is not the stated 'none', and infinities in prices and costs."""
+    for name in ("capex", "opex", "oxide_price", "metal_price", "magnet_price", "existing",
+                 "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
+                 "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty"):
+        values = np.asarray(ds[name].values, dtype=float)
+        if values.size and not np.isfinite(values).all():
+            raise ChainDefinitionError(f"parameter '{name}': not a finite number "
+                                       f"({values[~np.isfinite(values)][:3].tolist()})")

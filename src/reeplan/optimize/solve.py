@@ -1,0 +1,478 @@
+"""Solve a :class:`~reeplan.optimize.problem.Problem` with HiGHS and explain the result.
+
+A :class:`Plan` is its solution as one labelled dataset (builds, capacity, production,
+trade, shortfalls, unmet demand, duals) with its :class:`Provenance`; the tables people
+read (builds with reasons, targets met or missed, binding constraints) are computed from
+that dataset. Every plan passes the mass-balance check; a status other than optimal is
+never a plan. :class:`Evaluator` re-optimises operations with the builds fixed for new
+parameters (a risk draw) in the same HiGHS model, warm-started.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from reeplan.errors import ReeplanError
+from reeplan.optimize.balance import check_plan_balance
+from reeplan.optimize.expressions import MUSD, stage_ids
+from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
+from reeplan.optimize.lp import LinearProgram
+from reeplan.optimize.model import build_model, buildable
+from reeplan.optimize.params import build_parameters
+from reeplan.optimize.problem import Candidate, Problem, Target
+from reeplan.optimize.targets import rule, shortfall_cost
+
+__all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
+
+TOL = 1e-6
+"""Values below this [t or USD] are read as zero."""
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where a plan comes from.
+
+    Attributes
+    ----------
+    sources
+        Source and assumption ids of the figures the plan used.
+    data_fingerprint
+        sha256 of the fact base's tables, when the plan came from one.
+    data_layers
+        The fact base's layers (``embedded`` and any ``--data`` directories).
+    scenario
+        The scenario as resolved (after ``extends:``), when the plan came from a file.
+    versions
+        Versions of reeplan and the libraries that computed it.
+    status, termination
+        The solver's status, and its own words for it (e.g. ``Optimal``).
+    mip_gap
+        Relative gap of the integer solve, when there was one.
+    """
+
+    sources: tuple[str, ...] = ()
+    data_fingerprint: str | None = None
+    data_layers: tuple[str, ...] = ()
+    scenario: dict[str, Any] | None = None
+    versions: dict[str, str] = field(default_factory=dict)
+    status: str = ""
+    termination: str = ""
+    mip_gap: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {"sources": list(self.sources), "data": {"sha256": self.data_fingerprint,
+                                                        "layers": list(self.data_layers)},
+                "scenario": self.scenario, "versions": dict(self.versions),
+                "solver": {"status": self.status, "termination": self.termination,
+                           "mip_gap": self.mip_gap}}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for p in ("reeplan", "highspy", "numpy", "pandas", "xarray"):
+        try:
+            out[p] = version(p)
+        except PackageNotFoundError:  # pragma: no cover - an uninstalled checkout
+            out[p] = "unknown"
+    return out
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A solved roadmap: the solution dataset, the problem it solves, and its provenance.
+
+    Attributes
+    ----------
+    name
+        The scenario's name.
+    status
+        Always :attr:`SolveStatus.OPTIMAL` (anything else raises before a plan exists).
+    solution
+        Every variable family by its labels [t/yr, or M USD/yr for value shortfalls],
+        ``capacity`` online [t/yr], ``dual_<family>`` for every constraint family [M USD
+        of discounted cost per unit], and the objective in ``attrs``.
+    problem, params
+        What was solved.
+    provenance
+        :class:`Provenance`.
+    """
+
+    name: str
+    status: SolveStatus
+    solution: xr.Dataset
+    problem: Problem
+    params: xr.Dataset
+    provenance: Provenance
+    model: LinearProgram | None = field(default=None, repr=False, compare=False)
+    """The programme it solved (its structure reads "achieved" values of targets)."""
+
+    @property
+    def cost(self) -> float:
+        """Discounted total cost, penalties included [USD] (the objective)."""
+        return float(self.solution.attrs["objective_musd"]) * MUSD
+
+    @property
+    def penalties(self) -> float:
+        """Discounted cost of target shortfalls and unmet demand [USD]."""
+        s, q = self.solution, self.params
+        total = (q["unmet_penalty"] * (s["unmet_magnets"] + s["unmet_other"])
+                 * q["discount"]).sum()
+        if "shortfall" in s:
+            total = total + (s["shortfall"] * shortfall_cost(q) * q["discount"]).sum()
+        return float(total)
+
+    @cached_property
+    def builds(self) -> pd.DataFrame:
+        """One row per build: candidate, stage, decision and online year, capacity [t/yr],
+        capex [USD, undiscounted], reason."""
+        return _builds(self)
+
+    @cached_property
+    def production(self) -> pd.DataFrame:
+        """Output per candidate and year [t/yr]."""
+        return self.solution["prod"].to_series().rename("output").reset_index()
+
+    @cached_property
+    def trade(self) -> pd.DataFrame:
+        """Imports and exports per product, partner, element and year [t] (non-zero)."""
+        return _trade(self.solution)
+
+    @cached_property
+    def targets(self) -> pd.DataFrame:
+        """Per target and year: required value, achieved, shortfall (in the rule's unit),
+        met."""
+        return _targets(self)
+
+    @cached_property
+    def missed(self) -> tuple[str, ...]:
+        """Plain-language lines: each missed target, shortfall and first year, and why."""
+        return tuple(_missed(self))
+
+    @cached_property
+    def unmet(self) -> pd.DataFrame:
+        """Demand left unmet per product and year [t/yr] (non-zero), at its penalty."""
+        s = self.solution
+        rows = [{"product": name, "year": int(y), "tonnes": float(v)}
+                for name, var in (("magnet", "unmet_magnets"), ("oxide", "unmet_other"))
+                for y, v in zip(s["year"].values, s[var].values, strict=True) if v > TOL]
+        return pd.DataFrame(rows, columns=["product", "year", "tonnes"])
+
+    @cached_property
+    def binding(self) -> pd.DataFrame:
+        """Constraint families with non-zero duals, largest total first."""
+        return _binding(self.solution)
+
+
+# --------------------------------------------------------------------------- solving
+
+
+def _solution_dataset(lp: LinearProgram, sol: Solution) -> xr.Dataset:
+    data = {name: lp.values(var, sol.x) for name, var in lp.variables.items()}
+    data.update({f"dual_{name}": lp.row_values(name, sol.row_dual)
+                 for name in lp.constraints})
+    ds = xr.Dataset(data)
+    p = lp.params
+    ds["capacity"] = p["existing"] + (p["online"] * ds["build"]).sum("decision")
+    ds.attrs = {"objective_musd": sol.objective, "status": str(sol.status)}
+    if "conc_export" not in ds:
+        ds["conc_export"] = xr.DataArray(np.zeros((0, p.sizes["year"])),
+                                         coords={"mine": [], "year": p["year"].values})
+    return ds
+
+
+def _recipe_arrays(problem: Problem, params: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
+    comps = list(problem.recipe.wt_pct)
+    member = xr.DataArray([[float(e in problem.recipe.members(c))
+                            for e in params["element"].values] for c in comps],
+                          coords={"component": comps, "element": params["element"].values})
+    need = xr.DataArray([w / 100 for w in problem.recipe.wt_pct.values()],
+                        coords={"component": comps}) / params["magnet_per_alloy_metal"]
+    return need, member
+
+
+def solve(problem: Problem, *, name: str = "plan", params: xr.Dataset | None = None,
+          provenance: Provenance | None = None, time_limit: float | None = None) -> Plan:
+    """Build the model of ``problem`` once, solve it with HiGHS, check and explain it.
+
+    Perfect foresight: every year of the horizon is decided at once. With integer sizes
+    (a MILP), the builds found are then fixed and the linear rest re-solved in the same
+    HiGHS model, so the plan carries duals.
+
+    Raises
+    ------
+    SolveError
+        When HiGHS ends without an optimal solution.
+    MassBalanceError
+        When the solved flows do not balance (a defect, never a plan).
+    """
+    params = build_parameters(problem) if params is None else params
+    lp = build_model(problem, params)
+    model = HighsModel(lp, time_limit)
+    sol = model.solve(name)
+    if model.is_mip:
+        cols = lp.variables["build"].cols.values
+        created = cols >= 0
+        x = sol.x
+        model.fix(cols[created], np.maximum(x[cols[created]], 0.0))
+        relaxed = model.solve(f"{name} (builds fixed)")
+        sol = replace(relaxed, mip_gap=sol.mip_gap)
+    return _plan(problem, params, lp, sol, name, provenance)
+
+
+def _plan(problem: Problem, params: xr.Dataset, lp: LinearProgram, sol: Solution, name: str,
+          provenance: Provenance | None) -> Plan:
+    ds = _solution_dataset(lp, sol)
+    check_plan_balance(ds, params, *_recipe_arrays(problem, params))
+    prov = provenance or Provenance(sources=tuple(sorted(problem.sources)))
+    prov = replace(prov, versions=prov.versions or _versions(), status=str(sol.status),
+                   termination=sol.termination, mip_gap=sol.mip_gap)
+    return Plan(name, sol.status, ds, problem, params, prov, lp)
+
+
+def solve_myopic(problem: Problem, window: int, step: int = 1, *, name: str = "plan",
+                 provenance: Provenance | None = None) -> Plan:
+    """Rolling horizon: decide ``step`` years at a time, seeing only ``window`` years ahead.
+
+    The parameter dataset is built once and sliced for each window. At each start year the
+    model covers the horizon's first year to ``window - 1`` years after the start, with the
+    builds of earlier steps fixed; it fixes the builds decided in the ``step`` years from
+    the start. A final solve of the whole horizon with every build fixed gives the plan,
+    its costs and its duals. Myopia never lowers the cost.
+    """
+    if window < 1 or step < 1 or step > window:
+        raise ReeplanError(f"myopic window {window} and step {step}: expected "
+                           f"1 <= step <= window")
+    full = build_parameters(problem)
+    years = list(problem.years)
+    for s in range(0, len(years), step):
+        seen = years[: min(s + window, len(years))]
+        sub = replace(problem, years=tuple(seen),
+                      targets=tuple(t for t in problem.targets if t.from_year in seen))
+        window_params = _window(full, sub, seen)
+        plan = solve(sub, name=f"{name} (window to {seen[-1]})", params=window_params)
+        decided = years[s: s + step]
+        value = np.maximum(plan.solution["build"].sel(decision=decided), 0.0)
+        can = buildable(full).sel(decision=decided)
+        fixed = full["fixed_build"].copy()
+        fixed.loc[{"decision": decided}] = value.where(can)
+        full = full.assign(fixed_build=fixed)
+    return solve(problem, name=name, params=full, provenance=provenance)
+
+
+def _window(full: xr.Dataset, sub: Problem, seen: list[int]) -> xr.Dataset:
+    """The parameters of a window: the years seen, and the targets inside them."""
+    q = full.sel(year=seen, decision=seen)
+    ids = [t.id for t in sub.targets]
+    q = q.sel(target=ids)
+    q["discount"] = full["discount"].sel(year=seen)
+    return q
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Operations re-optimised with the builds fixed, for one set of parameters.
+
+    Attributes
+    ----------
+    cost
+        Discounted total cost, capex of the fixed builds and penalties included [USD].
+    status, termination
+        The solver's status and words.
+    x
+        Column values (read them with :meth:`Evaluator.values`).
+    """
+
+    cost: float
+    status: SolveStatus
+    termination: str
+    x: np.ndarray
+
+
+class Evaluator:
+    """Re-optimise operations with builds fixed, for new parameters, in one HiGHS model.
+
+    The model is built once from ``problem``'s base parameters; each :meth:`evaluate`
+    changes costs, bounds, right-hand sides and coefficients in place and warm-starts from
+    the last basis. The structure (which columns exist) is the base's: a draw may close a
+    route or deny a partner but not open one the base does not have.
+    """
+
+    def __init__(self, problem: Problem, params: xr.Dataset | None = None) -> None:
+        self.problem = problem
+        self.params = build_parameters(problem) if params is None else params
+        self.lp = build_model(replace(problem, integer_sizes=False), self.params)
+        self.model = HighsModel(self.lp)
+        self._build_cols = self.lp.variables["build"].cols
+
+    def evaluate(self, builds: xr.DataArray, params: xr.Dataset | None = None) -> Evaluation:
+        """Cost and operations of ``builds`` [t/yr over candidate, decision] under
+        ``params`` (the base parameters when omitted)."""
+        cols = self._build_cols.values
+        values = builds.broadcast_like(self._build_cols).fillna(0.0).transpose(
+            *self._build_cols.dims).values
+        created = cols >= 0
+        stray = (~created) & (np.abs(values) > TOL)
+        if stray.any():
+            raise ReeplanError("evaluate: builds given where the plan cannot build "
+                               "(technology not granted or online after the horizon)")
+        self.model.fix(cols[created], values[created])
+        if params is not None:
+            self.model.update(params)
+        sol = self.model.solve("evaluate")
+        return Evaluation(sol.objective * MUSD, sol.status, sol.termination, sol.x)
+
+    def values(self, evaluation: Evaluation, name: str) -> xr.DataArray:
+        """A variable family's values in ``evaluation``, labelled."""
+        return self.lp.values(name, evaluation.x)
+
+
+# --------------------------------------------------------------------------- explanation
+
+
+def _builds(plan: Plan) -> pd.DataFrame:
+    by_id = {c.id: c for c in plan.problem.candidates}
+    rows = []
+    sol = plan.solution["build"].to_series()
+    for (cid, year), cap in zip(sol.index.to_list(), sol.to_list(), strict=True):
+        if cap <= TOL:
+            continue
+        c = by_id[str(cid)]
+        online = int(year) + c.lead_time
+        rows.append({"candidate": c.id, "stage": c.stage, "decision_year": int(year),
+                     "online_year": online, "capacity": float(cap),
+                     "capex": float(cap) * c.capex, "reason": _reason(c, online, plan)})
+    cols = ["candidate", "stage", "decision_year", "online_year", "capacity", "capex", "reason"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _reason(c: Candidate, online: int, plan: Plan) -> str:
+    """The target whose constraint binds while the build is online, else cost."""
+    for t in plan.problem.targets:
+        if c.stage not in rule(t.kind).stages(t):
+            continue
+        dual = plan.solution[f"dual_target_{t.id}"]
+        later = dual.sel(year=dual["year"] >= online)
+        if bool((abs(later) > TOL).any()):
+            return f"target '{t.id}'"
+    return "cheaper than importing"
+
+
+_PRODUCTS = {"oxide": ("import_oxide", "export_oxide"), "metal": ("import_metal", "export_metal"),
+             "magnet": ("import_magnet", "export_magnet")}
+
+
+def _trade(sol: xr.Dataset) -> pd.DataFrame:
+    frames = []
+    for product, names in _PRODUCTS.items():
+        for name in names:
+            s = sol[name].to_series()
+            df = s[s > TOL].rename("tonnes").reset_index()
+            df.insert(0, "product", product)
+            df.insert(0, "flow", name.split("_")[0])
+            if "element" not in df:
+                df["element"] = ""
+            frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
+    return pd.concat(frames, ignore_index=True)
+
+
+def _targets(plan: Plan) -> pd.DataFrame:
+    cols = ["target", "kind", "unit", "year", "required", "achieved", "shortfall", "met"]
+    p = plan.problem
+    if not p.targets:
+        return pd.DataFrame(columns=cols)
+    lp = plan.model or build_model(p, plan.params)
+    x = _x_of(lp, plan.solution)
+    rows = []
+    for t in p.targets:
+        r = rule(t.kind)
+        achieved = r.achieved(lp.evaluate(r.lhs(lp, t), x), plan.params)
+        short = plan.solution["shortfall"].sel(target=t.id) * r.scale
+        for year in p.years:
+            if year < t.from_year:
+                continue
+            s = float(short.sel(year=year))
+            rows.append({"target": t.id, "kind": t.kind, "unit": r.unit, "year": year,
+                         "required": t.value, "achieved": float(achieved.sel(year=year)),
+                         "shortfall": s, "met": s <= TOL * max(1.0, r.scale)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _x_of(lp: LinearProgram, sol: xr.Dataset) -> np.ndarray:
+    """The column vector of a solution dataset, for a model of the same structure."""
+    x = np.zeros(lp.n_cols)
+    for name, var in lp.variables.items():
+        cols = var.cols.values
+        vals = sol[name].transpose(*var.cols.dims).values
+        x[cols[cols >= 0]] = vals[cols >= 0]
+    return x
+
+
+def _missed(plan: Plan) -> list[str]:
+    targets = plan.targets
+    lines = []
+    for t in plan.problem.targets:
+        rows = targets[(targets["target"] == t.id) & ~targets["met"]]
+        if rows.empty:
+            continue
+        first = int(rows["year"].min())
+        worst = float(rows["shortfall"].max())
+        why = "; ".join(_why(t, first, plan)) or "meeting it costs more than its penalty"
+        lines.append(f"Target '{t.id}' is missed from {first} by up to {worst:,.0f} "
+                     f"{rule(t.kind).unit}: {why}.")
+    if not plan.unmet.empty:
+        for product, rows in plan.unmet.groupby("product"):
+            lines.append(f"Demand for {product} is left unmet from {int(rows['year'].min())} "
+                         f"by up to {rows['tonnes'].max():,.0f} t/yr: no supply can reach it "
+                         f"(partners blocked or capped, no domestic capacity in time).")
+    return lines
+
+
+def _why(t: Target, year: int, plan: Plan) -> list[str]:
+    p = plan.problem
+    built = plan.solution["build"].sum("decision").to_series()
+    reasons = []
+    for stage in rule(t.kind).stages(t):
+        for c in p.of_stage(stage):
+            if c.technology not in p.allowed_technology and c.max_capacity > c.existing:
+                reasons.append(f"{c.id} needs {c.technology} technology, which the "
+                               f"scenario does not grant")
+            elif p.years[0] + c.lead_time > year and c.max_capacity > c.existing:
+                reasons.append(f"lead time of {c.id}: new capacity is online from "
+                               f"{p.years[0] + c.lead_time} at the earliest")
+            elif c.existing + float(built.get(c.id, 0.0)) >= c.max_capacity - TOL \
+                    and c.max_capacity > 0:
+                reasons.append(f"{c.id} is built to its maximum of {c.max_capacity:,.0f} t/yr")
+        if not stage_ids(plan.params, stage):
+            reasons.append(f"no {stage} candidate exists")
+    if "dual_reserves" in plan.solution:
+        dual = plan.solution["dual_reserves"].to_series()
+        reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()
+                    if abs(d) > TOL]
+    return reasons
+
+
+def _binding(sol: xr.Dataset) -> pd.DataFrame:
+    rows = []
+    for name in sol.data_vars:
+        if not str(name).startswith("dual_"):
+            continue
+        dual = sol[name]
+        total = float(abs(dual).sum())
+        if total > TOL and math.isfinite(total):
+            rows.append({"constraint": str(name).removeprefix("dual_"),
+                         "total_abs_dual": total, "cells": int((abs(dual) > TOL).sum())})
+    df = pd.DataFrame(rows, columns=["constraint", "total_abs_dual", "cells"])
+    return df.sort_values("total_abs_dual", ascending=False).reset_index(drop=True)

@@ -1,0 +1,151 @@
+"""Target kinds as one table of rules, read by the model and by the explanation alike.
+
+Each :class:`TargetRule` says what a kind's left-hand side is, its sense, the right-hand
+side, the unit of a shortfall, how "achieved" is computed from the solution, and which
+stages to look at when a miss is explained. A target is soft: a ``shortfall`` column,
+priced at the target's stated penalty, keeps every plan feasible, so a miss is reported
+with its size and reason instead of an infeasible solve. An unknown kind raises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from reeplan.errors import ChainDefinitionError
+from reeplan.optimize.expressions import (
+    MUSD,
+    consumption_reo,
+    imports_reo,
+    output_value,
+    stage_output,
+)
+from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
+from reeplan.optimize.problem import Problem, Target
+from reeplan.types import PlanStage
+
+__all__ = ["RULES", "TargetRule", "define_targets", "rule", "shortfall_cost"]
+
+
+@dataclass(frozen=True)
+class TargetRule:
+    """How one kind of target enters the model and the explanation.
+
+    Attributes
+    ----------
+    kind
+        The kind's name.
+    meaning
+        One line for people.
+    sense
+        ``">="``: lhs + shortfall >= rhs; ``"<="``: lhs - shortfall <= rhs.
+    lhs
+        Terms over year for a target (model units: t/yr, t REO/yr or M USD/yr).
+    rhs
+        Right-hand side over year from the parameters and the target's value.
+    unit
+        Unit of the shortfall as reported.
+    scale
+        Reported units per model unit of the shortfall (M USD to USD for values).
+    achieved
+        From the left-hand side's value at the solution, what the target measures.
+    stages
+        Stages whose candidates explain a miss.
+    """
+
+    kind: str
+    meaning: str
+    sense: Sense
+    lhs: Callable[[LinearProgram, Target], list[Term]]
+    rhs: Callable[[Param, float], xr.DataArray]
+    unit: str
+    scale: float
+    achieved: Callable[[xr.DataArray, Param], xr.DataArray]
+    stages: Callable[[Target], tuple[PlanStage, ...]]
+
+
+_UPSTREAM: Mapping[str, tuple[PlanStage, ...]] = {
+    "mining": ("mining",), "separation": ("mining", "separation"),
+    "metal": ("mining", "separation", "metal"),
+    "magnet": ("mining", "separation", "metal", "magnet"), "recycling": ("recycling",)}
+"""A stage and the stages that feed it: where a miss of its output may come from."""
+
+
+def _per_year(q: Param, value: float) -> xr.DataArray:
+    return xr.full_like(q["discount"], value)
+
+
+def _share_of_consumption(q: Param, value: float) -> xr.DataArray:
+    return value * consumption_reo(q)
+
+
+def _fraction(lhs: xr.DataArray, q: Param) -> xr.DataArray:
+    c = consumption_reo(q)
+    return lhs / c.where(c > 0)
+
+
+RULES: Mapping[str, TargetRule] = {
+    "output": TargetRule(
+        "output", "domestic output of the target's stage of at least the value [t/yr]",
+        ">=", lambda lp, t: [stage_output(lp, t.stage)], _per_year, "t/yr", 1.0,
+        lambda lhs, q: lhs, lambda t: _UPSTREAM[t.stage]),
+    "import_share": TargetRule(
+        "import_share", "imports of all rare-earth products at most the value [fraction] of "
+        "consumption, both in t REO equivalent", "<=", lambda lp, t: imports_reo(lp),
+        _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
+        lambda t: ("separation", "metal", "magnet")),
+    "self_sufficiency": TargetRule(
+        "self_sufficiency", "domestic separated oxide at least the value [fraction] of "
+        "consumption [t REO]", ">=", lambda lp, t: [stage_output(lp, "separation")],
+        _share_of_consumption, "t REO/yr of domestic oxide", 1.0, _fraction,
+        lambda t: ("mining", "separation")),
+    "output_value": TargetRule(
+        "output_value", "domestic output worth at least the value [USD/yr] at reference "
+        "prices, each stage's value added counted once", ">=",
+        lambda lp, t: output_value(lp), lambda q, value: _per_year(q, value / MUSD),
+        "USD/yr", MUSD, lambda lhs, q: lhs * MUSD,
+        lambda t: ("mining", "separation", "metal", "magnet")),
+}
+"""The rule of every target kind the model knows."""
+
+
+def rule(kind: str) -> TargetRule:
+    """The rule of ``kind``; an unknown kind raises, naming the known ones."""
+    if kind not in RULES:
+        raise ChainDefinitionError(f"unknown target kind '{kind}'; expected one of "
+                                   f"{', '.join(RULES)}")
+    return RULES[kind]
+
+
+def shortfall_cost(q: Param) -> xr.DataArray:
+    """Cost of one model unit of each target's shortfall [USD], by target."""
+    scale = np.array([rule(str(k)).scale for k in q["target_kind"].values])
+    return q["target_penalty"] * xr.DataArray(scale, coords={"target": q["target"].values})
+
+
+def define_targets(lp: LinearProgram, problem: Problem) -> None:
+    """Soft targets: one ``shortfall`` column per target and year, priced in the objective.
+
+    Each target is one family ``target_<id>`` over its years; shortfalls are in the model
+    units of the rule (t/yr, t REO/yr or M USD/yr) and absent before a target's first year.
+    """
+    p = lp.params
+    if not problem.targets:
+        return
+    for t in problem.targets:
+        rule(t.kind)
+    active = p["year"] >= p["target_from"]
+    short = lp.add_variables("shortfall", {"target": list(p["target"].values),
+                                           "year": list(p["year"].values)}, mask=active)
+    for t in problem.targets:
+        r = rule(t.kind)
+        s = short.sel(target=t.id).term(1.0 if r.sense == ">=" else -1.0)
+
+        def rhs(q: Param, r: TargetRule = r, tid: str = t.id) -> xr.DataArray:
+            return r.rhs(q, float(q["target_value"].sel(target=tid)))
+
+        lp.add_constraints(f"target_{t.id}", [*r.lhs(lp, t), s], r.sense, rhs,
+                           {"year": list(p["year"].values)}, mask=active.sel(target=t.id))

@@ -1,0 +1,90 @@
+"""Every string choice of reeplan, defined once.
+
+Stage names, plan stages, products, technologies, partners, target kinds and confidence
+levels are each a ``Literal`` (for pydantic and mypy) with a tuple of its values (for code
+that iterates or checks membership), so a misspelt choice raises instead of vanishing.
+Nothing here imports anything heavy: the data layer, the domain, the planner and the
+scenario schema all read their choices from this module.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal, get_args
+
+__all__ = [
+    "CHAIN_STAGES",
+    "CONFIDENCE_LEVELS",
+    "PARTNER_IDS",
+    "PLAN_STAGES",
+    "PRODUCTS",
+    "TARGET_KINDS",
+    "TECHNOLOGIES",
+    "TRADED_PRODUCTS",
+    "Confidence",
+    "PartnerId",
+    "PlanStage",
+    "Product",
+    "Stage",
+    "StageName",
+    "TargetKind",
+    "Technology",
+    "TradeFlow",
+    "TradedProduct",
+]
+
+
+class Stage(StrEnum):
+    """Stages of the mine-to-magnet chain, in flow order."""
+
+    MINING = "mining"
+    CONCENTRATE = "concentrate"
+    CRACKING = "cracking"
+    SEPARATION = "separation"
+    METAL = "metal"
+    ALLOY = "alloy"
+    MAGNET = "magnet"
+
+
+CHAIN_STAGES: tuple[Stage, ...] = tuple(Stage)
+"""The chain's stages in flow order."""
+
+StageName = Literal["mining", "concentrate", "cracking", "separation", "refining", "metal",
+                    "alloy", "magnet", "recycling"]
+"""Stage names the fact base may use (``refining`` for rare metals, ``recycling`` for the
+loop back from end of life)."""
+
+PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
+"""Stages the planner builds. ``mining`` covers mine, concentrator and cracking (its output
+is cracked concentrate in t REO); ``magnet`` covers alloy and magnet making; ``recycling``
+turns end-of-life magnets into metal."""
+PLAN_STAGES: tuple[PlanStage, ...] = get_args(PlanStage)
+
+Product = Literal["concentrate", "oxide", "metal", "magnet"]
+"""What a stage makes: t REO of concentrate, t of separated oxide, t of metal, t of magnet."""
+PRODUCTS: tuple[Product, ...] = get_args(Product)
+
+TradedProduct = Literal["oxide", "metal", "magnet"]
+"""Products the planner trades with partners."""
+TRADED_PRODUCTS: tuple[TradedProduct, ...] = get_args(TradedProduct)
+
+TradeFlow = Literal["import", "export"]
+
+Technology = Literal["domestic", "CHN", "WEST"]
+"""Who owns a process: the planning country itself, China, or Western companies."""
+TECHNOLOGIES: tuple[Technology, ...] = get_args(Technology)
+
+PartnerId = Literal["CHN", "WEST", "OTHER"]
+"""Trading partners: China; the West (the countries sanctioning Russia, order 430-r, and
+their allies); every other country (third countries such as Kazakhstan, the UAE, Turkey)."""
+PARTNER_IDS: tuple[PartnerId, ...] = get_args(PartnerId)
+
+TargetKind = Literal["output", "output_multiple", "import_share", "self_sufficiency",
+                     "output_value"]
+"""Kinds of roadmap target; :mod:`reeplan.optimize.targets` holds the rule of each."""
+TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
+
+Confidence = Literal["high", "medium", "low", "unverified"]
+"""How sure we are of a fact-base row: ``high`` read in a primary source, ``medium`` from a
+reputable secondary source, ``low`` recalled or derived, ``unverified`` a press claim."""
+CONFIDENCE_LEVELS: tuple[Confidence, ...] = get_args(Confidence)
