@@ -7,6 +7,7 @@ replaced by stand-ins, so they need no solve.
 
 from __future__ import annotations
 
+import doctest
 import io
 import json
 import signal
@@ -23,7 +24,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from reeplan.interfaces import cli
+from reeplan.interfaces import cli, render
 from reeplan.interfaces.cli import app, main
 from reeplan.interfaces.render import (
     emit_chain,
@@ -42,9 +43,10 @@ RAW = ("\x1b", "\x07", "\x9b", "\u202e", "\r")
 
 @pytest.fixture(autouse=True)
 def _plain_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Rich writes no styling of its own (so any ESC seen comes from the data)."""
+    """Rich writes no styling of its own (so any ESC seen comes from the data), wide."""
     for var in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("COLUMNS", "400")
 
 
 def _assert_no_raw(text: str) -> None:
@@ -308,6 +310,11 @@ def test_safe_text_shows_controls_as_escapes() -> None:
     assert safe_text(2030) == "2030"
 
 
+def test_render_docstring_examples() -> None:
+    result = doctest.testmod(render)
+    assert result.failed == 0 and result.attempted > 0
+
+
 def test_emit_frame_table_escapes_controls_and_markup() -> None:
     frame = pd.DataFrame({"name": [EVIL, "[bold]not bold[/bold]"], EVIL: [1, 2]})
     console = Console(file=io.StringIO(), width=300)
@@ -323,7 +330,8 @@ def test_emit_frame_csv_and_json(capsys: pytest.CaptureFixture[str]) -> None:
     emit_frame(frame, "csv")
     out = capsys.readouterr().out
     _assert_no_raw(out)
-    assert out.splitlines() == ["name,n", "evil\\x1b[31mred\\x07bell\\x9bcsi\\u202eltr\\rcr\\nnl,-1"]
+    shown = "evil\\x1b[31mred\\x07bell\\x9bcsi\\u202eltr\\rcr\\nnl"
+    assert out.splitlines() == ["name,n", f"{shown},-1"]
     emit_frame(frame, "json")
     out = capsys.readouterr().out
     _assert_no_raw(out)

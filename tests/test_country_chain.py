@@ -113,7 +113,7 @@ DIST_HEADER = "distribution_id,deposit_id,element,value,complete,source_id,confi
      ("facilities.csv", "row 2", "feed", "'nowhere'")),
     ({"stage_parameters.csv": f"{PARAM_HEADER}\nseparation,recovery,1.2,fraction,"
                               "separation_recovery,low,\n"},
-     ("stage_parameters.csv", "row 2", "value", "<= 1")),
+     ("stage_parameters.csv", "row 2", "value", "at most 1")),
     ({"element_distributions.csv": f"{DIST_HEADER}\nlovozero_loparite_approx,lovozero,Nd,"
                                    "60,false,hedrick_1997,low,\n"},
      ("element_distributions.csv", "value", "expected at most 100%")),

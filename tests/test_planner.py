@@ -10,12 +10,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from reeplan.domain import Recipe
+from reeplan.domain import Recipe, StageChain
 from reeplan.interfaces.cli import app
 from reeplan.optimize import Candidate, Partner, Problem, Target, solve
+from reeplan.types import Stage
 
 SCENARIOS = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
 runner = CliRunner()
+SEP95 = StageChain({**StageChain.ideal().recovery, Stage.SEPARATION: 0.95})
+"""A chain whose only loss is 5% at separation."""
 
 
 def _problem(target: float = 500.0, extra: tuple[Candidate, ...] = (),
@@ -32,7 +35,7 @@ def _problem(target: float = 500.0, extra: tuple[Candidate, ...] = (),
                    magnet_price=0.0, magnet_demand={}, other_demand=dict.fromkeys(
                        range(2025, 2031), demand),
                    targets=(Target("sep", "output", target, 2028, "separation", 1e6),),
-                   separation_recovery=0.95)
+                   chain=SEP95)
 
 
 def test_hand_solvable_build_year_and_cost() -> None:
@@ -98,8 +101,13 @@ def test_every_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
         parquet = pd.read_parquet(tmp_path / "out" / f"{name}.parquet")
         assert len(csv) == len(parquet)
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
-    assert run["status"] == "optimal" and len(run["data"]["sha256"]) == 64
-    assert run["versions"]["reeplan"]
+    prov = run["provenance"]
+    assert run["status"] == "optimal" and len(prov["data"]["sha256"]) == 64
+    assert prov["versions"]["reeplan"] and prov["solver"]["termination"] == "Optimal"
+    # the scenario as solved, and the sources it used, travel with the plan
+    resolved = json.loads((tmp_path / "out" / "scenario.resolved.json").read_text())
+    assert resolved == prov["scenario"] and resolved["name"] == path.stem
+    assert "usgs_mcs2025_ree" in prov["sources"] or "generic_costs_ru" in prov["sources"]
     again = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
     assert again.exit_code == 2 and "--force" in again.stderr
 
@@ -157,7 +165,7 @@ def test_a_variant_can_clear_a_mapping_of_its_base() -> None:
 def test_ramp_up_makes_the_build_come_a_year_earlier() -> None:
     """With half of new capacity usable in its first year, 500 t/yr from 2028 is cheapest
     built in 2025 (online 2027, full in 2028) rather than 1,000 t/yr in 2026."""
-    plan = solve(replace(_problem(), ramp_up=0.5))
+    plan = solve(replace(_problem(), ramp_up=(0.5,)))
     b = plan.builds.set_index("candidate").loc["sep"]
     assert (b["decision_year"], b["online_year"]) == (2025, 2027)
     assert b["capacity"] == pytest.approx(500)
@@ -281,7 +289,7 @@ def test_triple_mine_output_is_three_times_the_production_row(tmp_path: Path) ->
     """'Triple by 2030' at the mining stage: 3 x the USGS 2024 output of 2,500 t REO."""
     from reeplan.data import load_factbase
     from reeplan.scenarios.assemble import assemble
-    from reeplan.scenarios.run import load_checked
+    from reeplan.scenarios.spec import read_scenario
 
     base = SCENARIOS[0].parent / "russia-2030.yaml"
     triple = tmp_path / "triple.yaml"
@@ -289,7 +297,7 @@ def test_triple_mine_output_is_three_times_the_production_row(tmp_path: Path) ->
                       "  - {id: triple, kind: output_multiple, stage: mining, value: 3, "
                       "year: 2030, source: rus_output_multiple}\n", encoding="utf-8")
     facts = load_factbase()
-    problem = assemble(load_checked(triple, facts), facts)
+    problem = assemble(read_scenario(triple)[0], facts)
     assert [(t.kind, t.value) for t in problem.targets] == [("output", 7500.0)]
     plan = solve(problem)
     mined = plan.production[plan.production["candidate"].isin(["lovozero", "tomtor"])]

@@ -8,9 +8,9 @@ import xarray as xr
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reeplan.domain import Recipe, Stage
+from reeplan.domain import Recipe, Stage, StageChain
 from reeplan.errors import ChainDefinitionError
-from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_stages
+from reeplan.flows.stages import STAGE_ORDER, StageSpec, run_chain
 
 FACTORS = {"Nd": 0.857, "Pr": 0.828, "Dy": 0.871}
 RECIPE = Recipe("test", {"Nd": 30.0, "Dy": 1.0})
@@ -21,11 +21,16 @@ def _mined(nd: float = 100.0, dy: float = 2.0, ce: float = 200.0) -> xr.DataArra
 
 
 def _specs(caps: dict[Stage, float | None] | None = None,
-           rec: dict[Stage, float] | None = None) -> list[StageSpec]:
+           rec: dict[Stage, float] | None = None) -> tuple[StageChain, dict[Stage, float | None]]:
     recovery = {Stage.CONCENTRATE: 1.0, Stage.CRACKING: 0.9, Stage.SEPARATION: 0.9,
                 Stage.METAL: 0.9, Stage.ALLOY: 1.0, Stage.MAGNET: 0.8} | (rec or {})
-    caps = caps or {}
-    return [StageSpec(s, caps.get(s), recovery[s]) for s in STAGE_ORDER[1:]]
+    return StageChain(recovery), dict(caps or {})
+
+
+def run_stages(mined: xr.DataArray, specs: tuple[StageChain, dict[Stage, float | None]],
+               factors: dict[str, float], recipe: Recipe) -> xr.Dataset:
+    chain, caps = specs
+    return run_chain(mined, chain, caps, factors, recipe)
 
 
 def test_deposit_to_magnet_by_hand() -> None:
@@ -76,25 +81,46 @@ def test_substitute_elements_supply_a_component() -> None:
     assert float(ds["output"].sel(stage="alloy", element="Pr")) == pytest.approx(25.0)
 
 
-@pytest.mark.parametrize(("kwargs", "field"), [
-    ({"capacity": -1.0, "recovery": 0.5}, "capacity"),
-    ({"capacity": None, "recovery": 1.2}, "recovery"),
-])
-def test_bad_stage_spec_names_the_field(kwargs: dict[str, object], field: str) -> None:
-    with pytest.raises(ChainDefinitionError, match=f"stage 'metal', field '{field}'"):
-        StageSpec(Stage.METAL, **kwargs)  # type: ignore[arg-type]
+def test_bad_capacity_names_the_field() -> None:
+    with pytest.raises(ChainDefinitionError, match="stage 'metal', field 'capacity'"):
+        StageSpec(Stage.METAL, -1.0, 0.5)
 
 
-def test_stages_out_of_order_are_rejected() -> None:
-    with pytest.raises(ChainDefinitionError, match="expected one spec per stage"):
-        run_stages(_mined(), list(reversed(_specs())), FACTORS, RECIPE)
+@pytest.mark.parametrize("bad", [0.0, 1.2, -0.1])
+def test_bad_recovery_names_the_stage(bad: float) -> None:
+    chain, _ = _specs()
+    with pytest.raises(ChainDefinitionError, match="stage 'metal', field 'recovery'"):
+        StageChain({**chain.recovery, Stage.METAL: bad})
+
+
+def test_each_plant_gets_its_share_of_its_stage() -> None:
+    """Two separation plants of 100 and 300 t/yr share the stage's output 1:3."""
+    chain, _ = _specs()
+    plants = {Stage.SEPARATION: {"a": 100.0, "b": 300.0}}
+    ds = run_chain(_mined(), chain, {Stage.SEPARATION: 400.0}, FACTORS, RECIPE, plants)
+    out = ds["facility_output"]
+    sep = ds["output"].sel(stage="separation")
+    assert np.allclose(out.sel(facility="a"), sep * 0.25)
+    assert np.allclose(out.sel(facility="b"), sep * 0.75)
+    assert list(out["facility_stage"].values) == ["separation", "separation"]
+
+
+def test_unassigned_ore_leaves_separation_as_residue() -> None:
+    """10 t REO without an element breakdown follow the ore to separation, then leave it."""
+    chain, _ = _specs()
+    ds = run_chain(_mined(), chain, {}, FACTORS, RECIPE, unassigned=10.0)
+    rest = ds["unassigned"]
+    assert float(rest.sel(stage="cracking", flow="output")) == pytest.approx(10 * 0.9)
+    assert float(rest.sel(stage="separation", flow="output")) == 0.0
+    assert float(rest.sel(stage="separation", flow="loss")) == pytest.approx(9.0)
+    assert "unassigned" not in ds["element"]
 
 
 positive = st.floats(min_value=0.0, max_value=1e6, allow_nan=False)
 
 
 @given(st.lists(positive, min_size=3, max_size=3), st.floats(0.01, 100.0),
-       st.lists(st.floats(0.0, 1.0), min_size=6, max_size=6))
+       st.lists(st.floats(0.01, 1.0), min_size=6, max_size=6))
 def test_conserves_mass_and_scales_linearly(mined: list[float], k: float,
                                             rec: list[float]) -> None:
     specs = _specs(rec=dict(zip(STAGE_ORDER[1:], rec, strict=True)))

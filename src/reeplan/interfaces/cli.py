@@ -177,7 +177,9 @@ def _mix_item(item: str) -> tuple[str, float]:
 def plan(
     scenario: Annotated[Path | None, typer.Argument(help="Scenario YAML file.")] = None,
     out: Annotated[Path | None, typer.Option(help="Directory for the roadmap files.")] = None,
-    force: Annotated[bool, typer.Option(help="Overwrite an existing --out directory.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Replace reeplan's files in an existing --out directory (other files are "
+             "kept).")] = False,
     diff: Annotated[tuple[Path, Path] | None, typer.Option(
         help="Compare the plans of two scenario files instead.")] = None,
     data: DataOpt = None,

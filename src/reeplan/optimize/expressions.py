@@ -89,9 +89,7 @@ def output_value(lp: LinearProgram) -> list[Term]:
         gain: xr.DataArray = (p["magnet_price"] - content / p["magnet_per_alloy_metal"]) / MUSD
         return gain
 
-    recipe = [e for e, r in zip(lp.params["element"].values, lp.params["in_recipe"].values,
-                                strict=True) if r]
     terms = [(t * oxide).sum("element") for t in separated_oxide(lp)]
-    terms.append(v["metal_in"].sel(element=recipe).term(metal_gain).sum("element"))
+    terms.append(v["metal_in"].term(metal_gain).sum("element"))
     terms.append(stage_output(lp, "magnet") * magnet_gain)
     return terms

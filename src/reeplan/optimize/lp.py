@@ -469,6 +469,14 @@ class LinearProgram:
             return "\n".join(lines) + "\n"
         return self._rows_text(family, m, names)
 
+    def objective_text(self) -> str:
+        """The objective as text, one line per column with a non-zero cost, sorted."""
+        m = self.matrix()
+        names = self._column_names()
+        lines = sorted(f"{names[c]}: {_num(m.col_cost[c], sign=True)}"
+                       for c in np.nonzero(m.col_cost)[0])
+        return "\n".join(lines) + "\n"
+
     def _rows_text(self, family: str, m: Matrix, names: list[str]) -> str:
         block = self.constraints[family]
         col_of = np.repeat(np.arange(self._n_cols), np.diff(m.start))

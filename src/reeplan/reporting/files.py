@@ -16,7 +16,8 @@
   Only reeplan's own files are replaced: any other file or folder in the old directory
   (notes, a ``.git``) is *kept* — hard-linked (copied where the file system has no hard
   links) into the new directory before the swap, so the old directory stays whole until
-  the new one is in place.
+  the new one is in place. A symbolic link at ``DIR`` is replaced by a directory; what it
+  pointed to is left as it was.
 * **One writer at a time.** An exclusive, non-blocking :func:`fcntl.flock` on the sibling
   ``.<name>.lock`` (left in place; deleting lock files races) is held for the whole write;
   a second writer is refused.
@@ -149,11 +150,17 @@ def check_output_dir(out: str | os.PathLike[str], *, force: bool = False,
     resolved = path.resolve()
     _refuse_special(path, resolved)
     _refuse_protected(path, resolved, protected)
+    _refuse_existing(path, force)
+    return path
+
+
+def _refuse_existing(path: Path, force: bool) -> None:
+    if path.is_symlink() and not path.exists():
+        raise ReeplanError(f"output path '{path}' is a broken symbolic link")
     if path.exists() and not path.is_dir():
         raise ReeplanError(f"output path '{path}' is an existing file, not a directory")
     if path.exists() and not force:
         raise ReeplanError(f"output directory '{path}' exists; choose another or pass --force")
-    return path
 
 
 def _refuse_special(path: Path, resolved: Path) -> None:
@@ -378,6 +385,7 @@ def _stage(out: Path, payload: Mapping[str, bytes], known: set[str]) -> Path:
             if name != MARKER:
                 _write_file(tmp / name, data)
         if out.is_dir():
+            shutil.copymode(out, tmp)
             _keep_foreign(out, tmp, known | set(payload))
         _write_file(tmp / MARKER, payload[MARKER])
         _fsync_dir(tmp)
