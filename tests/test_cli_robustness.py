@@ -216,6 +216,7 @@ class FakePlan:
 @pytest.fixture
 def core(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
     """Replace ``run_plan`` and ``write_plan`` by stand-ins that record their calls."""
+    from reeplan.reporting import roadmap
     from reeplan.reporting.files import write_output_dir
     from reeplan.scenarios import run
 
@@ -232,7 +233,7 @@ def core(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
                                 force=force, protected=protected)
 
     monkeypatch.setattr(run, "run_plan", run_plan, raising=False)
-    monkeypatch.setattr(run, "write_plan", write_plan)
+    monkeypatch.setattr(roadmap, "write_plan", write_plan)
     return calls
 
 

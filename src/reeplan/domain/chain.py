@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from reeplan.data.selection import stage_parameter
 from reeplan.errors import ChainDefinitionError
 from reeplan.types import CHAIN_STAGES, PlanStage, Stage
 
@@ -103,15 +104,12 @@ class StageChain:
 
     @property
     def magnet_per_alloy_metal(self) -> float:
-        """Magnet made per tonne of alloy's worth of metal fed [t / t]: alloy x magnet
-        recoveries."""
+        """Magnet made per tonne of alloy's metal fed [t / t]: alloy x magnet recoveries."""
         return self.through(Stage.ALLOY, Stage.MAGNET)
 
 
 def chain_from_facts(facts: FactBase) -> StageChain:
     """The chain's recoveries as the fact base's ``stage_parameters`` table gives them."""
-    from reeplan.data.selection import stage_parameter
-
     recovery: dict[Stage, float] = {}
     sources: dict[str, str] = {}
     for stage in CHAIN_STAGES[1:]:

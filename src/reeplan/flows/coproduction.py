@@ -77,8 +77,7 @@ def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.Dat
 
 
 def unassigned_share(distribution: xr.DataArray) -> float:
-    """Share of TREO a distribution does not break down by element [fraction]; 0 if
-    complete."""
+    """Share of TREO a distribution leaves without an element [fraction]; 0 if complete."""
     return float(distribution.attrs.get(UNASSIGNED, 0.0))
 
 

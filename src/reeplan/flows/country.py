@@ -21,7 +21,7 @@ import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
 from reeplan.data.selection import consumption, mine_output, oxide_prices
-from reeplan.domain import Recipe, Stage, StageChain, chain_from_facts, recipe_from_facts
+from reeplan.domain import Recipe, Stage, chain_from_facts, recipe_from_facts
 from reeplan.errors import ReeplanError
 from reeplan.flows.coproduction import (
     UNASSIGNED,

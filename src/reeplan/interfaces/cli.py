@@ -210,7 +210,7 @@ def plan(
     result = _solve(scenario, facts, progress)
     emit_plan(result, result.name)
     if out is not None:
-        from reeplan.scenarios.run import write_plan
+        from reeplan.reporting.roadmap import write_plan
 
         write_plan(result, out, force=force, protected=protected)
         Console().print(f"roadmap written to {safe_text(out)}", markup=False, highlight=False)

@@ -39,7 +39,7 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, tuple[xr.Da
         mp = prod.sel(candidate=mines).rename(candidate="mine")
         conc = sol["conc_export"]
         feed = mp - conc
-        out["mining (concentrate sold within output)"] = (np.minimum(feed, 0.0), mp)
+        out["mining (concentrate sold within output)"] = (feed.clip(max=0.0), mp)
         separated = params["oxide_per_mined"] * (params["distribution"] * feed).sum("mine")
         if stage_ids(params, "separation"):
             out["separation"] = (_sum_stage(sol, params, "separation") - separated.sum("element"),
@@ -60,13 +60,13 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, tuple[xr.Da
     magnets = _sum_stage(sol, params, "magnet")
     supply = magnets + sol["import_magnet"].sum("partner") - sol["export_magnet"].sum("partner") \
         + sol["unmet_magnets"]
-    out["magnet demand"] = (np.minimum(supply - params["magnet_demand"], 0.0),
+    out["magnet demand"] = ((supply - params["magnet_demand"]).clip(max=0.0),
                             params["magnet_demand"] + magnets)
     online = params["existing"] + (params["online"] * sol["build"]).sum("decision")
-    out["capacity"] = (np.maximum(prod - online, 0.0), online + prod)
+    out["capacity"] = ((prod - online).clip(min=0.0), online + prod)
     for name in [v for v in sol.data_vars if str(v).startswith("stock_") or v in (
             "other_use", "metal_in", "alloy_use", "import_oxide", "export_oxide")]:
-        out[f"non-negative {name}"] = (np.minimum(sol[name], 0.0), abs(sol[name]))
+        out[f"non-negative {name}"] = (sol[name].clip(max=0.0), abs(sol[name]))
     return out
 
 
@@ -89,8 +89,8 @@ def check_plan_balance(sol: xr.Dataset, params: xr.Dataset, recipe_need: xr.Data
     need = _sum_stage(sol, params, "magnet") * recipe_need
     residuals["alloy recipe"] = (alloy - need, alloy + need)
     worst: list[tuple[float, str]] = []
-    for name, (res, scale) in residuals.items():
-        res, scale = xr.broadcast(res, scale)
+    for name, pair in residuals.items():
+        res, scale = xr.broadcast(*pair)
         bad = abs(res) > TOL * (abs(scale) + 1.0)
         if bool(bad.any()):
             for idx in zip(*np.nonzero(bad.values), strict=True):

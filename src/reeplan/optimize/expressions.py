@@ -13,8 +13,17 @@ import xarray as xr
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.types import PlanStage
 
-__all__ = ["MUSD", "consumption_reo", "imports_reo", "magnet_oxide", "mine_feed",
-           "output_value", "separated_oxide", "stage_output", "stage_ids"]
+__all__ = [
+    "MUSD",
+    "consumption_reo",
+    "imports_reo",
+    "magnet_oxide",
+    "mine_feed",
+    "output_value",
+    "separated_oxide",
+    "stage_ids",
+    "stage_output",
+]
 
 MUSD = 1e6
 """USD per unit of the objective, the budget and value targets: the model counts money in
@@ -42,16 +51,20 @@ def mine_feed(lp: LinearProgram) -> list[Term]:
 
 
 def separated_oxide(lp: LinearProgram) -> list[Term]:
-    """Separated oxide by element [t REO/yr], over (element, year): recovery x feed x the
-    ore's distribution (the balance problem)."""
+    """Separated oxide by element [t REO/yr], over (element, year).
+
+    Recovery x feed x the ore's distribution (the balance problem).
+    """
     p = lp.params
     share = p["oxide_per_mined"] * p["distribution"]
     return [(t * share).sum("mine") for t in mine_feed(lp)]
 
 
 def magnet_oxide(params: Param) -> float:
-    """Oxide needed per tonne of finished magnet [t REO / t], from the recipe's content
-    (stored on the dataset) and the alloy and magnet yields."""
+    """Oxide needed per tonne of finished magnet [t REO / t].
+
+    From the recipe's content (stored on the dataset) and the alloy and magnet yields.
+    """
     return float(params.attrs["magnet_oxide_content"]) / float(params["magnet_per_alloy_metal"])
 
 

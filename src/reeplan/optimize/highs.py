@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import highspy
 import numpy as np
@@ -22,7 +23,7 @@ import numpy as np
 from reeplan.errors import ReeplanError
 from reeplan.optimize.lp import LinearProgram, Matrix, Param
 
-__all__ = ["HighsModel", "SolveError", "SolveStatus", "Solution"]
+__all__ = ["HighsModel", "Solution", "SolveError", "SolveStatus"]
 
 
 class SolveStatus(StrEnum):
@@ -130,7 +131,7 @@ class HighsModel:
         self.lp = lp
         self.matrix = lp.matrix()
         with native_stdout_silenced():
-            self.highs = highspy.Highs()
+            self.highs: Any = highspy.Highs()
         for name, value in (("output_flag", False), ("threads", 1), ("random_seed", 0),
                             ("mip_rel_gap", 1e-6)):
             self.highs.setOptionValue(name, value)

@@ -14,7 +14,8 @@ recorded, so :meth:`LinearProgram.update` recomputes them for new parameters and
 the existing HiGHS model in place.
 
 Conventions: a *term* is a variable's columns times a coefficient, possibly summed over
-some dimensions (summed when assembled); a constraint is ``sum of terms  sense  rhs`` over its own dimensions.
+some dimensions (summed when assembled); a constraint is ``sum of terms  sense  rhs`` over
+its own dimensions.
 """
 
 from __future__ import annotations
@@ -52,8 +53,7 @@ def _bcast(*arrays: xr.DataArray) -> tuple[list[str], list[np.ndarray]]:
             if d not in sizes:
                 dims.append(d)
                 sizes[d], labels[d] = a.sizes[d], values
-            elif a.sizes[d] != sizes[d] or (values is not None and labels[d] is not None
-                                            and not np.array_equal(values, labels[d])):
+            elif a.sizes[d] != sizes[d] or _differ(values, labels[d]):
                 raise ChainDefinitionError(f"labels of dimension '{d}' do not match between "
                                            f"model terms")
     full = [sizes[d] for d in dims]
@@ -64,6 +64,10 @@ def _bcast(*arrays: xr.DataArray) -> tuple[list[str], list[np.ndarray]]:
         shape = [sizes[d] if d in a.dims else 1 for d in dims]
         out.append(np.broadcast_to(data.reshape(shape), full))
     return dims, out
+
+
+def _differ(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is not None and b is not None and not np.array_equal(a, b)
 
 
 def _exact(*arrays: xr.DataArray) -> list[xr.DataArray]:
@@ -86,8 +90,10 @@ class Var:
     cols: xr.DataArray
 
     def term(self, coef: Coef = 1.0) -> Term:
-        """This variable times ``coef`` (a number, a labelled array, or a function of the
-        parameters returning one)."""
+        """The variable times ``coef``.
+
+        ``coef`` is a number, a labelled array, or a function of the parameters returning one.
+        """
         return Term(self.cols, coef)
 
     def __neg__(self) -> Term:
@@ -127,10 +133,10 @@ class Term:
             a, b = self.coef, other
 
             def product(p: Param) -> xr.DataArray | float:
-                return _value(a, p) * _value(b, p)  # type: ignore[operator]
+                return _value(a, p) * _value(b, p)  # type: ignore[operator,unused-ignore]
 
             return Term(self.cols, product, self.summed)
-        return Term(self.cols, self.coef * other, self.summed)  # type: ignore[operator]
+        return Term(self.cols, self.coef * other, self.summed)  # type: ignore[operator,unused-ignore]
 
     __rmul__ = __mul__
 
@@ -232,7 +238,9 @@ class LinearProgram:
         n = int(keep.sum())
         cols[keep] = np.arange(self._n_cols, self._n_cols + n)
         var = Var(name, template.copy(data=cols))
-        for bound, store, kind in ((lower, self._lower, "lower"), (upper, self._upper, "upper")):
+        sides: tuple[tuple[Coef, list[np.ndarray], Literal["lower", "upper"]], ...] = (
+            (lower, self._lower, "lower"), (upper, self._upper, "upper"))
+        for bound, store, kind in sides:
             compute = self._on_columns(var, bound)
             store.append(compute(self.params))
             if callable(bound):

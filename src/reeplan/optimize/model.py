@@ -15,7 +15,6 @@ import xarray as xr
 
 from reeplan.optimize.expressions import (
     MUSD,
-    mine_feed,
     separated_oxide,
     stage_ids,
     stage_output,
@@ -121,8 +120,9 @@ def define_minimum_sizes(lp: LinearProgram, problem: Problem) -> None:
 
 
 def define_mining(lp: LinearProgram) -> None:
-    """Concentrate sold (``conc_export``, valued at zero: a conservative assumption) and
-    the reserve limits of mines [t REO].
+    """Concentrate sold and the reserve limits of mines [t REO].
+
+    ``conc_export`` is valued at zero (a conservative assumption).
 
     Mine output either feeds domestic cracking and separation or leaves as concentrate.
     All mines together stay within the national reserve; a mine with its own reserve stays
@@ -140,7 +140,7 @@ def define_mining(lp: LinearProgram) -> None:
         lp.add_constraints("national_reserve", [prod.sum("mine", "year")], "<=",
                            float(p["national_reserve"]), {})
     reserve = p["reserve"].sel(candidate=mines).rename(candidate="mine")
-    bounded = np.isfinite(reserve)
+    bounded = reserve < np.inf
     if bool(bounded.any()):
         lp.add_constraints("reserves", [prod.sum("year")], "<=", reserve.where(bounded, 0.0),
                            _coords(p, "mine"), mask=bounded)
@@ -179,7 +179,7 @@ def define_trade(lp: LinearProgram) -> None:
                                               v["import_metal"].term(1 / p["metal_per_oxide"])],
                            "<=", lambda q: q["export_cap"].fillna(0.0).broadcast_like(q["year"]),
                            coords, mask=capped.broadcast_like(like))
-    routed = np.isfinite(p["route_capacity"]) & ~p["blocked"]
+    routed = (p["route_capacity"] < np.inf) & ~p["blocked"]
     if bool(routed.any()):
         moved = [v[n].sum("element") for n in ("import_oxide", "export_oxide", "import_metal",
                                                "export_metal")]

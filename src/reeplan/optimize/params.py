@@ -77,7 +77,8 @@ def build_parameters(p: Problem) -> xr.Dataset:
     _targets(ds, p)
     ds["discount"] = ("year", (1 + p.discount_rate) ** -(years - years[0]).astype(float))
     ds["metal_per_oxide"] = ("element", [float(p.metal_per_oxide.get(e, 1.0)) for e in elements])
-    ds["in_recipe"] = ("element", [e in p.recipe.elements for e in elements])
+    ds["in_recipe"] = ("element", np.array([e in p.recipe.elements for e in elements],
+                                           dtype=bool))
     first = {p.recipe.members(c)[0]: w / 100 for c, w in p.recipe.wt_pct.items()}
     ds["recipe_share"] = ("element", [first.get(e, 0.0) for e in elements])
     ds.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
@@ -96,7 +97,8 @@ def _candidates(ds: xr.Dataset, p: Problem, cands: list) -> None:  # type: ignor
         ds[name] = ("candidate", [float(getattr(c, name)) for c in cands])
     ds["lead_time"] = ("candidate", [int(c.lead_time) for c in cands])
     ds["delay"] = ("candidate", np.zeros(len(cands)))
-    ds["allowed"] = ("candidate", [c.technology in p.allowed_technology for c in cands])
+    ds["allowed"] = ("candidate", np.array([c.technology in p.allowed_technology
+                                            for c in cands], dtype=bool))
     ds["reserve"] = ("candidate", [math.inf if c.reserve is None else float(c.reserve)
                                    for c in cands])
     ds["online"] = (("candidate", "decision", "year"),
@@ -130,12 +132,13 @@ def _prices(ds: xr.Dataset, p: Problem) -> None:
                     np.array([[float(table.get(e, 0.0))] * n for e in p.elements])
                     .reshape(len(p.elements), n))
     ds["magnet_price"] = ("year", np.full(n, float(p.magnet_price)))
-    ds["tradable"] = ("element", [p.tradable is None or e in p.tradable for e in p.elements])
+    ds["tradable"] = ("element", np.array([p.tradable is None or e in p.tradable
+                                           for e in p.elements], dtype=bool))
 
 
 def _trade(ds: xr.Dataset, p: Problem) -> None:
     q = p.partners
-    ds["blocked"] = ("partner", [x.blocked for x in q])
+    ds["blocked"] = ("partner", np.array([x.blocked for x in q], dtype=bool))
     ds["buy_factor"] = ("partner", [1.0 + x.buy_premium for x in q])
     ds["sell_factor"] = ("partner", [1.0 - x.sell_discount for x in q])
     ds["freight"] = ("partner", [float(x.transport_cost) for x in q])

@@ -7,12 +7,11 @@ USD per tonne [USD/t]. Scenario files and the fact base are turned into a
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
-
-import math
 
 from reeplan.domain import Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
@@ -78,8 +77,7 @@ class Candidate:
     unassigned: float = 0.0
 
     def __post_init__(self) -> None:
-        """Reject negative or non-finite numbers, existing above the maximum, and bad
-        distributions."""
+        """Reject bad numbers, existing above the maximum, and bad distributions."""
         where = f"candidate '{self.id}'"
         for name in ("existing", "max_capacity", "capex", "opex", "lead_time", "min_size",
                      "unassigned"):

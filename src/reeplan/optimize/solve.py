@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
@@ -76,8 +77,6 @@ class Provenance:
 
 
 def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
     out = {}
     for p in ("reeplan", "highspy", "numpy", "pandas", "xarray"):
         try:
@@ -133,8 +132,11 @@ class Plan:
 
     @cached_property
     def builds(self) -> pd.DataFrame:
-        """One row per build: candidate, stage, decision and online year, capacity [t/yr],
-        capex [USD, undiscounted], reason."""
+        """One row per build, with the reason it pays.
+
+        Candidate, stage, decision and online year, capacity [t/yr], capex [USD,
+        undiscounted], reason.
+        """
         return _builds(self)
 
     @cached_property
@@ -149,8 +151,7 @@ class Plan:
 
     @cached_property
     def targets(self) -> pd.DataFrame:
-        """Per target and year: required value, achieved, shortfall (in the rule's unit),
-        met."""
+        """Per target and year: required, achieved, shortfall (the rule's unit), met."""
         return _targets(self)
 
     @cached_property
@@ -261,7 +262,7 @@ def solve_myopic(problem: Problem, window: int, step: int = 1, *, name: str = "p
         window_params = _window(full, sub, seen)
         plan = solve(sub, name=f"{name} (window to {seen[-1]})", params=window_params)
         decided = years[s: s + step]
-        value = np.maximum(plan.solution["build"].sel(decision=decided), 0.0)
+        value = plan.solution["build"].sel(decision=decided).clip(min=0.0)
         can = buildable(full).sel(decision=decided)
         fixed = full["fixed_build"].copy()
         fixed.loc[{"decision": decided}] = value.where(can)
@@ -318,8 +319,11 @@ class Evaluator:
         self._build_cols = self.lp.variables["build"].cols
 
     def evaluate(self, builds: xr.DataArray, params: xr.Dataset | None = None) -> Evaluation:
-        """Cost and operations of ``builds`` [t/yr over candidate, decision] under
-        ``params`` (the base parameters when omitted)."""
+        """Cost and operations of ``builds`` under ``params``.
+
+        ``builds`` [t/yr] over candidate and decision year; ``params`` the base parameters
+        when omitted.
+        """
         cols = self._build_cols.values
         values = builds.broadcast_like(self._build_cols).fillna(0.0).transpose(
             *self._build_cols.dims).values

@@ -153,7 +153,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
              if cid not in scenario.remove_candidates]
     recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
     chain = chain_from_facts(facts)
-    factors = facts["elements"].set_index("symbol")["metal_per_oxide"].to_dict()
+    factors = {str(k): float(v) for k, v in
+               facts["elements"].set_index("symbol")["metal_per_oxide"].items()}
     elements = _elements(scenario, facts)
     usd_per_kg, price_sources = oxide_prices(facts, scenario.horizon.start)
     oxide = {e: 1000 * v for e, v in usd_per_kg.items()}  # USD/t
@@ -196,14 +197,16 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
 
 
 def _magnet_oxide(recipe: Recipe, factors: Mapping[str, float], chain: StageChain) -> float:
-    """Oxide per tonne of finished magnet [t REO / t]: the recipe's content over the alloy
-    and magnet yields (the same the model uses)."""
+    """Oxide per tonne of finished magnet [t REO / t], as the model counts it.
+
+    The recipe's content over the alloy and magnet yields.
+    """
     return recipe.oxide_content(factors) / chain.magnet_per_alloy_metal
 
 
 def _cited(scenario: Scenario) -> set[str]:
     """Every source, assumption or claim id the scenario cites."""
-    cited = [c.source for c in scenario.candidates.values()]
+    cited: list[str | None] = [c.source for c in scenario.candidates.values()]
     cited += [q.source for q in scenario.policy.partners.values()]
     cited += [scenario.demand.source, scenario.ramp_up.source]
     cited += [t.source for t in scenario.targets]
@@ -269,8 +272,10 @@ def _rare_earth_part(scenario: Scenario, year: int) -> float:
 
 
 def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float, set[str]]:
-    """Consumption [t REO/yr] in the first planning year, its magnet share, and sources:
-    the same rule ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`)."""
+    """Consumption [t REO/yr] in the first planning year, its magnet share, and sources.
+
+    The same rule ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`).
+    """
     found = consumption(facts, scenario.country, scenario.horizon.start)
     world = consumption(facts, "WLD", scenario.horizon.start)
     if scenario.demand.consumption_t_reo is not None:

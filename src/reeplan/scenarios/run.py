@@ -7,7 +7,6 @@ its provenance, so the files written describe the file that was solved.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 from reeplan.data import FactBase, load_factbase
@@ -15,10 +14,7 @@ from reeplan.optimize import Plan, Provenance, solve, solve_myopic
 from reeplan.scenarios.assemble import assemble, check_references
 from reeplan.scenarios.spec import Scenario, read_scenario
 
-__all__ = ["TABLES", "plan", "run_plan", "solve_scenario", "write_plan"]
-
-TABLES = ("builds", "production", "trade", "targets", "unmet", "binding")
-"""The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
+__all__ = ["plan", "run_plan", "solve_scenario"]
 
 
 def run_plan(path: str | Path, facts: FactBase | None = None) -> Plan:
@@ -51,23 +47,3 @@ def solve_scenario(scenario: Scenario, facts: FactBase) -> Plan:
         return solve_myopic(problem, scenario.myopic_window_years, name=scenario.name,
                             provenance=provenance)
     return solve(problem, name=scenario.name, provenance=provenance)
-
-
-def write_plan(result: Plan, out: str | Path, *, force: bool = False,
-               protected: Sequence[str | Path] = ()) -> list[Path]:
-    """Write the roadmap to ``out``: every table as CSV and Parquet, the scenario as
-    resolved, and ``run.json`` (status, cost, provenance) last, atomically.
-
-    See :func:`reeplan.reporting.files.write_output_dir` for what is refused and how a
-    kill mid-write leaves no half-written directory.
-    """
-    from reeplan.reporting.files import write_output_dir
-
-    tables = {name: getattr(result, name) for name in TABLES}
-    prov = result.provenance
-    meta = {"scenario": result.name, "status": str(result.status),
-            "discounted_cost_usd": result.cost, "discounted_penalties_usd": result.penalties,
-            "missed": list(result.missed), "provenance": prov.to_dict()}
-    documents = {"scenario.resolved.json": prov.scenario or {}, "run.json": meta}
-    return write_output_dir(out, tables, documents, force=force,
-                            protected=[Path(p) for p in protected])

@@ -1,0 +1,216 @@
+"""The core issue's guarantees: one chain, mass balance on every plan, no silent wrong
+answers, evaluate in place, and the economics of each objective term by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from reeplan.data import load_factbase
+from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_from_facts
+from reeplan.errors import MassBalanceError
+from reeplan.flows.coproduction import distribution_from_table, unassigned_share
+from reeplan.flows.stages import run_chain
+from reeplan.optimize import (
+    Candidate,
+    Evaluator,
+    Partner,
+    Problem,
+    SolveError,
+    Target,
+    build_parameters,
+    solve,
+)
+from reeplan.optimize.balance import check_plan_balance
+from reeplan.optimize.solve import _recipe_arrays
+
+YEARS = (2025, 2026, 2027)
+
+
+def _toy(*, partners: tuple[Partner, ...] = (Partner("CHN"),), price: float = 10_000.0,
+         demand: float = 0.0, magnets: float = 0.0, mine: float = 0.0,
+         sep: float = 0.0, chain: StageChain | None = None) -> Problem:
+    """One element (Nd), an existing mine and separation plant, and a partner."""
+    cands = (Candidate("mine", "mining", existing=mine, max_capacity=mine, capex=0, opex=0,
+                       lead_time=0, distribution={"Nd": 1.0}),
+             Candidate("sep", "separation", existing=sep, max_capacity=sep, capex=0, opex=0,
+                       lead_time=0))
+    return Problem(years=YEARS, elements=("Nd",), candidates=cands, partners=partners,
+                   recipe=Recipe("t", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                   oxide_price={"Nd": price}, metal_price={"Nd": 2 * price},
+                   magnet_price=5 * price, magnet_demand=dict.fromkeys(YEARS, magnets),
+                   other_demand=dict.fromkeys(YEARS, demand), discount_rate=0.0,
+                   chain=chain or StageChain.ideal())
+
+
+# --------------------------------------------------------------------------- one chain
+
+
+def test_chain_and_plan_separate_the_same_oxide_per_tonne_mined() -> None:
+    """Lovozero ore through `reeplan chain`'s engine and through the planner: the same
+    separated oxide of every element per tonne mined (cracking included)."""
+    facts = load_factbase()
+    chain = chain_from_facts(facts)
+    dist = distribution_from_table(facts["element_distributions"], "lovozero_loparite_approx")
+    mined = 1000.0 * dist
+    flows = run_chain(mined, chain, {}, {"Nd": 0.857, "Pr": 0.828},
+                      recipe_from_facts(facts, "NdFeB_sintered_standard"),
+                      unassigned=1000.0 * unassigned_share(dist))
+    by_chain = flows["output"].sel(stage="separation").to_series() / 1000.0
+
+    elements = tuple(str(e) for e in dist["element"].values)
+    shares = {str(k): float(v) for k, v in dist.to_series().items()}
+    mine = Candidate("mine", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution=shares, unassigned=unassigned_share(dist))
+    sep = Candidate("sep", "separation", existing=5000, max_capacity=5000, capex=0, opex=0,
+                    lead_time=0)
+    p = Problem(years=(2025,), elements=elements, candidates=(mine, sep), partners=(),
+                recipe=Recipe("t", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                oxide_price=dict.fromkeys(elements, 1000.0), metal_price={},
+                magnet_price=0.0, magnet_demand={}, other_demand={2025: 5000.0}, chain=chain)
+    plan = solve(p)
+    other = plan.solution["other_use"].sel(year=2025).to_series()
+    assert plan.solution["prod"].sel(candidate="mine", year=2025) == pytest.approx(1000)
+    for e in elements:
+        assert other[e] / 1000.0 == pytest.approx(by_chain[e], rel=1e-9), e
+    # and both apply cracking: 0.95 x 0.95 of the Nd in the ore
+    assert by_chain["Nd"] == pytest.approx(0.15 * chain.oxide_per_mined, rel=1e-12)
+    assert chain.oxide_per_mined == pytest.approx(1.0 * 0.95 * 0.95)
+
+
+# --------------------------------------------------------------------------- balance
+
+
+def test_every_plan_is_checked_and_a_broken_balance_names_its_cell() -> None:
+    plan = solve(_toy(demand=100.0))
+    sol = plan.solution.copy(deep=True)
+    check_plan_balance(sol, plan.params, *_recipe_arrays(plan.problem, plan.params))
+    sol["import_oxide"].loc[{"partner": "CHN", "element": "Nd", "year": 2026}] += 12.5
+    with pytest.raises(MassBalanceError, match=r"oxide market \[element=Nd, year=2026\]: off "
+                                               r"by 12\.5"):
+        check_plan_balance(sol, plan.params, *_recipe_arrays(plan.problem, plan.params))
+
+
+# --------------------------------------------------------------------------- no silent answers
+
+
+def test_a_solve_that_is_not_optimal_is_never_a_plan() -> None:
+    """A mine with 100 t/yr existing and a reserve of 10 t cannot run; fixed builds above
+    the room make HiGHS report infeasible: a SolveError naming the status, not a plan."""
+    p = _toy(mine=100.0, sep=100.0, demand=50.0)
+    bad = replace(p, candidates=(replace(p.candidates[0], max_capacity=200.0),
+                                 p.candidates[1]),
+                  fixed_builds={("mine", 2025): 100.0},
+                  national_reserve=-1.0)
+    with pytest.raises(SolveError, match="infeasible"):
+        solve(bad)
+
+
+def test_demand_no_one_can_supply_is_a_priced_shortfall() -> None:
+    """Every partner blocked and nothing at home: the plan exists, with the demand unmet
+    at the stated penalty, and says so."""
+    p = _toy(partners=(Partner("CHN", blocked=True), Partner("WEST", blocked=True)),
+             demand=100.0, magnets=10.0)
+    plan = solve(p)
+    unmet = plan.unmet.set_index(["product", "year"])["tonnes"]
+    assert unmet[("oxide", 2026)] == pytest.approx(100.0)
+    assert unmet[("magnet", 2026)] == pytest.approx(10.0)
+    assert plan.penalties == pytest.approx(3 * 110.0 * p.unmet_penalty)
+    assert any("Demand for magnet is left unmet from 2025" in m for m in plan.missed)
+
+
+def test_an_unknown_target_kind_raises() -> None:
+    p = replace(_toy(), targets=(Target("x", "output_volume", 1.0, 2025),))  # type: ignore[arg-type]
+    with pytest.raises(Exception, match="unknown target kind 'output_volume'"):
+        solve(p)
+
+
+def test_a_cap_on_an_element_the_plan_does_not_model_raises() -> None:
+    with pytest.raises(Exception, match="'export_caps': Tb not modelled"):
+        _toy(partners=(Partner("CHN", export_caps={"Tb": 0.0}),))
+
+
+# --------------------------------------------------------------------------- economics by hand
+
+
+def test_imports_cost_price_times_premium_plus_freight() -> None:
+    """100 t/yr of Nd oxide bought at 10,000 USD/t with a 15% premium and 500 USD/t
+    freight, three years undiscounted: 3 x 100 x (11,500 + 500) = 3.6 M USD."""
+    p = _toy(partners=(Partner("CHN", buy_premium=0.15, transport_cost=500.0),), demand=100.0)
+    assert solve(p).cost == pytest.approx(3 * 100 * (10_000 * 1.15 + 500), rel=1e-9)
+
+
+def test_an_export_earns_the_price_less_the_discount_and_freight() -> None:
+    """A mine and separation plant of 200 t/yr and no demand: every tonne is sold, at
+    10,000 x (1 - 0.2) - 100 freight = 7,900 USD/t: a cost of -3 x 200 x 7,900."""
+    p = _toy(partners=(Partner("CHN", sell_discount=0.2, transport_cost=100.0),), mine=200.0,
+             sep=200.0)
+    plan = solve(p)
+    assert plan.cost == pytest.approx(-3 * 200 * 7_900, rel=1e-9)
+    exports = plan.trade[plan.trade["flow"] == "export"]
+    assert exports["tonnes"].sum() == pytest.approx(600)
+
+
+def test_a_metal_import_is_priced_as_metal() -> None:
+    """Magnets made at home need 30% Nd metal; with no oxide at home, Nd metal is bought at
+    the metal price (20,000 USD/t), not the oxide's."""
+    p = _toy(magnets=10.0, partners=(Partner("CHN", magnet_cap=0.0, sell_discount=0.99),))
+    magnet = Candidate("mag", "magnet", existing=100, max_capacity=100, capex=0, opex=0,
+                       lead_time=0)
+    p = replace(p, candidates=(*p.candidates, magnet))
+    plan = solve(p)
+    bought = plan.trade[(plan.trade["product"] == "metal")]["tonnes"].sum()
+    assert bought == pytest.approx(3 * 10 * 0.30)
+    assert plan.cost == pytest.approx(3 * 10 * 0.30 * 20_000, rel=1e-9)
+
+
+# --------------------------------------------------------------------------- evaluate
+
+
+def test_evaluate_reprices_in_place_and_matches_a_fresh_solve() -> None:
+    """Builds fixed, prices doubled: the evaluator's cost equals a fresh plan's with the
+    same builds and prices, and it never rebuilds the model."""
+    p = _toy(partners=(Partner("CHN", buy_premium=0.1),), demand=100.0)
+    plan = solve(p)
+    ev = Evaluator(p)
+    model = ev.model
+    base = ev.evaluate(plan.solution["build"])
+    assert base.cost == pytest.approx(plan.cost, rel=1e-9)
+    draw = build_parameters(p)
+    draw["oxide_price"] = draw["oxide_price"] * 2
+    doubled = ev.evaluate(plan.solution["build"], draw)
+    assert ev.model is model
+    fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 20_000.0}))
+    assert doubled.cost == pytest.approx(fresh.cost, rel=1e-9)
+    assert doubled.cost == pytest.approx(2 * base.cost, rel=1e-9)
+
+
+def test_evaluate_with_a_delay_moves_capacity_later() -> None:
+    """A separation build that comes online in 2026 with a lead time of 1; a one-year
+    delay drawn for it leaves 2026 to imports."""
+    p = _toy(mine=100.0, demand=100.0, partners=(Partner("CHN", buy_premium=0.5),))
+    sep = Candidate("sep", "separation", existing=0, max_capacity=100, capex=1.0, opex=0,
+                    lead_time=1)
+    p = replace(p, candidates=(p.candidates[0], sep))
+    plan = solve(p)
+    assert float(plan.solution["build"].sel(candidate="sep", decision=2025)) == \
+        pytest.approx(100)
+    ev = Evaluator(p)
+    draw = build_parameters(p)
+    online = draw["online"].copy()
+    online.loc[{"candidate": "sep"}] = np.where(
+        draw["year"].values[None, :] >= draw["decision"].values[:, None] + 2, 1.0, 0.0)
+    draw["online"] = online
+    late = ev.evaluate(plan.solution["build"], draw)
+    imported = ev.values(late, "import_oxide").sum("partner").sel(element="Nd")
+    assert float(imported.sel(year=2026)) == pytest.approx(100)
+    assert float(imported.sel(year=2027)) == pytest.approx(0)
+
+
+def test_parameters_are_one_dataset_with_named_dimensions() -> None:
+    params = build_parameters(_toy())
+    assert set(params["online"].dims) == {"candidate", "decision", "year"}
+    assert isinstance(params, xr.Dataset) and params["oxide_price"].dims == ("element", "year")
