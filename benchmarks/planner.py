@@ -1,251 +1,126 @@
-"""Speed and memory of the roadmap planner: the Russia baseline and two synthetic chains.
+"""Speed of the roadmap planner (matrix assembly + HiGHS): CLI start-up, re-solves, scaling.
 
-Run: ``python benchmarks/planner.py`` (not part of the test suite; about 10 minutes and
-under 1 GiB of memory on 2 cores). It measures, in one run:
+Run: ``python benchmarks/planner.py`` (not part of the test suite; about 5 minutes and
+under 1.5 GiB of memory on 2 cores), or ``python benchmarks/planner.py --quick`` for a
+smoke run of about half a minute that writes nothing unless ``--out`` is given. One run
+measures:
 
-1. the Russia baseline: median wall time of a cold ``reeplan plan
-   scenarios/russia-2030.yaml`` run as a subprocess (target under 5 s), and, in a fresh
-   process, the time of each phase: imports, ``load_factbase``, scenario load and
-   assembly, ``build_model``, the hand-off to HiGHS (``model.to_highspy()``) and the
-   HiGHS solve;
-2. two synthetic global chains of about 1e5 and 1e6 variables, built with the real
-   :class:`~reeplan.optimize.Problem` classes, each in a fresh process: build time,
-   hand-off time, solve time, the ratio (build + hand-off) / solve (targets at most 0.5
-   and 0.02) and the peak memory of build + hand-off per nonzero of the constraint
-   matrix (target at most 150 bytes).
+1. **Cold CLI.** CPU time (user + system of the child, from ``os.wait4``) of
+   ``reeplan plan scenarios/russia-2030.yaml`` (standard output to ``/dev/null``), median
+   of 5 runs, against ``python -c "import linopy"`` in a baseline venv
+   (``benchmarks/.venv-linopy``, created once with ``python -m venv`` and ``pip install
+   linopy highspy``, reused when present), median of 5 runs interleaved with the first.
+   Target: plan CPU / linopy import CPU at most 1.5.
+2. **Russia baseline in a fresh process.** Time of ``build_parameters``, ``build_model`` +
+   ``lp.matrix()`` (build), ``HighsModel(lp)`` (hand-off) and ``model.solve()`` (solve),
+   first call and median of 5; then 200 :meth:`Evaluator.evaluate` re-solves of the
+   optimal builds under seeded price draws (oxide and metal prices by element and the
+   magnet price, each times a lognormal factor, sigma 0.3), one core, with the time inside
+   ``Highs.run`` measured separately. Target: at least 50 evaluations per second.
+3. **Synthetic instances shaped like the real model** (trade-heavy: many partners,
+   elements and years, 20 candidates) of about 1e5 and 1e6 columns, each in a fresh
+   process: columns, rows, nonzeros, build, hand-off and solve time, HiGHS status, ratio
+   (build + hand-off) / solve, and peak memory of build + hand-off per nonzero. Target at
+   1e6: ratio at most 0.02 with the solve finished (a solve stopped by its time limit is
+   "not solved": no ratio, target not met).
 
-It prints a small table and writes everything, with the targets met or missed, the
+It prints a summary table and writes everything, with the targets met or missed, the
 machine and the versions, to ``benchmarks/results/planner.json``.
 
-Each measurement that needs a fresh process runs this file again as
-``python benchmarks/planner.py --worker russia|synthetic ... --out FILE``; the worker
-writes its result as JSON to ``FILE`` (standard output carries the HiGHS banner).
+Measurements that need a fresh process run this file again as ``python
+benchmarks/planner.py --worker russia|synthetic ... --result FILE``; the worker writes its
+result as JSON to ``FILE``.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gc
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Mapping
-from importlib.metadata import version
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import highspy
 import numpy as np
+import xarray as xr
 
-import reeplan.optimize.model as model_module
 from reeplan.data import load_factbase
-from reeplan.domain import Recipe
-from reeplan.optimize import Candidate, Partner, Problem, Target, build_model
-from reeplan.optimize.problem import PlanStage
+from reeplan.domain import Recipe, StageChain
+from reeplan.optimize import (
+    Candidate,
+    Evaluator,
+    Partner,
+    Problem,
+    SolveError,
+    Target,
+    build_model,
+    build_parameters,
+    solve,
+)
+from reeplan.optimize.highs import HighsModel
+from reeplan.optimize.lp import LinearProgram
 from reeplan.scenarios.assemble import assemble
-from reeplan.scenarios.run import load_checked
+from reeplan.scenarios.spec import read_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
-SCENARIO = ROOT / "scenarios" / "russia-2030.yaml"
+SCENARIO = "scenarios/russia-2030.yaml"
 RESULT = Path(__file__).resolve().parent / "results" / "planner.json"
+LINOPY_VENV = Path(__file__).resolve().parent / ".venv-linopy"
 
-CLI_REPEATS = 3
-CLI_TARGET_S = 5.0
-RATIO_TARGETS = {100_000: 0.5, 1_000_000: 0.02}
-"""Most (build + hand-off) / solve allowed, by the number of variables aimed at."""
-BYTES_PER_NNZ_TARGET = 150.0
-SOLVE_TIME_LIMIT_S = 420.0
-"""HiGHS ``time_limit`` on each synthetic solve; when hit, the solve time is a lower bound."""
-SEED = 20_250_601
-REFERENCE_CANDIDATES = 1_000
-"""Plant sizes in :data:`STAGE_RANGES` are for a chain of this many candidates; larger
-chains have proportionally smaller plants, so the world's totals (capacity, demand, budget)
-and with them the coefficient ranges HiGHS sees stay the same at every size."""
-SHARE_FLOOR = 1e-4
-"""Smallest element share of an ore; Dirichlet draws go down to 1e-160 otherwise, which
-HiGHS drops as below its matrix tolerance (and a real assay does not report)."""
+CLI_REPEATS = 5
+PHASE_REPEATS = 5
+EVALUATIONS = 200
+PRICE_SIGMA = 0.3
+SOLVE_TIME_LIMIT_S = 600.0
+TARGETS = {"cli_cpu_ratio_max": 1.5, "evaluations_per_s_min": 50.0,
+           "synthetic_1e6_ratio_max": 0.02}
 
-YEARS = tuple(range(2025, 2051))  # 26 planning years
-ELEMENTS = ("Ce", "Dy", "Eu", "Gd", "La", "Nd", "Pr", "Sm", "Tb", "Y")
-ORE_ALPHA = {"La": 2.6, "Ce": 4.0, "Pr": 0.5, "Nd": 1.5, "Sm": 0.2, "Eu": 0.05,
-             "Gd": 0.15, "Tb": 0.03, "Dy": 0.1, "Y": 0.4}
-"""Dirichlet weights of ore distributions: light rare earths dominate, as in bastnaesite."""
-OXIDE_PRICE = {"La": 1_000.0, "Ce": 1_000.0, "Pr": 60_000.0, "Nd": 60_000.0,
-               "Sm": 2_000.0, "Eu": 30_000.0, "Gd": 20_000.0, "Tb": 900_000.0,
-               "Dy": 250_000.0, "Y": 7_000.0}  # USD/t oxide
-METAL_PER_OXIDE = {"La": 0.853, "Ce": 0.814, "Pr": 0.828, "Nd": 0.857, "Sm": 0.862,
-                   "Eu": 0.864, "Gd": 0.868, "Tb": 0.851, "Dy": 0.871, "Y": 0.787}
-STAGE_SHARES: dict[PlanStage, float] = {"mining": 0.40, "separation": 0.20, "metal": 0.15,
-                                        "magnet": 0.15, "recycling": 0.10}
-STAGE_RANGES: dict[PlanStage, dict[str, tuple[float, float]]] = {
-    # max capacity [t/yr], capex [USD per t/yr], opex [USD/t], lead time [yr]
-    "mining": {"cap": (500, 20_000), "capex": (10_000, 20_000), "opex": (1_500, 3_000),
-               "lead": (2, 7)},
-    "separation": {"cap": (500, 10_000), "capex": (20_000, 40_000), "opex": (2_000, 4_000),
-                   "lead": (2, 5)},
-    "metal": {"cap": (200, 5_000), "capex": (15_000, 30_000), "opex": (4_000, 7_000),
-              "lead": (2, 4)},
-    "magnet": {"cap": (200, 5_000), "capex": (40_000, 60_000), "opex": (8_000, 12_000),
-               "lead": (2, 4)},
-    "recycling": {"cap": (100, 2_000), "capex": (20_000, 40_000), "opex": (3_000, 6_000),
-                  "lead": (1, 3)},
+SYN_YEARS = 30
+SYNTHETIC_SIZES = {"1e5": 38, "1e6": 126}
+"""Partners (= elements) of each synthetic instance, at 30 years: 102,047 and 999,648
+columns. Columns grow with partners x elements x years (trade in oxide by element, metal
+for the recipe's four elements and magnets, both ways)."""
+QUICK_SIZES = {"1e4": 12, "1e5": 38}
+
+REAL_ELEMENTS = ("Ce", "Dy", "Eu", "Gd", "La", "Nd", "Pr", "Sm", "Tb", "Y")
+REAL_OXIDE_PRICE = {"La": 1_000.0, "Ce": 1_000.0, "Pr": 60_000.0, "Nd": 60_000.0,
+                    "Sm": 2_000.0, "Eu": 30_000.0, "Gd": 20_000.0, "Tb": 900_000.0,
+                    "Dy": 250_000.0, "Y": 7_000.0}  # USD/t oxide
+REAL_METAL_PER_OXIDE = {"La": 0.853, "Ce": 0.814, "Pr": 0.828, "Nd": 0.857, "Sm": 0.862,
+                        "Eu": 0.864, "Gd": 0.868, "Tb": 0.851, "Dy": 0.871, "Y": 0.787}
+STAGES: dict[str, tuple[tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    # stage: max capacity [t/yr at 40 partners], capex [USD per t/yr], opex [USD/t]
+    "mining": ((2_000, 10_000), (15_000, 20_000), (2_000, 3_000)),
+    "separation": ((1_000, 5_000), (25_000, 35_000), (2_500, 3_500)),
+    "metal": ((500, 2_000), (15_000, 25_000), (4_000, 6_000)),
+    "magnet": ((200, 1_000), (40_000, 60_000), (8_000, 12_000)),
+    "recycling": ((100, 500), (20_000, 40_000), (3_000, 6_000)),
 }
+CANDIDATES_PER_STAGE = 4
 
 
-# --------------------------------------------------------------------------- synthetic chain
+# --------------------------------------------------------------------------- helpers
 
 
-def _rng(n_candidates: int) -> np.random.Generator:
-    """Generator for one instance size, independent of any global random state."""
-    return np.random.default_rng(np.random.SeedSequence([SEED, n_candidates]))
+def _timed(f: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = f()
+    return value, time.perf_counter() - start
 
 
-def _stage_counts(n_candidates: int) -> dict[PlanStage, int]:
-    """Candidates per stage, at least one each, summing to ``n_candidates``."""
-    counts = {s: max(1, int(share * n_candidates)) for s, share in STAGE_SHARES.items()}
-    counts["mining"] += n_candidates - sum(counts.values())
-    return counts
-
-
-def _ore_shares(n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` element distributions over :data:`ELEMENTS`, each summing to 1."""
-    shares = np.maximum(rng.dirichlet([ORE_ALPHA[e] for e in ELEMENTS], n), SHARE_FLOOR)
-    out: np.ndarray = shares / shares.sum(axis=1, keepdims=True)
-    return out
-
-
-def _candidates(stage: PlanStage, n: int, size: float,
-                rng: np.random.Generator) -> list[Candidate]:
-    """``n`` candidates of ``stage`` with random sizes, costs, lead times and owners.
-
-    Parameters
-    ----------
-    stage
-        Stage of every candidate.
-    n
-        How many.
-    size
-        Factor on the plant sizes of :data:`STAGE_RANGES`.
-    rng
-        Random source.
-
-    Returns
-    -------
-    list of Candidate
-        A third of them with existing capacity; mines with an ore distribution over
-        :data:`ELEMENTS` and half of them with a finite reserve.
-    """
-    r = STAGE_RANGES[stage]
-    cap = size * rng.uniform(*r["cap"], n)
-    existing = np.where(rng.random(n) < 1 / 3, cap * rng.uniform(0.2, 0.8, n), 0.0)
-    capex, opex = rng.uniform(*r["capex"], n), rng.uniform(*r["opex"], n)
-    lead = rng.integers(int(r["lead"][0]), int(r["lead"][1]) + 1, n)
-    tech = rng.choice(["domestic", "CHN", "WEST"], n, p=[0.6, 0.25, 0.15])
-    shares = _ore_shares(n, rng)
-    reserve = np.where(rng.random(n) < 0.5, cap * rng.uniform(5, 20, n), np.nan)
-    out = []
-    for i in range(n):
-        mine = stage == "mining"
-        out.append(Candidate(
-            f"{stage[:3]}{i:06d}", stage, existing=float(existing[i]),
-            max_capacity=float(cap[i]), capex=float(capex[i]), opex=float(opex[i]),
-            lead_time=int(lead[i]), technology=str(tech[i]),
-            distribution=dict(zip(ELEMENTS, map(float, shares[i]), strict=True)) if mine
-            else {},
-            reserve=float(reserve[i]) if mine and not np.isnan(reserve[i]) else None))
-    return out
-
-
-def _partners(magnet_scale: float) -> tuple[Partner, ...]:
-    """Five partners: one dominant seller with export controls, one under sanctions."""
-    return (
-        Partner("CHN", sell_discount=0.2,
-                export_caps={"Dy": 0.002 * magnet_scale, "Tb": 0.0005 * magnet_scale},
-                magnet_cap=0.3 * magnet_scale),
-        Partner("IND", sell_discount=0.05, buy_premium=0.10),
-        Partner("OTHER", buy_premium=0.15),
-        Partner("SANCTIONED", blocked=True),
-        Partner("WEST", buy_premium=0.05),
-    )
-
-
-def _capacity(cands: list[Candidate], stage: PlanStage) -> float:
-    return sum(c.max_capacity for c in cands if c.stage == stage)
-
-
-def _targets(cands: list[Candidate]) -> tuple[Target, ...]:
-    """Soft output targets on three stages and an import-share cap."""
-    return (
-        Target("separation_out", "output", 0.5 * _capacity(cands, "separation"), 2030,
-               "separation", 2e5),
-        Target("metal_out", "output", 0.4 * _capacity(cands, "metal"), 2031, "metal", 3e5),
-        Target("magnet_out", "output", 0.4 * _capacity(cands, "magnet"), 2032, "magnet", 5e5),
-        Target("imports_40", "import_share", 0.4, 2030, penalty=1e5),
-    )
-
-
-def synthetic_problem(n_candidates: int) -> Problem:
-    """A global mine-to-magnet chain with ``n_candidates`` plants and projects.
-
-    Parameters
-    ----------
-    n_candidates
-        Number of candidates over all five stages (:data:`STAGE_SHARES`).
-
-    Returns
-    -------
-    Problem
-        26 years, 10 elements, 5 partners, 4 soft targets, a capex budget; demand scales
-        with the candidates' capacity, so the instance stays equally tight at every size,
-        and plant sizes scale with :data:`REFERENCE_CANDIDATES` / ``n_candidates``.
-    """
-    rng = _rng(n_candidates)
-    cands = [c for stage, n in _stage_counts(n_candidates).items()
-             for c in _candidates(stage, n, REFERENCE_CANDIDATES / n_candidates, rng)]
-    growth = {y: 1.04 ** (y - YEARS[0]) for y in YEARS}
-    magnets = _capacity(cands, "magnet")
-    room = sum(c.capex * (c.max_capacity - c.existing) for c in cands)
-    return Problem(
-        years=YEARS, elements=ELEMENTS, candidates=tuple(cands),
-        partners=_partners(magnets),
-        recipe=Recipe("NdFeB_synthetic", {"Nd": 29.0, "Dy": 1.5, "Tb": 0.5},
-                      {"Nd": ("Nd", "Pr")}),
-        metal_per_oxide=METAL_PER_OXIDE, oxide_price=OXIDE_PRICE,
-        metal_price={e: p / METAL_PER_OXIDE[e] * 1.3 for e, p in OXIDE_PRICE.items()},
-        magnet_price=50_000.0,
-        magnet_demand={y: 0.6 * magnets * g for y, g in growth.items()},
-        other_demand={y: 0.3 * _capacity(cands, "mining") * g for y, g in growth.items()},
-        scrap_available={y: 0.5 * _capacity(cands, "recycling") * g
-                         for y, g in growth.items()},
-        recycling_recovery=0.9, separation_recovery=0.95, metal_recovery=0.97,
-        magnet_yield=0.9, targets=_targets(cands),
-        allowed_technology=frozenset({"domestic", "WEST"}), budget=room / 15)
-
-
-def candidates_for(nvars: int, calibration: Mapping[int, int]) -> int:
-    """Number of candidates expected to give ``nvars`` variables.
-
-    Parameters
-    ----------
-    nvars
-        Variables wanted.
-    calibration
-        ``model.nvars`` of two built instances, by their number of candidates; the count
-        is linear in the number of candidates at fixed years, elements and partners.
-    """
-    (n0, v0), (n1, v1) = sorted(calibration.items())
-    per_candidate = (v1 - v0) / (n1 - n0)
-    return round(n0 + (nvars - v0) / per_candidate)
-
-
-# --------------------------------------------------------------------------- measuring
+def _built(problem: Problem, params: xr.Dataset) -> LinearProgram:
+    """``build_model`` and the assembly of its matrix (``lp.matrix()`` is cached)."""
+    lp = build_model(problem, params)
+    lp.matrix()
+    return lp
 
 
 def _status_kib(key: str) -> int:
@@ -266,263 +141,464 @@ def _reset_peak_rss() -> bool:
 
 
 def _peak_rss_kib() -> int:
-    """Peak resident set size of this process [KiB] (``ru_maxrss`` is in KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Peak resident set size of this process [KiB] (``VmHWM``, reset by clear_refs)."""
+    return _status_kib("VmHWM")
 
 
-@contextlib.contextmanager
-def _timed_families(into: dict[str, float]) -> Iterator[None]:
-    """Time every ``define_*`` function of the model module while ``build_model`` runs.
-
-    ``build_model`` looks its families up as module globals, so wrapping them on the
-    module (in this process only, restored afterwards) times each without copying the
-    table of contents. The wrappers cost microseconds.
-    """
-    originals = {n: f for n, f in vars(model_module).items()
-                 if n.startswith("define_") and callable(f)}
-
-    def wrap(name: str, f: Callable[..., None]) -> Callable[..., None]:
-        def timed(*args: Any) -> None:
-            start = time.perf_counter()
-            f(*args)
-            into[name] = into.get(name, 0.0) + time.perf_counter() - start
-        return timed
-
-    for name, f in originals.items():
-        setattr(model_module, name, wrap(name, f))
+def _version(package: str) -> str:
     try:
-        yield
-    finally:
-        for name, f in originals.items():
-            setattr(model_module, name, f)
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"
 
 
-def _run_highs(h: highspy.Highs, time_limit: float | None) -> dict[str, Any]:
-    """Solve with HiGHS quietly on one thread; time, status and iterations."""
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", 1)
-    if time_limit is not None:
-        h.setOptionValue("time_limit", time_limit)
+# --------------------------------------------------------------------------- synthetic
+
+
+def synthetic_problem(n_partners: int, n_elements: int, n_years: int = SYN_YEARS,
+                      seed: int = 0) -> Problem:
+    """A trade-heavy chain: ``n_partners`` open partners, ``n_elements`` priced elements.
+
+    Twenty candidates (four per stage) with capacities that grow with the number of
+    partners; every partner open, with premiums, discounts, freight, a route capacity and
+    export caps on about 30% of its elements; demand grows 3% a year and is large enough
+    that imports, routes and caps bind. The ten real rare earths keep their prices; the
+    others (``X000``, ...) are priced lognormally around 10,000 USD/t. Feasible (demand
+    may go unmet at the penalty) and bounded (buying costs more than selling earns with
+    every partner, freight positive, plants capped).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, n_partners, n_elements,
+                                                        n_years]))
+    years = tuple(range(2025, 2025 + n_years))
+    extra = tuple(f"X{i:03d}" for i in range(n_elements - len(REAL_ELEMENTS)))
+    elements = REAL_ELEMENTS + extra
+    oxide = {**REAL_OXIDE_PRICE,
+             **{e: float(np.exp(rng.normal(np.log(10_000.0), 1.0))) for e in extra}}
+    factor = {**REAL_METAL_PER_OXIDE, **{e: float(rng.uniform(0.78, 0.88)) for e in extra}}
+    metal = {e: oxide[e] / factor[e] * float(rng.uniform(1.2, 1.5)) for e in elements}
+    scale = n_partners / 40
+    magnets, other = 20.0 * n_partners, 100.0 * n_partners
+    growth = {y: 1.03 ** (y - years[0]) for y in years}
+    return Problem(
+        years=years, elements=elements,
+        candidates=tuple(_synthetic_candidates(elements, scale, rng)),
+        partners=tuple(_synthetic_partner(j, n_partners, elements, magnets, other, rng)
+                       for j in range(n_partners)),
+        recipe=Recipe("NdFeB_synthetic", {"Nd": 29.0, "Dy": 1.5, "Tb": 0.5},
+                      {"Nd": ("Nd", "Pr")}),
+        metal_per_oxide=factor, oxide_price=oxide, metal_price=metal, magnet_price=80_000.0,
+        magnet_demand={y: magnets * g for y, g in growth.items()},
+        other_demand={y: other * g for y, g in growth.items()},
+        scrap_available={y: 50.0 * scale * g for y, g in growth.items()},
+        chain=StageChain.ideal(), ramp_up=(0.5,),
+        targets=(Target("separation_out", "output", 2_000.0 * scale, years[5], "separation",
+                        2e5),
+                 Target("imports_50", "import_share", 0.5, years[5], penalty=1e5)))
+
+
+def _synthetic_candidates(elements: tuple[str, ...], scale: float,
+                          rng: np.random.Generator) -> list[Candidate]:
+    out = []
+    for stage, (cap, capex, opex) in STAGES.items():
+        for i in range(CANDIDATES_PER_STAGE):
+            most = float(rng.uniform(*cap)) * scale
+            distribution: dict[str, float] = {}
+            if stage == "mining":
+                shares = np.maximum(rng.dirichlet(np.full(len(elements), 0.5)), 1e-4)
+                distribution = dict(zip(elements, map(float, shares / shares.sum()),
+                                        strict=True))
+            out.append(Candidate(
+                f"{stage[:3]}{i:02d}", stage, existing=0.3 * most if i == 0 else 0.0,
+                max_capacity=most, capex=float(rng.uniform(*capex)),
+                opex=float(rng.uniform(*opex)), lead_time=int(rng.integers(2, 5)),
+                distribution=distribution))
+    return out
+
+
+def _synthetic_partner(j: int, n: int, elements: tuple[str, ...], magnets: float,
+                       other: float, rng: np.random.Generator) -> Partner:
+    """Partner ``j`` of ``n``: export caps on about 30% of elements, a route capacity
+    of about 1.5 times its share of demand, magnets capped for about half of them."""
+    capped = rng.random(len(elements)) < 0.3
+    caps = {e: float(rng.uniform(0.0, 3.0)) * 5 * other / len(elements) / n
+            for e, c in zip(elements, capped, strict=True) if c}
+    magnet_cap = float(rng.uniform(0.5, 2.0)) * magnets / n if rng.random() < 0.5 else None
+    route = float(rng.uniform(0.5, 2.0)) * 1.5 * (other + 0.4 * magnets) / n
+    return Partner(f"P{j:04d}", sell_discount=float(rng.uniform(0.0, 0.3)),
+                   buy_premium=float(rng.uniform(0.0, 0.3)), export_caps=caps,
+                   magnet_cap=magnet_cap, route_capacity=route,
+                   transport_cost=float(rng.uniform(100.0, 2_000.0)))
+
+
+# --------------------------------------------------------------------------- workers
+
+
+def _phases(problem: Problem) -> dict[str, Any]:
+    """Parameters, build, hand-off and solve of ``problem`` [s], and the model's size."""
+    params, t_params = _timed(lambda: build_parameters(problem))
+    lp, t_build = _timed(lambda: _built(problem, params))
+    model, t_handoff = _timed(lambda: HighsModel(lp))
+    sol, t_solve = _timed(model.solve)
+    return {"params_s": t_params, "build_s": t_build, "handoff_s": t_handoff,
+            "solve_s": t_solve, "n_cols": lp.n_cols, "n_rows": lp.n_rows,
+            "nonzeros": lp.matrix().n_nonzeros, "status": str(sol.status),
+            "objective_musd": sol.objective}
+
+
+def price_draws(params: xr.Dataset, n: int, sigma: float) -> list[xr.Dataset]:
+    """``n`` parameter sets with prices times lognormal factors (median 1, ``sigma``).
+
+    One factor per element for oxide prices, another per element for metal prices (the
+    same in every year), one for the magnet price; from ``SeedSequence(0)``.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(0))
+    by_element = {"element": params["element"].values}
+    out = []
+    for _ in range(n):
+        q = params.copy()
+        q["oxide_price"] = params["oxide_price"] * xr.DataArray(
+            rng.lognormal(0.0, sigma, params.sizes["element"]), coords=by_element)
+        q["metal_price"] = params["metal_price"] * xr.DataArray(
+            rng.lognormal(0.0, sigma, params.sizes["element"]), coords=by_element)
+        q["magnet_price"] = params["magnet_price"] * rng.lognormal(0.0, sigma)
+        out.append(q)
+    return out
+
+
+class _TimedHighs:
+    """A ``highspy.Highs`` whose ``run`` is timed; everything else is passed through."""
+
+    def __init__(self, inner: Any, into: list[float]) -> None:
+        self._inner = inner
+        self._into = into
+
+    def run(self) -> Any:
+        start = time.perf_counter()
+        status = self._inner.run()
+        self._into.append(time.perf_counter() - start)
+        return status
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _timing(f: Callable[..., Any], into: list[float]) -> Callable[..., Any]:
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        start = time.perf_counter()
+        value = f(*args, **kwargs)
+        into.append(time.perf_counter() - start)
+        return value
+    return timed
+
+
+def evaluations(problem: Problem, n: int) -> dict[str, Any]:
+    """Re-solve rate of :meth:`Evaluator.evaluate` over ``n`` price draws, broken down."""
+    builds = solve(problem).solution["build"]
+    ev, t_evaluator = _timed(lambda: Evaluator(problem))
+    draws, t_draws = _timed(lambda: price_draws(ev.params, n, PRICE_SIGMA))
+    parts: dict[str, list[float]] = {"fix": [], "update": [], "solve": [], "highs_run": []}
+    ev.model.fix = _timing(ev.model.fix, parts["fix"])
+    ev.model.update = _timing(ev.model.update, parts["update"])
+    ev.model.solve = _timing(ev.model.solve, parts["solve"])
+    ev.model.highs = _TimedHighs(ev.model.highs, parts["highs_run"])
+    first, t_first = _timed(lambda: ev.evaluate(builds))
+    for times in parts.values():
+        times.clear()
+    costs, failed = [], []
     start = time.perf_counter()
-    run_status = h.run()
+    for q in draws:
+        try:
+            costs.append(ev.evaluate(builds, q).cost)
+        except SolveError as e:
+            failed.append(str(e.status))
     elapsed = time.perf_counter() - start
-    status = h.getModelStatus()
-    info = h.getInfo()
-    return {"t_solve_s": elapsed, "run_status": run_status.name,
-            "status": h.modelStatusToString(status),
-            "solved": status in (highspy.HighsModelStatus.kOptimal,
-                                 highspy.HighsModelStatus.kTimeLimit),
-            "time_limit_hit": status == highspy.HighsModelStatus.kTimeLimit,
-            "simplex_iterations": int(info.simplex_iteration_count),
-            "ipm_iterations": int(info.ipm_iteration_count),
-            "objective": float(info.objective_function_value)}
+    totals = {k: sum(v) for k, v in parts.items()}
+    return {
+        "evaluations": n, "price_sigma": PRICE_SIGMA, "seed": "SeedSequence(0)",
+        "evaluator_init_s": t_evaluator, "draws_prepared_s": t_draws,
+        "first_evaluate_base_params_s": t_first, "base_cost_usd": first.cost,
+        "elapsed_s": elapsed, "evaluations_per_s": n / elapsed,
+        "per_evaluation_ms": {"total": 1e3 * elapsed / n,
+                              **{k: 1e3 * v / n for k, v in totals.items()},
+                              "other": 1e3 * (elapsed - totals["fix"] - totals["update"]
+                                              - totals["solve"]) / n},
+        "highs_run_s_total": totals["highs_run"],
+        "highs_run_ms_median": 1e3 * statistics.median(parts["highs_run"]),
+        "highs_only_solves_per_s": n / totals["highs_run"],
+        "failed": failed,
+        "cost_usd": {"min": min(costs), "median": statistics.median(costs),
+                     "max": max(costs)} if costs else None,
+    }
 
 
-def _seconds(f: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = f()
-    return value, time.perf_counter() - start
+def russia_worker(n_evaluations: int) -> dict[str, Any]:
+    """Phases of the Russia baseline, first call and median of :data:`PHASE_REPEATS`."""
+    def load() -> Problem:
+        facts = load_factbase()
+        scenario, _ = read_scenario(ROOT / SCENARIO)
+        return assemble(scenario, facts)
+
+    problem, t_load = _timed(load)
+    first = _phases(problem)
+    repeats = [_phases(problem) for _ in range(PHASE_REPEATS)]
+    median = {k: statistics.median(r[k] for r in repeats)
+              for k in ("params_s", "build_s", "handoff_s", "solve_s")}
+    return {"load_and_assemble_s": t_load, "first_call": first,
+            f"median_of_{PHASE_REPEATS}": median,
+            "evaluate": evaluations(problem, n_evaluations)}
 
 
-def russia_phases() -> dict[str, Any]:
-    """Time of each phase of the baseline plan in this (fresh) process [s]."""
-    facts, t_facts = _seconds(load_factbase)
-    problem, t_assemble = _seconds(lambda: assemble(load_checked(SCENARIO, facts), facts))
-    families: dict[str, float] = {}
-    with _timed_families(families):
-        model, t_build = _seconds(lambda: build_model(problem))
-    h, t_handoff = _seconds(model.to_highspy)
-    solved = _run_highs(h, None)
-    return {"load_factbase_s": t_facts, "load_and_assemble_s": t_assemble,
-            "build_model_s": t_build, "handoff_s": t_handoff,
-            "highs_solve_s": solved["t_solve_s"], "status": solved["status"],
-            "nvars": int(model.nvars), "ncons": int(model.ncons), "nnz": int(h.getNumNz()),
-            "build_families_s": families}
-
-
-def synthetic_measure(n_candidates: int, time_limit: float) -> dict[str, Any]:
+def synthetic_worker(n_partners: int, time_limit: float) -> dict[str, Any]:
     """Build, hand off and solve one synthetic instance in this (fresh) process.
 
-    Memory: the kernel's peak-RSS mark is reset just before building (if allowed), so
-    ``ru_maxrss`` after the hand-off minus ``VmRSS`` before building is the peak that
-    build + hand-off add. Without the reset it is an upper bound (the mark then also
-    covers generating the problem).
+    Memory: the kernel's peak-RSS mark (``VmHWM``) is reset just before
+    ``build_parameters``; peak after the hand-off minus ``VmRSS`` before is what build and
+    hand-off add at their peak.
     """
-    problem, t_problem = _seconds(lambda: synthetic_problem(n_candidates))
+    problem, t_problem = _timed(lambda: synthetic_problem(n_partners, n_partners))
     gc.collect()
     reset = _reset_peak_rss()
     rss_before = _status_kib("VmRSS")
-    families: dict[str, float] = {}
-    with _timed_families(families):
-        model, t_build = _seconds(lambda: build_model(problem))
-    h, t_handoff = _seconds(model.to_highspy)
-    peak = _peak_rss_kib()
-    nnz = int(h.getNumNz())
-    solved = _run_highs(h, time_limit)
-    return {"n_candidates": n_candidates, "nvars": int(model.nvars),
-            "ncons": int(model.ncons), "nnz": nnz, "t_problem_s": t_problem,
-            "t_build_s": t_build, "t_handoff_s": t_handoff, "solve": solved,
-            "rss_before_kib": rss_before, "peak_rss_kib": peak,
-            "peak_mark_reset": reset, "build_families_s": families}
+    params, t_params = _timed(lambda: build_parameters(problem))
+    lp, t_build = _timed(lambda: _built(problem, params))
+    model, t_handoff = _timed(lambda: HighsModel(lp, time_limit=time_limit))
+    peak_build = _peak_rss_kib()
+    start = time.perf_counter()
+    try:
+        sol = model.solve("synthetic")
+        status, objective = str(sol.status), sol.objective
+    except SolveError as e:
+        status, objective = str(e.status), None
+    t_solve = time.perf_counter() - start
+    info = model.highs.getInfo()
+    nnz = lp.matrix().n_nonzeros
+    return {"partners": n_partners, "elements": n_partners, "years": SYN_YEARS,
+            "candidates": len(problem.candidates), "n_cols": lp.n_cols,
+            "n_rows": lp.n_rows, "nonzeros": nnz, "problem_s": t_problem,
+            "params_s": t_params, "build_s": t_build, "handoff_s": t_handoff,
+            "solve_s": t_solve, "highs_run_time_s": float(model.highs.getRunTime()),
+            "status": status, "objective_musd": objective,
+            "simplex_iterations": int(info.simplex_iteration_count),
+            "time_limit_s": time_limit, "peak_mark_reset": reset,
+            "rss_before_kib": rss_before, "peak_rss_build_handoff_kib": peak_build,
+            "peak_rss_with_solve_kib": _peak_rss_kib(),
+            "bytes_per_nonzero": (peak_build - rss_before) * 1024 / nnz}
 
 
-def _worker(argv: list[str], measure: dict[str, Any] | None = None) -> dict[str, Any]:
+def _run_worker(argv: Sequence[str]) -> dict[str, Any]:
     """Run this file as a worker in a fresh process and read back its JSON result."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "result.json"
-        subprocess.run([sys.executable, __file__, "--worker", *argv, "--out", str(out)],
+        subprocess.run([sys.executable, __file__, "--worker", *argv, "--result", str(out)],
                        check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
         result: dict[str, Any] = json.loads(out.read_text())
-    return {**(measure or {}), **result}
+    return result
 
 
-def _median_wall_s(cmd: list[str], repeats: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeats):
+# --------------------------------------------------------------------------- cold CLI
+
+
+def child_cpu(cmd: Sequence[str]) -> tuple[float, float]:
+    """CPU time (user + system) and wall time of ``cmd`` as a child process [s]."""
+    with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), times
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}): "
+                               f"{err.read().decode(errors='replace')[-2000:]}")
+    return usage.ru_utime + usage.ru_stime, wall
+
+
+def linopy_python() -> tuple[Path, bool]:
+    """The baseline venv's interpreter, created with linopy and highspy when missing."""
+    python = LINOPY_VENV / "bin" / "python"
+    probe = [str(python), "-c", "import linopy, highspy"]
+    if python.exists() and subprocess.run(probe, check=False,
+                                          capture_output=True).returncode == 0:
+        return python, False
+    subprocess.run([sys.executable, "-m", "venv", str(LINOPY_VENV)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet",
+                    "--disable-pip-version-check", "linopy", "highspy"], check=True)
+    subprocess.run(probe, check=True)
+    return python, True
+
+
+def _baseline_facts(python: Path) -> dict[str, Any]:
+    code = ("import json, sys; from importlib.metadata import version; import linopy; "
+            "print(json.dumps({'versions': {p: version(p) for p in ('linopy', 'highspy', "
+            "'dask', 'xarray', 'numpy', 'pandas')}, 'python': sys.version.split()[0], "
+            "'dask_imported_by_linopy': 'dask' in sys.modules}))")
+    out = subprocess.run([str(python), "-c", code], check=True, capture_output=True, text=True)
+    facts: dict[str, Any] = json.loads(out.stdout)
+    return facts
+
+
+def cold_cli(repeats: int, warm_up: bool) -> dict[str, Any]:
+    """CPU of a cold ``reeplan plan`` against ``import linopy``, runs interleaved."""
+    python, created = linopy_python()
+    plan = [str(Path(sys.executable).with_name("reeplan")), "plan", SCENARIO]
+    linopy = [str(python), "-c", "import linopy"]
+    bare = [sys.executable, "-c", "pass"]
+    if warm_up:  # page cache and bytecode caches, not counted
+        for cmd in (plan, linopy):
+            child_cpu(cmd)
+    runs: dict[str, list[tuple[float, float]]] = {"plan": [], "import_linopy": [],
+                                                  "bare_python": []}
+    for _ in range(repeats):
+        runs["plan"].append(child_cpu(plan))
+        runs["import_linopy"].append(child_cpu(linopy))
+        runs["bare_python"].append(child_cpu(bare))
+    med = {k: statistics.median(c for c, _ in v) for k, v in runs.items()}
+    ratio = med["plan"] / med["import_linopy"]
+    return {
+        "command": f"reeplan plan {SCENARIO} > /dev/null",
+        "baseline": 'python -c "import linopy" (benchmarks/.venv-linopy)',
+        "baseline_venv_created_now": created, "baseline_venv": _baseline_facts(python),
+        "repeats": repeats, "warm_up_run_discarded": warm_up,
+        "cpu_s": {k: [c for c, _ in v] for k, v in runs.items()},
+        "wall_s": {k: [w for _, w in v] for k, v in runs.items()},
+        "plan_cpu_median_s": med["plan"], "import_linopy_cpu_median_s": med["import_linopy"],
+        "bare_python_cpu_median_s": med["bare_python"],
+        "ratio_plan_over_import_linopy": ratio,
+        "target_max": TARGETS["cli_cpu_ratio_max"],
+        "target_met": ratio <= TARGETS["cli_cpu_ratio_max"],
+    }
 
 
 # --------------------------------------------------------------------------- report
 
 
-def russia_baseline() -> dict[str, Any]:
-    """Cold CLI wall time (median of :data:`CLI_REPEATS`) and in-process phases."""
-    cli = [str(Path(sys.executable).with_name("reeplan")), "plan", str(SCENARIO)]
-    median, runs = _median_wall_s(cli, CLI_REPEATS)
-    imports, _ = _median_wall_s([sys.executable, "-c", "import reeplan.optimize, "
-                                 "reeplan.scenarios.run, reeplan.data"], CLI_REPEATS)
-    phases = _worker(["russia"])
-    phases["import_s"] = imports
-    return {"command": "reeplan plan scenarios/russia-2030.yaml", "cli_runs_s": runs,
-            "cli_median_s": median, "target_s": CLI_TARGET_S,
-            "target_met": median < CLI_TARGET_S,
-            "phases_note": "phases in a fresh process; import_s is the wall time of a "
-                           "subprocess importing reeplan.optimize, reeplan.scenarios.run "
-                           "and reeplan.data (interpreter start included)",
-            "phases": phases}
-
-
-def synthetic_instance(target_nvars: int, n_candidates: int) -> dict[str, Any]:
-    """Measure one synthetic instance in a fresh process and judge it against targets."""
-    r = _worker(["synthetic", str(n_candidates), str(SOLVE_TIME_LIMIT_S)],
-                {"target_nvars": target_nvars})
-    solve = r["solve"]
-    ratio = (r["t_build_s"] + r["t_handoff_s"]) / solve["t_solve_s"]
-    capped = bool(solve["time_limit_hit"])
-    bytes_per_nnz = (r["peak_rss_kib"] - r["rss_before_kib"]) * 1024 / r["nnz"]
-    ratio_target = RATIO_TARGETS[target_nvars]
-    return {**r, "ratio_build_handoff_over_solve": ratio,
-            "ratio_is_upper_bound": capped, "solve_time_is_lower_bound": capped,
-            "ratio_target": ratio_target,
-            "ratio_target_met": solve["solved"] and ratio <= ratio_target,
-            "ratio_target_note": _ratio_note(solve, ratio <= ratio_target),
-            "peak_bytes": (r["peak_rss_kib"] - r["rss_before_kib"]) * 1024,
-            "bytes_per_nnz": bytes_per_nnz, "bytes_per_nnz_target": BYTES_PER_NNZ_TARGET,
-            "bytes_per_nnz_target_met": bytes_per_nnz <= BYTES_PER_NNZ_TARGET}
-
-
-def _ratio_note(solve: Mapping[str, Any], met: bool) -> str:
-    """How to read the ratio: exact, an upper bound, or void when HiGHS failed."""
-    if not solve["solved"]:
-        return f"HiGHS failed ({solve['run_status']}, {solve['status']}): no ratio"
-    if not solve["time_limit_hit"]:
-        return "solve finished: the ratio is exact"
-    if met:
-        return "solve stopped at the time limit: the ratio is an upper bound that already " \
-               "meets the target"
-    return "solve stopped at the time limit: the ratio is an upper bound, so 'false' " \
-           "means not shown rather than missed"
-
-
-def calibrate() -> dict[int, int]:
-    """``model.nvars`` of two small instances, by their number of candidates."""
-    return {n: int(build_model(synthetic_problem(n)).nvars) for n in (100, 200)}
+def synthetic_instance(label: str, n_partners: int) -> dict[str, Any]:
+    """One synthetic instance (fresh process), its ratio and, at 1e6, its target."""
+    r = _run_worker(["synthetic", str(n_partners), str(SOLVE_TIME_LIMIT_S)])
+    solved = r["status"] == "optimal"
+    setup = r["params_s"] + r["build_s"] + r["handoff_s"]
+    r = {"label": label, **r, "solved": solved,
+         "ratio_setup_over_solve": setup / r["solve_s"] if solved else None,
+         "ratio_note": "(params + build + hand-off) / solve; build_parameters included"
+         if solved else f"not solved ({r['status']}): no ratio"}
+    if label == "1e6":
+        r["target_max"] = TARGETS["synthetic_1e6_ratio_max"]
+        r["target_met"] = bool(solved and r["ratio_setup_over_solve"] <= r["target_max"])
+    return r
 
 
 def machine() -> dict[str, Any]:
-    """Platform, cores, memory and the versions that matter."""
+    """Platform, cores, memory, load and the versions that matter."""
+    mem = next(int(line.split()[1]) for line in
+               Path("/proc/meminfo").read_text().splitlines() if line.startswith("MemTotal:"))
     return {"platform": platform.platform(), "python": platform.python_version(),
-            "cpu_count": os.cpu_count(),
-            "mem_total_gib": round(_meminfo_kib("MemTotal") / 2**20, 1),
-            "versions": {p: version(p) for p in ("reeplan", "linopy", "highspy", "numpy",
-                                                 "xarray", "pandas")}}
+            "cpu_count": os.cpu_count(), "cpus_usable": len(os.sched_getaffinity(0)),
+            "mem_total_gib": round(mem / 2**20, 1), "load_avg_at_start": os.getloadavg(),
+            "versions": {p: _version(p) for p in ("reeplan", "highspy", "numpy", "xarray",
+                                                  "pandas", "linopy")},
+            "highs_options": {"threads": 1, "output_flag": False, "random_seed": 0,
+                              "synthetic_time_limit_s": SOLVE_TIME_LIMIT_S}}
 
 
-def _meminfo_kib(key: str) -> int:
-    for line in Path("/proc/meminfo").read_text().splitlines():
-        if line.startswith(key + ":"):
-            return int(line.split()[1])
-    raise KeyError(key)
+def _fmt(x: float | None, spec: str) -> str:
+    return "-" if x is None else format(x, spec)
 
 
-MEMORY_METHOD = (
-    "each synthetic instance runs in a fresh subprocess; the peak-RSS mark is reset "
-    "(write '5' to /proc/self/clear_refs) right before build_model; peak = "
-    "resource.getrusage(RUSAGE_SELF).ru_maxrss after model.to_highspy() minus VmRSS from "
-    "/proc/self/status read before build_model; bytes_per_nnz = peak / nnz, with nnz = "
-    "Highs.getNumNz() (the constraint matrix linopy hands over, explicit zeros dropped, "
-    "objective excluded)")
-
-
-def _table(result: dict[str, Any]) -> str:
-    """The headline numbers as a small text table."""
-    b = result["russia_baseline"]
-    lines = [f"russia-2030 CLI median {b['cli_median_s']:.2f} s "
-             f"(target < {CLI_TARGET_S} s: {b['target_met']})",
-             "  phases [s]: " + ", ".join(f"{k[:-2]} {v:.3f}" for k, v in
-                                          b["phases"].items() if isinstance(v, float)),
-             f"{'instance':>9} {'nvars':>9} {'nnz':>10} {'build':>7} {'handoff':>7} "
-             f"{'solve':>8} {'ratio':>7} {'ok':>5} {'B/nnz':>6} {'ok':>5}"]
+def table(result: dict[str, Any]) -> str:
+    """The headline numbers and targets as a small text table."""
+    c, rus = result["cold_cli"], result["russia"]
+    med, ev = rus[f"median_of_{PHASE_REPEATS}"], rus["evaluate"]
+    lines = [
+        f"cold CLI   plan {c['plan_cpu_median_s']:.3f} s CPU / import linopy "
+        f"{c['import_linopy_cpu_median_s']:.3f} s = {c['ratio_plan_over_import_linopy']:.2f}"
+        f"  (target <= {c['target_max']}: {'met' if c['target_met'] else 'MISSED'})",
+        f"russia     params {1e3 * med['params_s']:.1f} ms, build {1e3 * med['build_s']:.1f} "
+        f"ms, hand-off {1e3 * med['handoff_s']:.2f} ms, solve {1e3 * med['solve_s']:.2f} ms "
+        f"(median of {PHASE_REPEATS})",
+        f"evaluate   {ev['evaluations_per_s']:.1f}/s ({ev['per_evaluation_ms']['total']:.1f} ms"
+        f" each; update {ev['per_evaluation_ms']['update']:.1f} ms, HiGHS run "
+        f"{ev['per_evaluation_ms']['highs_run']:.2f} ms)  (target >= "
+        f"{TARGETS['evaluations_per_s_min']:.0f}/s: "
+        f"{'met' if result['targets']['evaluations_per_s']['met'] else 'MISSED'})",
+        f"{'size':>5} {'cols':>9} {'rows':>8} {'nnz':>9} {'params':>7} {'build':>7} "
+        f"{'handoff':>7} {'solve':>8} {'status':>8} {'ratio':>7} {'B/nnz':>6} target"]
     for s in result["synthetic"]:
-        solve = f"{s['solve']['t_solve_s']:.1f}{'+' if s['solve_time_is_lower_bound'] else ''}"
-        lines.append(f"{s['target_nvars']:>9.0e} {s['nvars']:>9} {s['nnz']:>10} "
-                     f"{s['t_build_s']:>7.2f} {s['t_handoff_s']:>7.2f} {solve:>8} "
-                     f"{s['ratio_build_handoff_over_solve']:>7.3f} "
-                     f"{s['ratio_target_met']!s:>5} {s['bytes_per_nnz']:>6.0f} "
-                     f"{s['bytes_per_nnz_target_met']!s:>5}")
+        target = "-" if "target_met" not in s else ("met" if s["target_met"] else "MISSED")
+        lines.append(
+            f"{s['label']:>5} {s['n_cols']:>9} {s['n_rows']:>8} {s['nonzeros']:>9} "
+            f"{s['params_s']:>7.3f} {s['build_s']:>7.3f} {s['handoff_s']:>7.3f} "
+            f"{s['solve_s']:>8.2f} {s['status'][:8]:>8} "
+            f"{_fmt(s['ratio_setup_over_solve'], '.4f'):>7} {s['bytes_per_nonzero']:>6.0f} "
+            f"{target}")
     return "\n".join(lines)
 
 
-def main() -> None:
+def _targets(cli: dict[str, Any], russia: dict[str, Any],
+             synthetic: list[dict[str, Any]]) -> dict[str, Any]:
+    rate = russia["evaluate"]["evaluations_per_s"]
+    big = next((s for s in synthetic if s["label"] == "1e6"), None)
+    return {
+        "cli_cpu_ratio": {"value": cli["ratio_plan_over_import_linopy"],
+                          "max": TARGETS["cli_cpu_ratio_max"], "met": cli["target_met"]},
+        "evaluations_per_s": {"value": rate, "min": TARGETS["evaluations_per_s_min"],
+                              "met": rate >= TARGETS["evaluations_per_s_min"]},
+        "synthetic_1e6_ratio": {"value": None if big is None else big["ratio_setup_over_solve"],
+                                "max": TARGETS["synthetic_1e6_ratio_max"],
+                                "met": None if big is None else big["target_met"],
+                                "note": "not measured (--quick)" if big is None else
+                                ("solve finished" if big["solved"] else
+                                 f"not solved: {big['status']}")},
+    }
+
+
+def main(quick: bool, out: Path | None) -> None:
     """Run every measurement, print the table, write the JSON result."""
-    baseline = russia_baseline()
-    calibration = calibrate()
-    synthetic = [synthetic_instance(t, candidates_for(t, calibration))
-                 for t in sorted(RATIO_TARGETS)]
-    result = {"machine": machine(), "seed": SEED,
-              "solve_options": {"output_flag": False, "threads": 1,
-                                "time_limit_s": SOLVE_TIME_LIMIT_S},
-              "memory_method": MEMORY_METHOD,
-              "nvars_calibration": {str(k): v for k, v in calibration.items()},
-              "russia_baseline": baseline, "synthetic": synthetic}
-    RESULT.parent.mkdir(exist_ok=True)
-    RESULT.write_text(json.dumps(result, indent=2) + "\n")
-    print(_table(result))
-
-
-def _worker_main(args: argparse.Namespace) -> None:
-    """Entry of a worker process: one measurement, written as JSON to ``args.out``."""
-    if args.worker == "russia":
-        result = russia_phases()
-    else:
-        result = synthetic_measure(int(args.params[0]), float(args.params[1]))
-    Path(args.out).write_text(json.dumps(result) + "\n")
+    started = time.perf_counter()
+    info = machine()
+    cli = cold_cli(1 if quick else CLI_REPEATS, warm_up=not quick)
+    russia = _run_worker(["russia", str(20 if quick else EVALUATIONS)])
+    sizes = QUICK_SIZES if quick else SYNTHETIC_SIZES
+    synthetic = [synthetic_instance(label, n) for label, n in sizes.items()]
+    info["load_avg_at_end"] = os.getloadavg()
+    result = {"quick": quick, "machine": info,
+              "targets": _targets(cli, russia, synthetic), "cold_cli": cli,
+              "russia": russia, "synthetic": synthetic,
+              "synthetic_shape": {"years": SYN_YEARS, "candidates": 5 * CANDIDATES_PER_STAGE,
+                                  "partners_equal_elements": True,
+                                  "generator": "synthetic_problem(n, n), seed 0"},
+              "memory_method": "fresh process per instance; VmHWM reset via "
+                               "/proc/self/clear_refs just before build_parameters; bytes "
+                               "per nonzero = (VmHWM after HighsModel(lp) - VmRSS before "
+                               "build_parameters) / nonzeros",
+              "benchmark_wall_s": time.perf_counter() - started}
+    if out is not None:
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    print(table(result))
+    if out is not None:
+        print(f"written: {out}")
 
 
 def _parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--worker", choices=["russia", "synthetic"])
-    parser.add_argument("params", nargs="*", help="synthetic: N_CANDIDATES TIME_LIMIT_S")
-    parser.add_argument("--out", help="worker result file")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: 1 CLI run, 20 evaluations, 1e4 and 1e5 instances; "
+                             "writes only to --out")
+    parser.add_argument("--out", type=Path, help=f"result file (default {RESULT}, none "
+                                                 f"with --quick)")
+    parser.add_argument("--worker", choices=["russia", "synthetic"], help=argparse.SUPPRESS)
+    parser.add_argument("params", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
     arguments = _parse()
-    if arguments.worker:
-        _worker_main(arguments)
+    if arguments.worker == "russia":
+        worker_result = russia_worker(int(arguments.params[0]))
+    elif arguments.worker == "synthetic":
+        worker_result = synthetic_worker(int(arguments.params[0]), float(arguments.params[1]))
     else:
-        main()
+        main(arguments.quick, arguments.out or (None if arguments.quick else RESULT))
+        sys.exit()
+    Path(arguments.result).write_text(json.dumps(worker_result) + "\n")

@@ -3,23 +3,29 @@ answers, evaluate in place, and the economics of each objective term by hand."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import xarray as xr
+from typer.testing import CliRunner
 
 from reeplan.data import load_factbase
 from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_from_facts
 from reeplan.errors import MassBalanceError
 from reeplan.flows.coproduction import distribution_from_table, unassigned_share
 from reeplan.flows.stages import run_chain
+from reeplan.interfaces.cli import app
 from reeplan.optimize import (
     Candidate,
     Evaluator,
     Partner,
     Problem,
     SolveError,
+    SolveStatus,
     Target,
     build_parameters,
     solve,
@@ -214,3 +220,77 @@ def test_parameters_are_one_dataset_with_named_dimensions() -> None:
     params = build_parameters(_toy())
     assert set(params["online"].dims) == {"candidate", "decision", "year"}
     assert isinstance(params, xr.Dataset) and params["oxide_price"].dims == ("element", "year")
+
+
+# --------------------------------------------------------------------------- through the CLI
+
+BASE = Path(__file__).parent.parent / "scenarios" / "russia-2030.yaml"
+runner = CliRunner()
+
+
+def _variant(tmp_path: Path, body: str, name: str = "variant") -> Path:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"extends: {BASE}\nname: {name}\n{body}", encoding="utf-8")
+    return path
+
+
+def _fails_cleanly(res: Any, *words: str) -> None:
+    assert res.exit_code == 2, res.output
+    assert "Traceback" not in res.output
+    for word in words:
+        assert word in res.stderr, (word, res.stderr)
+
+
+def test_empty_candidates_and_partners_plan_with_unmet_demand(tmp_path: Path) -> None:
+    """`candidates: {}` and `partners: {}` clear the base's: nothing to build, nobody to
+    trade with. The plan exists and states the demand left unmet and its penalty."""
+    path = _variant(tmp_path, "candidates: {}\npolicy:\n  partners: {}\n")
+    res = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert "Demand for magnet is left unmet from 2025" in res.stdout
+    assert "of penalties" in res.stdout
+    run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert run["discounted_penalties_usd"] > 0 and run["status"] == "optimal"
+
+
+def test_a_cap_on_an_unmodelled_element_names_its_line(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "policy:\n  partners:\n    CHN: {export_caps_t: {Lu: 0}}\n")
+    _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 5",
+                   "policy.partners.CHN.export_caps_t.Lu", "does not model 'Lu'")
+
+
+def test_a_horizon_before_the_first_price_is_named(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "horizon: {start: 2005, end: 2035}\n")
+    _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 3", "horizon.start",
+                   "no oxide price of Dy, Nd, Pr at or before 2005")
+
+
+@pytest.mark.parametrize("status", [SolveStatus.TIME_LIMIT, SolveStatus.INFEASIBLE,
+                                    SolveStatus.NUMERICAL_TROUBLE])
+def test_a_solve_that_is_not_optimal_exits_2_naming_it(monkeypatch: pytest.MonkeyPatch,
+                                                      tmp_path: Path,
+                                                      status: SolveStatus) -> None:
+    """Whatever HiGHS reports other than optimal stops with exit 2, the status and the
+    inputs to suspect; nothing is written."""
+    from reeplan.optimize import highs
+
+    def not_optimal(self: highs.HighsModel, what: str = "the model") -> None:
+        raise SolveError(status, what)
+
+    monkeypatch.setattr(highs.HighsModel, "solve", not_optimal)
+    out = tmp_path / "out"
+    res = runner.invoke(app, ["plan", str(BASE), "--out", str(out)])
+    _fails_cleanly(res, f"status: {status}", "russia-2030", "suspect")
+    assert not out.exists()
+
+
+def test_highs_reports_its_real_status() -> None:
+    """A MILP with a time limit of zero seconds ends at the limit: a SolveError, never a
+    plan."""
+    p = _toy(demand=10.0)
+    sized = replace(p, integer_sizes=True, candidates=(
+        *p.candidates, Candidate("s2", "separation", existing=0, max_capacity=100, capex=1,
+                                 opex=0, lead_time=0, min_size=50)))
+    with pytest.raises(SolveError) as err:
+        solve(sized, time_limit=0.0)
+    assert err.value.status in (SolveStatus.TIME_LIMIT, SolveStatus.INTERRUPTED)

@@ -273,7 +273,11 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
 def emit_plan(result: Plan, name: str) -> None:
     """Print a plan's summary: cost, targets met or missed and why, the builds."""
     console = Console()
-    console.print(f"[bold]{_cell(name)}[/bold]: discounted cost {result.cost / 1e6:,.0f} M USD")
+    penalties = result.penalties
+    console.print(f"[bold]{_cell(name)}[/bold]: discounted cost "
+                  f"{(result.cost - penalties) / 1e6:,.0f} M USD"
+                  + (f" (plus {penalties / 1e6:,.0f} M USD of penalties for targets missed "
+                     f"and demand unmet)" if penalties > 0.5e6 else ""))
     for target, rows in result.targets.groupby("target", sort=False):
         start = int(rows["year"].min())
         verdict = "met every year" if bool(rows["met"].all()) else "MISSED"

@@ -48,20 +48,23 @@ def _bcast(*arrays: xr.DataArray) -> tuple[list[str], list[np.ndarray]]:
     sizes: dict[str, int] = {}
     labels: dict[str, np.ndarray | None] = {}
     for a in arrays:
-        for d in map(str, a.dims):
-            values = a[d].values if d in a.coords else None
+        indexes = a.indexes
+        for d, n in zip(map(str, a.dims), a.shape, strict=True):
+            index = indexes.get(d)
+            values = None if index is None else index.values
             if d not in sizes:
                 dims.append(d)
-                sizes[d], labels[d] = a.sizes[d], values
-            elif a.sizes[d] != sizes[d] or _differ(values, labels[d]):
+                sizes[d], labels[d] = n, values
+            elif n != sizes[d] or _differ(values, labels[d]):
                 raise ChainDefinitionError(f"labels of dimension '{d}' do not match between "
                                            f"model terms")
     full = [sizes[d] for d in dims]
     out = []
     for a in arrays:
-        own = [d for d in dims if d in a.dims]
-        data = np.asarray(a.transpose(*own).values if a.ndim > 1 else a.values)
-        shape = [sizes[d] if d in a.dims else 1 for d in dims]
+        own = [str(d) for d in a.dims]
+        order = sorted(range(len(own)), key=lambda i: dims.index(own[i]))
+        data = np.transpose(np.asarray(a.values), order) if a.ndim > 1 else np.asarray(a.values)
+        shape = [sizes[d] if d in own else 1 for d in dims]
         out.append(np.broadcast_to(data.reshape(shape), full))
     return dims, out
 
@@ -252,7 +255,7 @@ class LinearProgram:
 
     @staticmethod
     def _mask(template: xr.DataArray, mask: xr.DataArray) -> np.ndarray:
-        dims, (_, m) = _bcast(template, mask.astype(bool))
+        dims, (_, m) = _bcast(template, mask)
         if len(dims) != template.ndim:
             raise ChainDefinitionError("a mask has dimensions its family does not have")
         return np.array(m, dtype=bool)
@@ -265,7 +268,7 @@ class LinearProgram:
         def compute(p: Param) -> np.ndarray:
             value = _value(coef, p)
             if isinstance(value, xr.DataArray):
-                dims, (c, v) = _bcast(cols, value.astype(float))
+                dims, (c, v) = _bcast(cols, value)
                 if len(dims) != cols.ndim:
                     raise ChainDefinitionError(f"a bound of '{var.name}' has dimensions the "
                                                f"variable does not have")
@@ -318,7 +321,7 @@ class LinearProgram:
         """(row, column, value) triplets of ``term`` in ``rows``, absent ones dropped."""
         value = _value(term.coef, params)
         coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-        dims, (r, c, v) = _bcast(rows, term.cols, coef.astype(float))
+        dims, (r, c, v) = _bcast(rows, term.cols, coef)
         loose = sorted(d for d in dims[rows.ndim:] if d not in term.summed)
         if loose:
             raise ChainDefinitionError(f"a term has dimensions {loose} that are neither the "
@@ -331,7 +334,7 @@ class LinearProgram:
         value = _value(block.rhs, params)
         rows = block.rows
         if isinstance(value, xr.DataArray):
-            dims, (r, v) = _bcast(rows, value.astype(float))
+            dims, (r, v) = _bcast(rows, value)
             if len(dims) != rows.ndim:
                 raise ChainDefinitionError(f"the right-hand side of '{block.name}' has "
                                            f"dimensions the rows do not have")
@@ -346,7 +349,7 @@ class LinearProgram:
         for t in self._cost_terms:
             value = _value(t.coef, params)
             coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-            _, (c, v) = _bcast(t.cols, coef.astype(float))
+            _, (c, v) = _bcast(t.cols, coef)
             cc, vv = c.ravel(), v.ravel()
             keep = cc >= 0
             np.add.at(cost, cc[keep], vv[keep])
@@ -432,7 +435,7 @@ class LinearProgram:
         for t in terms:
             value = _value(t.coef, q)
             coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-            c, v = _exact(t.cols, coef.astype(float))
+            c, v = _exact(t.cols, coef)
             cols = c.values
             vals = np.where(cols >= 0, x[np.maximum(cols, 0)], 0.0) * v.transpose(*c.dims).values
             out = c.copy(data=vals)
