@@ -15,7 +15,6 @@ from reeplan.metrics import (
     hhi,
     net_import_reliance,
     reserve_life,
-    self_sufficiency,
     share,
     shares,
     top_n_share,
@@ -70,10 +69,6 @@ def test_reserve_life_hand_computed() -> None:
     assert reserve_life(1, 0) == math.inf
 
 
-def test_self_sufficiency() -> None:
-    assert self_sufficiency(50, 3_000) == pytest.approx(1 / 60)
-
-
 @pytest.mark.parametrize(
     ("func", "args"),
     [
@@ -85,7 +80,6 @@ def test_self_sufficiency() -> None:
         (shares, ([5, 6], 10)),
         (top_n_share, ([1, 2], 0)),
         (reserve_life, (-1, 5)),
-        (self_sufficiency, (1, 0)),
         (apparent_consumption, (-1, 0, 0)),
     ],
 )

@@ -9,18 +9,14 @@ from reeplan.metrics.dependence import (
     apparent_consumption,
     net_import_reliance,
     reserve_life,
-    self_sufficiency,
 )
-from reeplan.metrics.stages import country_share_by_stage
 
 __all__ = [
     "apparent_consumption",
     "basket_value",
-    "country_share_by_stage",
     "hhi",
     "net_import_reliance",
     "reserve_life",
-    "self_sufficiency",
     "share",
     "shares",
     "top_n_share",

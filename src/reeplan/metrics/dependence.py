@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["apparent_consumption", "net_import_reliance", "reserve_life", "self_sufficiency"]
+__all__ = ["apparent_consumption", "net_import_reliance", "reserve_life"]
 
 
 def apparent_consumption(
@@ -70,25 +70,6 @@ def net_import_reliance(
     if consumption == 0:
         return math.nan
     return float((imports - exports - stock_change) / consumption)
-
-
-def self_sufficiency(production: float, consumption: float) -> float:
-    """Self-sufficiency ratio [fraction]: domestic production over consumption.
-
-    .. math:: SSR = P / C
-
-    Above 1 means a surplus available for export.
-
-    Examples
-    --------
-    >>> self_sufficiency(2_500, 3_000)
-    0.8333333333333334
-    """
-    if production < 0:
-        raise ValueError(f"production must be non-negative, got {production}")
-    if consumption <= 0:
-        raise ValueError(f"consumption must be positive, got {consumption}")
-    return production / consumption
 
 
 def reserve_life(reserves: float, production: float) -> float:
