@@ -204,6 +204,7 @@ class FakePlan:
 
     name: str
     cost: float = 2.5e9
+    penalties: float = 0.0
     missed: tuple[str, ...] = ()
     targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"target": ["magnets"], "year": [2030], "met": [True]}))

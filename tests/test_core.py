@@ -294,3 +294,23 @@ def test_highs_reports_its_real_status() -> None:
     with pytest.raises(SolveError) as err:
         solve(sized, time_limit=0.0)
     assert err.value.status in (SolveStatus.TIME_LIMIT, SolveStatus.INTERRUPTED)
+
+
+def test_chain_and_plan_read_the_same_consumption() -> None:
+    """One rule per fact: the baseline's first-year demand in oxide equivalent is the
+    consumption row `reeplan chain` reads for that year (3,000 t REO, metalinfo_fedorov)."""
+    from reeplan.data.selection import consumption
+    from reeplan.flows.country import country_chain
+    from reeplan.optimize.expressions import consumption_reo
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.spec import read_scenario
+
+    facts = load_factbase()
+    problem = assemble(read_scenario(BASE)[0], facts)
+    planned = float(consumption_reo(build_parameters(problem)).sel(year=2025))
+    row = consumption(facts, "RUS", 2025)
+    assert row is not None and row.total == 3000.0
+    assert planned == pytest.approx(row.total, rel=1e-9)
+    chain = country_chain("RUS", 2024, facts=facts)  # nearest row to 2024: the 2025 one
+    sep = chain.balance[chain.balance["stage"] == "separation"]
+    assert float(sep["demand"].sum()) == pytest.approx(row.total, rel=1e-9)

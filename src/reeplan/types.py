@@ -22,6 +22,7 @@ __all__ = [
     "TECHNOLOGIES",
     "TRADED_PRODUCTS",
     "Confidence",
+    "OutputFormat",
     "PartnerId",
     "PlanStage",
     "Product",
@@ -83,6 +84,9 @@ TargetKind = Literal["output", "output_multiple", "import_share", "self_sufficie
                      "output_value"]
 """Kinds of roadmap target; :mod:`reeplan.optimize.targets` holds the rule of each."""
 TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
+
+OutputFormat = Literal["table", "csv", "json"]
+"""How a command prints its result."""
 
 Confidence = Literal["high", "medium", "low", "unverified"]
 """How sure we are of a fact-base row: ``high`` read in a primary source, ``medium`` from a

@@ -12,6 +12,7 @@ import xarray as xr
 
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
+from reeplan.types import CONFIDENCE_LEVELS
 
 __all__ = ["UNASSIGNED", "best_distribution", "coproduce", "distribution_from_table",
            "feed_for_element", "magnet_oxide_demand", "unassigned_share"]
@@ -23,7 +24,7 @@ UNASSIGNED = "unassigned"
 element [fraction]. It is not an element: it is carried beside the element flows."""
 
 
-_CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2, "unverified": 3}
+_CONFIDENCE_RANK = {level: rank for rank, level in enumerate(CONFIDENCE_LEVELS)}
 
 
 def best_distribution(table: pd.DataFrame, deposit_id: str) -> str | None:

@@ -15,16 +15,17 @@ import math
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn, TypeVar
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 
 from reeplan.errors import ReeplanError
+from reeplan.types import OutputFormat
 
 __all__ = ["app", "main"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-Format = Literal["table", "csv", "json"]
+Format = OutputFormat
 
 app = typer.Typer(
     name="reeplan",

@@ -13,11 +13,13 @@ import json
 import math
 import re
 import sys
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from reeplan.types import OutputFormat
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 __all__ = ["Format", "emit_chain", "emit_comparison", "emit_frame", "emit_plan", "emit_world",
            "safe_text"]
 
-Format = Literal["table", "csv", "json"]
+Format = OutputFormat
 
 # C0 and C1 control characters and DEL, the bidirectional overrides and isolates (which can
 # make text read differently from what it is), the line and paragraph separators.
