@@ -1,8 +1,8 @@
 """Speed of the roadmap planner (matrix assembly + HiGHS): CLI start-up, re-solves, scaling.
 
-Run: ``python benchmarks/planner.py`` (not part of the test suite; about 5 minutes and
+Run: ``python benchmarks/planner.py`` (not part of the test suite; about 3-4 minutes and
 under 1.5 GiB of memory on 2 cores), or ``python benchmarks/planner.py --quick`` for a
-smoke run of about half a minute that writes nothing unless ``--out`` is given. One run
+smoke run of about 10 s that writes nothing unless ``--out`` is given. One run
 measures:
 
 1. **Cold CLI.** CPU time (user + system of the child, from ``os.wait4``) of

@@ -314,3 +314,23 @@ def test_chain_and_plan_read_the_same_consumption() -> None:
     chain = country_chain("RUS", 2024, facts=facts)  # nearest row to 2024: the 2025 one
     sep = chain.balance[chain.balance["stage"] == "separation"]
     assert float(sep["demand"].sum()) == pytest.approx(row.total, rel=1e-9)
+
+
+def test_evaluate_with_new_prices_changes_an_output_value_target_in_place() -> None:
+    """Prices enter the matrix through an output-value target: doubling them doubles the
+    value per tonne, so the same builds meet a target they missed (checked against a fresh
+    solve of the same problem at the new prices)."""
+    p = _toy(mine=100.0, sep=100.0)
+    p = replace(p, targets=(Target("v", "output_value", 1.5e6, 2025, "separation", 10.0),))
+    plan = solve(p)
+    assert not plan.targets["met"].any()          # 100 t x 10,000 USD/t = 1.0 M < 1.5 M
+    ev = Evaluator(p)
+    draw = build_parameters(p)
+    draw["oxide_price"] = draw["oxide_price"] * 2
+    draw["metal_price"] = draw["metal_price"] * 2
+    draw["magnet_price"] = draw["magnet_price"] * 2
+    res = ev.evaluate(plan.solution["build"], draw)
+    fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 40_000.0},
+                          magnet_price=100_000.0))
+    assert res.cost == pytest.approx(fresh.cost, rel=1e-9, abs=1e-6)
+    assert float(ev.values(res, "shortfall").sum()) == pytest.approx(0.0, abs=1e-9)

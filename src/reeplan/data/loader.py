@@ -42,6 +42,8 @@ class FactBase:
 
     tables: dict[str, pd.DataFrame]
     layers: tuple[str, ...] = field(default=())
+    digest: str = ""
+    """SHA-256 of the bytes of every table file read, layer by layer (set by the loader)."""
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         """Return a copy of table ``name``; unknown names raise :class:`UnknownItemError`."""
@@ -50,7 +52,12 @@ class FactBase:
         return self.tables[name].copy()
 
     def fingerprint(self) -> str:
-        """SHA-256 of every table's content (layers included): the data version of a run."""
+        """SHA-256 of every table file, layers included, in order: the data's version.
+
+        A fact base built by hand hashes its tables' content instead.
+        """
+        if self.digest:
+            return self.digest
         digest = hashlib.sha256()
         for name in sorted(self.tables):
             digest.update(name.encode())
@@ -96,14 +103,15 @@ def load_factbase(data: str | Path | Sequence[str | Path] | None = None) -> Fact
     layers = [EMBEDDED_DIR, *_as_paths(data)]
     merged: dict[str, dict[tuple[object, ...], Record]] = {n: {} for n in SCHEMAS}
     problems: list[Problem] = []
+    digest = hashlib.sha256()
     for layer in layers:
-        problems += _read_layer(layer, merged, required=layer == EMBEDDED_DIR)
+        problems += _read_layer(layer, merged, digest, required=layer == EMBEDDED_DIR)
     tables = {name: list(rows.values()) for name, rows in merged.items()}
     problems += check_factbase(tables)
     if problems:
         raise DataValidationError(problems)
     return FactBase({n: _frame(n, recs) for n, recs in tables.items()},
-                    tuple(str(p) for p in layers))
+                    tuple(str(p) for p in layers), digest.hexdigest())
 
 
 def _as_paths(data: str | Path | Sequence[str | Path] | None) -> list[Path]:
@@ -115,7 +123,8 @@ def _as_paths(data: str | Path | Sequence[str | Path] | None) -> list[Path]:
 
 
 def _read_layer(
-    layer: Path, merged: dict[str, dict[tuple[object, ...], Record]], *, required: bool
+    layer: Path, merged: dict[str, dict[tuple[object, ...], Record]],
+    digest: hashlib._Hash, *, required: bool,
 ) -> list[Problem]:
     if not layer.is_dir():
         return [Problem(str(layer), None, None, "is not a directory; expected a directory "
@@ -134,6 +143,9 @@ def _read_layer(
             continue
         records, found = read_table(path, spec)
         problems += found
+        if not found:  # a regular, readable file: its bytes are the data's version
+            digest.update(f"{layer.name}/{name}\n".encode())
+            digest.update(path.read_bytes())
         rows = merged[name]
         seen_here: set[tuple[object, ...]] = set()
         for rec in records:

@@ -23,50 +23,71 @@ TOL = 1e-6
 [t]."""
 
 
-def _sum_stage(sol: xr.Dataset, params: xr.Dataset, stage: str) -> xr.DataArray:
-    ids = stage_ids(params, stage)  # type: ignore[arg-type]
-    return sol["prod"].sel(candidate=ids).sum("candidate")
+Residual = tuple[np.ndarray, np.ndarray, tuple[str, ...]]
+"""An identity's residual and scale over the named dimensions (numpy arrays, same shape)."""
 
 
-def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, tuple[xr.DataArray,
-                                                                             xr.DataArray]]:
-    """Each identity's residual and scale, by name ("stage" of the chain it checks)."""
-    out: dict[str, tuple[xr.DataArray, xr.DataArray]] = {}
-    mines = list(params["mine"].values)
-    prod = sol["prod"]
-    separated = xr.zeros_like(params["oxide_price"])
+def _a(da: xr.DataArray, *dims: str) -> np.ndarray:
+    """Values of ``da`` with its dimensions in the order ``dims`` (all of them)."""
+    return np.asarray(da.transpose(*dims).values if da.ndim > 1 else da.values, dtype=float)
+
+
+def _stage_sum(sol: xr.Dataset, params: xr.Dataset, stage: str) -> np.ndarray:
+    """Output of all plants of ``stage`` by year [t/yr]."""
+    ids = set(stage_ids(params, stage))  # type: ignore[arg-type]
+    pick = np.array([c in ids for c in sol["candidate"].values], dtype=bool)
+    total: np.ndarray = _a(sol["prod"], "candidate", "year")[pick].sum(axis=0)
+    return total
+
+
+def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
+    """Each identity's residual and scale, by name (the part of the chain it checks)."""
+    out: dict[str, Residual] = {}
+    ey = ("element", "year")
+    n_el, n_yr = params.sizes["element"], params.sizes["year"]
+    separated = np.zeros((n_el, n_yr))
+    mines = [str(m) for m in params["mine"].values]
+    prod = _a(sol["prod"], "candidate", "year")
+    index = {str(c): i for i, c in enumerate(sol["candidate"].values)}
     if mines:
-        mp = prod.sel(candidate=mines).rename(candidate="mine")
-        conc = sol["conc_export"]
-        feed = mp - conc
-        out["mining (concentrate sold within output)"] = (feed.clip(max=0.0), mp)
-        separated = params["oxide_per_mined"] * (params["distribution"] * feed).sum("mine")
+        mp = prod[[index[m] for m in mines]]
+        feed = mp - _a(sol["conc_export"], "mine", "year")
+        out["mining (concentrate sold within output)"] = (np.minimum(feed, 0.0), mp,
+                                                           ("mine", "year"))
+        dist = _a(params["distribution"], "mine", "element")
+        separated = float(params["oxide_per_mined"]) * dist.T @ feed
         if stage_ids(params, "separation"):
-            out["separation"] = (_sum_stage(sol, params, "separation") - separated.sum("element"),
-                                 separated.sum("element"))
-    imports, exports = sol["import_oxide"].sum("partner"), sol["export_oxide"].sum("partner")
-    used = sol["metal_in"] + sol["other_use"] + sol["stock_oxide"]
+            total = separated.sum(axis=0)
+            out["separation"] = (_stage_sum(sol, params, "separation") - total, total, ("year",))
+    imports = _a(sol["import_oxide"], "partner", "element", "year").sum(axis=0)
+    exports = _a(sol["export_oxide"], "partner", "element", "year").sum(axis=0)
+    used = _a(sol["metal_in"], *ey) + _a(sol["other_use"], *ey) + _a(sol["stock_oxide"], *ey)
     out["oxide market"] = (separated + imports - exports - used,
-                           abs(separated) + imports + exports + used)
-    f = params["metal_per_oxide"] * params["metal_recovery"]
-    made = sol["metal_in"] * f
-    out["metal"] = (_sum_stage(sol, params, "metal") - made.sum("element"), made.sum("element"))
-    recycled = _sum_stage(sol, params, "recycling") * params["recipe_share"] \
-        * params["recycling_recovery"]
-    m_imp, m_exp = sol["import_metal"].sum("partner"), sol["export_metal"].sum("partner")
-    m_used = sol["alloy_use"] + sol["stock_metal"]
+                           np.abs(separated) + imports + exports + used, ey)
+    factor = _a(params["metal_per_oxide"], "element") * float(params["metal_recovery"])
+    made = _a(sol["metal_in"], *ey) * factor[:, None]
+    out["metal"] = (_stage_sum(sol, params, "metal") - made.sum(axis=0), made.sum(axis=0),
+                    ("year",))
+    share = _a(params["recipe_share"], "element") * float(params["recycling_recovery"])
+    recycled = share[:, None] * _stage_sum(sol, params, "recycling")[None, :]
+    m_imp = _a(sol["import_metal"], "partner", "element", "year").sum(axis=0)
+    m_exp = _a(sol["export_metal"], "partner", "element", "year").sum(axis=0)
+    m_used = _a(sol["alloy_use"], *ey) + _a(sol["stock_metal"], *ey)
     out["metal market"] = (made + recycled + m_imp - m_exp - m_used,
-                           made + recycled + m_imp + m_exp + m_used)
-    magnets = _sum_stage(sol, params, "magnet")
-    supply = magnets + sol["import_magnet"].sum("partner") - sol["export_magnet"].sum("partner") \
-        + sol["unmet_magnets"]
-    out["magnet demand"] = ((supply - params["magnet_demand"]).clip(max=0.0),
-                            params["magnet_demand"] + magnets)
-    online = params["existing"] + (params["online"] * sol["build"]).sum("decision")
-    out["capacity"] = ((prod - online).clip(min=0.0), online + prod)
-    for name in [v for v in sol.data_vars if str(v).startswith("stock_") or v in (
-            "other_use", "metal_in", "alloy_use", "import_oxide", "export_oxide")]:
-        out[f"non-negative {name}"] = (sol[name].clip(max=0.0), abs(sol[name]))
+                           made + recycled + m_imp + m_exp + m_used, ey)
+    magnets = _stage_sum(sol, params, "magnet")
+    demand = _a(params["magnet_demand"], "year")
+    supply = magnets + _a(sol["import_magnet"], "partner", "year").sum(axis=0) \
+        - _a(sol["export_magnet"], "partner", "year").sum(axis=0) + _a(sol["unmet_magnets"],
+                                                                        "year")
+    out["magnet demand"] = (np.minimum(supply - demand, 0.0), demand + magnets, ("year",))
+    online = _a(params["existing"], "candidate")[:, None] + np.einsum(
+        "kdy,kd->ky", _a(params["online"], "candidate", "decision", "year"),
+        _a(sol["build"], "candidate", "decision"))
+    out["capacity"] = (np.maximum(prod - online, 0.0), online + prod, ("candidate", "year"))
+    for name in ("other_use", "metal_in", "alloy_use", "stock_oxide", "stock_metal"):
+        v = _a(sol[name], *ey)
+        out[f"non-negative {name}"] = (np.minimum(v, 0.0), np.abs(v), ey)
     return out
 
 
@@ -85,19 +106,18 @@ def check_plan_balance(sol: xr.Dataset, params: xr.Dataset, recipe_need: xr.Data
         each component (0/1 over component and element).
     """
     residuals = plan_residuals(sol, params)
-    alloy = (sol["alloy_use"] * member).sum("element")
-    need = _sum_stage(sol, params, "magnet") * recipe_need
-    residuals["alloy recipe"] = (alloy - need, alloy + need)
+    alloy = _a(member, "component", "element") @ _a(sol["alloy_use"], "element", "year")
+    need = _a(recipe_need, "component")[:, None] * _stage_sum(sol, params, "magnet")[None, :]
+    residuals["alloy recipe"] = (alloy - need, alloy + need, ("component", "year"))
     worst: list[tuple[float, str]] = []
-    for name, pair in residuals.items():
-        res, scale = xr.broadcast(*pair)
-        bad = abs(res) > TOL * (abs(scale) + 1.0)
-        if bool(bad.any()):
-            for idx in zip(*np.nonzero(bad.values), strict=True):
-                cell = res[tuple(idx)]
-                labels = ", ".join(f"{d}={cell[d].item()}" for d in res.dims)
-                worst.append((float(abs(cell)), f"{name} [{labels}]: off by "
-                                                f"{float(cell):,.6g} t"))
+    for name, (res, scale, dims) in residuals.items():
+        bad = np.abs(res) > TOL * (np.abs(scale) + 1.0)
+        labels = [sol[d].values if d in sol.coords else member[d].values for d in dims]
+        for idx in zip(*np.nonzero(bad), strict=True):
+            where = ", ".join(f"{d}={labels[k][j]}" for k, (d, j) in enumerate(zip(
+                dims, idx, strict=True)))
+            worst.append((float(abs(res[idx])), f"{name} [{where}]: off by "
+                                                 f"{float(res[idx]):,.6g} t"))
     if worst:
         worst.sort(key=lambda w: -w[0])
         shown = "; ".join(w[1] for w in worst[:5])

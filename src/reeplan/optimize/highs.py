@@ -141,6 +141,10 @@ class HighsModel:
         self._state = {"cost": self.matrix.col_cost.copy(),
                        "lower": self.matrix.col_lower.copy(),
                        "upper": self.matrix.col_upper.copy()}
+        self._parts = list(lp.parametric())
+        self._values = [part.value for part in self._parts]
+        self._params = lp.params
+        self._matrix_now: dict[tuple[int, int], float] = {}
 
     def _pass(self, m: Matrix) -> None:
         n_col, n_row = m.col_cost.size, m.row_lower.size
@@ -185,24 +189,70 @@ class HighsModel:
                                     "integrality": np.zeros_like(self.matrix.integrality)})
 
     def update(self, params: Param) -> None:
-        """Recompute every parametric part for ``params`` and change HiGHS's model in place.
+        """Change HiGHS's model in place for ``params``: costs, column bounds, right-hand
+        sides and coefficients that depend on parameters that changed are recomputed and
+        passed on; nothing else is touched.
 
-        Costs, column bounds, row bounds and coefficients that depend on the parameters are
-        recomputed; only the ones that changed are passed on. Columns fixed by :meth:`fix`
-        keep their bounds.
+        Each parametric part knows which parameters it reads, so a new price vector
+        recomputes the trade costs and nothing more. Columns fixed by :meth:`fix` keep
+        their bounds.
         """
-        for part in self.lp.parametric():
+        changed = self._changed(params)
+        if not changed:
+            return
+        cost_cols: list[np.ndarray] = []
+        for i, part in enumerate(self._parts):
+            if not part.reads & changed:
+                continue
             new = part.compute(params)
+            old = self._values[i]
+            self._values[i] = new
             if part.kind == "cost":
-                self.highs.changeColsCost(part.index.size, part.index.astype(np.int32), new)
+                np.add.at(self._state["cost"], part.index, new - (0.0 if old is None else old))
+                cost_cols.append(part.index)
             elif part.kind in ("lower", "upper"):
                 self._bounds(part.kind, part.index, new)
             elif part.kind == "rhs":
                 self._rhs(part.index, new)
             else:
-                rows, cols = part.index
-                for r, c, v in zip(rows.tolist(), cols.tolist(), new.tolist(), strict=True):
-                    self.highs.changeCoeff(r, c, v)
+                self._coefficients(part.index, new, old)
+        if cost_cols:
+            cols = np.unique(np.concatenate(cost_cols)).astype(np.int32)
+            self.highs.changeColsCost(cols.size, cols, self._state["cost"][cols])
+        self._params = params
+
+    def _changed(self, params: Param) -> set[str]:
+        """Names of the parameters that differ from the ones the model holds."""
+        reads = set().union(*(part.reads for part in self._parts)) if self._parts else set()
+        out = set()
+        for name in reads:
+            if name.startswith("@"):
+                if name != "@attrs" or params.attrs != self._params.attrs:
+                    out.add(name)
+            elif not np.array_equal(params[name].values, self._params[name].values):
+                out.add(name)
+        return out
+
+    def _coefficients(self, index: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> None:
+        """Change matrix entries by a part's change; an entry several terms share keeps
+        the others' contributions."""
+        rows, cols = index
+        before = np.zeros(new.size) if old is None else old
+        moved = new != before
+        for r, c, d in zip(rows[moved].tolist(), cols[moved].tolist(),
+                           (new - before)[moved].tolist(), strict=True):
+            total = self._entry(r, c) + d
+            self._matrix_now[(r, c)] = total
+            self.highs.changeCoeff(r, c, total)
+
+    def _entry(self, row: int, col: int) -> float:
+        """The current matrix entry at (row, col) [model units]; 0 where there is none."""
+        if (row, col) not in self._matrix_now:
+            m = self.matrix
+            lo, hi = int(m.start[col]), int(m.start[col + 1])
+            hit = np.nonzero(m.index[lo:hi] == row)[0]
+            self._matrix_now[(row, col)] = float(m.value[lo + hit[0]]) if hit.size else 0.0
+        return self._matrix_now[(row, col)]
 
     def _bounds(self, kind: str, cols: np.ndarray, new: np.ndarray) -> None:
         lower, upper = self._state["lower"], self._state["upper"]

@@ -46,16 +46,15 @@ def _bcast(*arrays: xr.DataArray) -> tuple[list[str], list[np.ndarray]]:
     """
     dims: list[str] = []
     sizes: dict[str, int] = {}
-    labels: dict[str, np.ndarray | None] = {}
+    labels: dict[str, Any] = {}
     for a in arrays:
         indexes = a.indexes
         for d, n in zip(map(str, a.dims), a.shape, strict=True):
             index = indexes.get(d)
-            values = None if index is None else index.values
             if d not in sizes:
                 dims.append(d)
-                sizes[d], labels[d] = n, values
-            elif n != sizes[d] or _differ(values, labels[d]):
+                sizes[d], labels[d] = n, index
+            elif n != sizes[d] or _differ(index, labels[d]):
                 raise ChainDefinitionError(f"labels of dimension '{d}' do not match between "
                                            f"model terms")
     full = [sizes[d] for d in dims]
@@ -69,8 +68,9 @@ def _bcast(*arrays: xr.DataArray) -> tuple[list[str], list[np.ndarray]]:
     return dims, out
 
 
-def _differ(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    return a is not None and b is not None and not np.array_equal(a, b)
+def _differ(a: Any, b: Any) -> bool:
+    """Whether two dimension indexes (pandas, or None) hold different labels."""
+    return a is not None and b is not None and a is not b and not a.equals(b)
 
 
 def _exact(*arrays: xr.DataArray) -> list[xr.DataArray]:
@@ -183,13 +183,48 @@ class _Block:
     terms: list[Term]
 
 
+class _Recorder:
+    """The parameter dataset, noting which of its variables a computation reads."""
+
+    def __init__(self, params: Param) -> None:
+        self._params = params
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> xr.DataArray:
+        self.read.add(key)
+        return self._params[key]
+
+    @property
+    def attrs(self) -> dict[Any, Any]:
+        self.read.add("@attrs")
+        return self._params.attrs
+
+    def __getattr__(self, name: str) -> Any:
+        self.read.add("@" + name)  # anything else: treat as depending on everything
+        return getattr(self._params, name)
+
+
+def _recorded(compute: Callable[[Param], np.ndarray],
+              params: Param) -> tuple[np.ndarray, frozenset[str]]:
+    """``compute(params)`` and the names of the parameters it read."""
+    rec = _Recorder(params)
+    value = compute(rec)  # type: ignore[arg-type]
+    return value, frozenset(rec.read)
+
+
 @dataclass
 class _Parametric:
-    """A part of the model recomputed from the parameters by :meth:`LinearProgram.update`."""
+    """A part of the model recomputed from the parameters by :meth:`LinearProgram.update`.
+
+    ``reads`` names the parameters it depends on, so an update recomputes only the parts
+    whose inputs changed; ``value`` is its current value (costs are sums of parts).
+    """
 
     kind: Literal["cost", "lower", "upper", "rhs", "coef"]
     index: np.ndarray
     compute: Callable[[Param], np.ndarray]
+    reads: frozenset[str] = frozenset()
+    value: np.ndarray | None = None
 
 
 @dataclass
@@ -240,14 +275,15 @@ class LinearProgram:
         cols = np.full(shape, -1, dtype=np.int64)
         n = int(keep.sum())
         cols[keep] = np.arange(self._n_cols, self._n_cols + n)
-        var = Var(name, template.copy(data=cols))
+        var = Var(name, template.copy(deep=False, data=cols))
         sides: tuple[tuple[Coef, list[np.ndarray], Literal["lower", "upper"]], ...] = (
             (lower, self._lower, "lower"), (upper, self._upper, "upper"))
         for bound, store, kind in sides:
             compute = self._on_columns(var, bound)
-            store.append(compute(self.params))
+            value, reads = _recorded(compute, self.params)
+            store.append(value)
             if callable(bound):
-                self._parametric.append(_Parametric(kind, cols[keep], compute))
+                self._parametric.append(_Parametric(kind, cols[keep], compute, reads, value))
         self._integer.append(np.full(n, 1 if integer else 0, dtype=np.uint8))
         self._n_cols += n
         self.variables[name] = var
@@ -311,7 +347,7 @@ class LinearProgram:
                 raise ChainDefinitionError(f"constraint '{name}': a term has dimensions "
                                            f"{extra} the rows do not have")
         self._n_rows += n
-        self.constraints[name] = _Block(name, template.copy(data=rows), sense, rhs,
+        self.constraints[name] = _Block(name, template.copy(deep=False, data=rows), sense, rhs,
                                         list(terms))
 
     # ------------------------------------------------------------------- assembly
@@ -344,15 +380,27 @@ class LinearProgram:
             vv = np.full(rr.shape, float(value))
         return np.asarray(vv[rr >= 0], dtype=float)
 
-    def _costs(self, params: Param) -> np.ndarray:
+    @staticmethod
+    def _cost_entries(t: Term, params: Param) -> tuple[np.ndarray, np.ndarray]:
+        value = _value(t.coef, params)
+        coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
+        _, (c, v) = _bcast(t.cols, coef)
+        cc, vv = c.ravel(), v.ravel()
+        keep = cc >= 0
+        return cc[keep], np.asarray(vv[keep], dtype=float)
+
+    def _costs(self) -> np.ndarray:
+        """The cost vector, one part per cost term (parametric ones recorded)."""
         cost = np.zeros(self._n_cols)
         for t in self._cost_terms:
-            value = _value(t.coef, params)
-            coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-            _, (c, v) = _bcast(t.cols, coef)
-            cc, vv = c.ravel(), v.ravel()
-            keep = cc >= 0
-            np.add.at(cost, cc[keep], vv[keep])
+            rec = _Recorder(self.params)
+            cols, vals = self._cost_entries(t, rec)  # type: ignore[arg-type]
+            np.add.at(cost, cols, vals)
+            if callable(t.coef):
+                def compute(p: Param, t: Term = t) -> np.ndarray:
+                    return self._cost_entries(t, p)[1]
+                self._parametric.append(_Parametric("cost", cols, compute,
+                                                    frozenset(rec.read), vals))
         return cost
 
     def matrix(self) -> Matrix:
@@ -368,20 +416,23 @@ class LinearProgram:
         rows, cols, vals, lower, upper = [], [], [], [], []
         for block in self.constraints.values():
             for t in block.terms:
-                r, c, v = self._entries(block.rows, t, self.params)
+                rec = _Recorder(self.params)
+                r, c, v = self._entries(block.rows, t, rec)  # type: ignore[arg-type]
                 rows.append(r)
                 cols.append(c)
                 vals.append(v)
                 if callable(t.coef):
                     self._parametric.append(_Parametric(
-                        "coef", np.stack([r, c]), self._coef_compute(block.rows, t)))
-            rhs = self._rhs(block, self.params)
+                        "coef", np.stack([r, c]), self._coef_compute(block.rows, t),
+                        frozenset(rec.read), v))
+            rhs_compute = self._rhs_compute(block)
+            rhs, reads = _recorded(rhs_compute, self.params)
             lo, up = _row_bounds(block.sense, rhs)
             lower.append(lo)
             upper.append(up)
             if callable(block.rhs):
                 self._parametric.append(_Parametric("rhs", _row_ids(block.rows),
-                                                    self._rhs_compute(block)))
+                                                    rhs_compute, reads, rhs))
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
         v = np.concatenate(vals) if vals else np.zeros(0)
@@ -396,10 +447,8 @@ class LinearProgram:
         r, c, v = r[nonzero], c[nonzero], v[nonzero]
         start = np.zeros(self._n_cols + 1, dtype=np.int64)
         np.cumsum(np.bincount(c, minlength=self._n_cols), out=start[1:])
-        if self._cost_terms and any(callable(t.coef) for t in self._cost_terms):
-            self._parametric.append(_Parametric("cost", np.arange(self._n_cols), self._costs))
         return Matrix(
-            col_cost=self._costs(self.params),
+            col_cost=self._costs(),
             col_lower=_cat(self._lower), col_upper=_cat(self._upper),
             row_lower=_cat(lower), row_upper=_cat(upper),
             start=start, index=r, value=v, integrality=_cat(self._integer, np.uint8))
@@ -425,7 +474,7 @@ class LinearProgram:
         v = self.variables[var] if isinstance(var, str) else var
         cols = v.cols.values
         out = np.where(cols >= 0, x[np.maximum(cols, 0)], 0.0) if x.size else np.zeros(cols.shape)
-        return v.cols.copy(data=out.astype(float))
+        return v.cols.copy(deep=False, data=out.astype(float))
 
     def evaluate(self, terms: Sequence[Term], x: np.ndarray,
                  params: Param | None = None) -> xr.DataArray:
@@ -438,7 +487,7 @@ class LinearProgram:
             c, v = _exact(t.cols, coef)
             cols = c.values
             vals = np.where(cols >= 0, x[np.maximum(cols, 0)], 0.0) * v.transpose(*c.dims).values
-            out = c.copy(data=vals)
+            out = c.copy(deep=False, data=vals)
             summed = [d for d in out.dims if d in t.summed]
             total = total + (out.sum(summed) if summed else out)
         return total if isinstance(total, xr.DataArray) else xr.DataArray(total)
@@ -448,7 +497,7 @@ class LinearProgram:
         rows = self.constraints[name].rows
         ids = rows.values
         out = np.where(ids >= 0, y[np.maximum(ids, 0)], 0.0) if y.size else np.zeros(ids.shape)
-        return rows.copy(data=out.astype(float))
+        return rows.copy(deep=False, data=out.astype(float))
 
     @property
     def n_cols(self) -> int:

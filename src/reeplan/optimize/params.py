@@ -66,43 +66,49 @@ def build_parameters(p: Problem) -> xr.Dataset:
     years = np.array(p.years)
     elements = list(p.elements)
     partners = [q.id for q in p.partners]
-    ds = xr.Dataset(coords={"candidate": ids, "decision": years, "year": years,
-                            "element": elements, "partner": partners})
-    ds = ds.assign_coords(stage=("candidate", [c.stage for c in cands]))
+    coords: dict[str, object] = {"candidate": ids, "decision": years, "year": years,
+                                 "element": elements, "partner": partners,
+                                 "stage": ("candidate", [c.stage for c in cands])}
+    ds: dict[str, object] = {}
     _candidates(ds, p, cands)
-    _mines(ds, p)
+    _mines(ds, coords, p)
     _prices(ds, p)
     _trade(ds, p)
     _demand(ds, p)
-    _targets(ds, p)
+    _targets(ds, coords, p)
     ds["discount"] = ("year", (1 + p.discount_rate) ** -(years - years[0]).astype(float))
     ds["metal_per_oxide"] = ("element", [float(p.metal_per_oxide.get(e, 1.0)) for e in elements])
     ds["in_recipe"] = ("element", np.array([e in p.recipe.elements for e in elements],
                                            dtype=bool))
     first = {p.recipe.members(c)[0]: w / 100 for c, w in p.recipe.wt_pct.items()}
     ds["recipe_share"] = ("element", [first.get(e, 0.0) for e in elements])
-    ds.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
-        {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
     ds["budget"] = math.inf if p.budget is None else float(p.budget)
     ds["national_reserve"] = math.inf if p.national_reserve is None \
         else float(p.national_reserve)
     ds["unmet_penalty"] = float(p.unmet_penalty)
-    _check_finite(ds)
-    return ds
+    out = xr.Dataset(ds, coords=coords)
+    out.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
+        {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
+    _check_finite(out)
+    return out
 
 
-def _candidates(ds: xr.Dataset, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
-    years = ds["year"].values
+Vars = dict[str, object]
+
+
+def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
+    years = np.array(p.years)
+    lead = np.array([int(c.lead_time) for c in cands])
     for name in ("existing", "max_capacity", "capex", "opex", "min_size"):
         ds[name] = ("candidate", [float(getattr(c, name)) for c in cands])
-    ds["lead_time"] = ("candidate", [int(c.lead_time) for c in cands])
+    ds["lead_time"] = ("candidate", lead)
     ds["delay"] = ("candidate", np.zeros(len(cands)))
     ds["allowed"] = ("candidate", np.array([c.technology in p.allowed_technology
                                             for c in cands], dtype=bool))
     ds["reserve"] = ("candidate", [math.inf if c.reserve is None else float(c.reserve)
                                    for c in cands])
     ds["online"] = (("candidate", "decision", "year"),
-                    online_schedule(years, years, ds["lead_time"].values, p.ramp_up))
+                    online_schedule(years, years, lead, p.ramp_up))
     fixed = np.full((len(cands), len(years)), np.nan)
     index = {c.id: i for i, c in enumerate(cands)}
     for (cid, year), value in p.fixed_builds.items():
@@ -113,9 +119,9 @@ def _candidates(ds: xr.Dataset, p: Problem, cands: list) -> None:  # type: ignor
     ds["fixed_build"] = (("candidate", "decision"), fixed)
 
 
-def _mines(ds: xr.Dataset, p: Problem) -> None:
+def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     mines = p.of_stage("mining")
-    ds.coords["mine"] = [c.id for c in mines]
+    coords["mine"] = [c.id for c in mines]
     ds["distribution"] = (("mine", "element"),
                           np.array([[c.distribution.get(e, 0.0) for e in p.elements]
                                     for c in mines]).reshape(len(mines), len(p.elements)))
@@ -125,7 +131,7 @@ def _mines(ds: xr.Dataset, p: Problem) -> None:
     ds["recycling_recovery"] = p.chain.recycling_recovery
 
 
-def _prices(ds: xr.Dataset, p: Problem) -> None:
+def _prices(ds: Vars, p: Problem) -> None:
     n = len(p.years)
     for name, table in (("oxide_price", p.oxide_price), ("metal_price", p.metal_price)):
         ds[name] = (("element", "year"),
@@ -136,7 +142,7 @@ def _prices(ds: xr.Dataset, p: Problem) -> None:
                                            for e in p.elements], dtype=bool))
 
 
-def _trade(ds: xr.Dataset, p: Problem) -> None:
+def _trade(ds: Vars, p: Problem) -> None:
     q = p.partners
     ds["blocked"] = ("partner", np.array([x.blocked for x in q], dtype=bool))
     ds["buy_factor"] = ("partner", [1.0 + x.buy_premium for x in q])
@@ -151,21 +157,21 @@ def _trade(ds: xr.Dataset, p: Problem) -> None:
                                         else float(x.route_capacity) for x in q])
 
 
-def _demand(ds: xr.Dataset, p: Problem) -> None:
+def _demand(ds: Vars, p: Problem) -> None:
     years = list(p.years)
     ds["magnet_demand"] = ("year", [float(p.magnet_demand.get(y, 0.0)) for y in years])
     ds["other_demand"] = ("year", [float(p.other_demand.get(y, 0.0)) for y in years])
     ds["scrap"] = ("year", [float(p.scrap_available.get(y, 0.0)) for y in years])
 
 
-def _targets(ds: xr.Dataset, p: Problem) -> None:
+def _targets(ds: Vars, coords: Vars, p: Problem) -> None:
     ts = p.targets
     ids = [t.id for t in ts]
     if len(set(ids)) != len(ids):
         raise ChainDefinitionError(f"target ids repeat: {', '.join(sorted(ids))}")
-    ds.coords["target"] = ids
-    ds.coords["target_kind"] = ("target", [t.kind for t in ts])
-    ds.coords["target_stage"] = ("target", [t.stage for t in ts])
+    coords["target"] = ids
+    coords["target_kind"] = ("target", [t.kind for t in ts])
+    coords["target_stage"] = ("target", [t.stage for t in ts])
     ds["target_value"] = ("target", [float(t.value) for t in ts])
     ds["target_from"] = ("target", [int(t.from_year) for t in ts])
     ds["target_penalty"] = ("target", [float(t.penalty) for t in ts])
