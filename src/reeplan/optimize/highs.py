@@ -189,9 +189,10 @@ class HighsModel:
                                     "integrality": np.zeros_like(self.matrix.integrality)})
 
     def update(self, params: Param) -> None:
-        """Change HiGHS's model in place for ``params``: costs, column bounds, right-hand
-        sides and coefficients that depend on parameters that changed are recomputed and
-        passed on; nothing else is touched.
+        """Change HiGHS's model in place for ``params``.
+
+        Costs, column bounds, right-hand sides and coefficients that depend on parameters
+        that changed are recomputed and passed on; nothing else is touched.
 
         Each parametric part knows which parameters it reads, so a new price vector
         recomputes the trade costs and nothing more. Columns fixed by :meth:`fix` keep
@@ -234,8 +235,10 @@ class HighsModel:
         return out
 
     def _coefficients(self, index: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> None:
-        """Change matrix entries by a part's change; an entry several terms share keeps
-        the others' contributions."""
+        """Change matrix entries by a part's change.
+
+        An entry several terms share keeps the other terms' contributions.
+        """
         rows, cols = index
         before = np.zeros(new.size) if old is None else old
         moved = new != before
