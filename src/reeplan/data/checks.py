@@ -45,13 +45,16 @@ def check_factbase(tables: Tables) -> list[Problem]:
 
 
 def _reference_targets(tables: Tables) -> dict[tuple[str, str], set[str]]:
+    """The values of every column some cross-reference points at, by (table, column)."""
+    wanted = {(r.target_table, r.target_column) for spec in SCHEMAS.values() for r in spec.refs}
+    wanted |= {("sources", "source_id"), ("assumptions", "assumption_id")}
     targets: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for name, spec in SCHEMAS.items():
+    for name, column in wanted:
+        found = targets[(name, column)]
         for rec in tables.get(name, ()):
-            for column in spec.columns:
-                value = getattr(rec.row, column)
-                if isinstance(value, str):
-                    targets[(name, column)].add(value)
+            value = getattr(rec.row, column, None)
+            if isinstance(value, str):
+                found.add(value)
     targets[("provenance", "id")] = (
         targets[("sources", "source_id")] | targets[("assumptions", "assumption_id")]
     )
