@@ -173,6 +173,50 @@ def test_a_metal_import_is_priced_as_metal() -> None:
     assert plan.cost == pytest.approx(3 * 10 * 0.30 * 20_000, rel=1e-9)
 
 
+def test_a_metal_import_pays_the_premium_and_freight() -> None:
+    """Magnets made at home from bought Nd metal (no oxide, no metal plant): 3 x 10 t of
+    magnets need 9 t of metal at 20,000 x 1.1 + 300 freight = 22,300 USD/t."""
+    p = _toy(magnets=10.0, partners=(Partner("CHN", magnet_cap=0.0, buy_premium=0.1,
+                                             sell_discount=0.99, transport_cost=300.0),))
+    magnet = Candidate("mag", "magnet", existing=100, max_capacity=100, capex=0, opex=0,
+                       lead_time=0)
+    plan = solve(replace(p, candidates=(*p.candidates, magnet)))
+    assert plan.cost == pytest.approx(3 * 10 * 0.30 * (20_000 * 1.1 + 300), rel=1e-9)
+
+
+def test_a_metal_export_earns_the_metal_price_less_the_discount_and_freight() -> None:
+    """200 t/yr of oxide made into 0.857 x 200 = 171.4 t/yr of metal and sold at
+    20,000 x (1 - 0.2) - 100 = 15,900 USD/t, more than the oxide would fetch
+    (200 x 7,900 < 171.4 x 15,900); with a 50% premium, bought oxide is not worth
+    making into metal (15,100 > 0.857 x 15,900)."""
+    p = _toy(partners=(Partner("CHN", sell_discount=0.2, buy_premium=0.5,
+                               transport_cost=100.0),), mine=200.0, sep=200.0)
+    metal = Candidate("met", "metal", existing=1000, max_capacity=1000, capex=0, opex=0,
+                      lead_time=0)
+    plan = solve(replace(p, candidates=(*p.candidates, metal)))
+    assert plan.cost == pytest.approx(-3 * 0.857 * 200 * 15_900, rel=1e-9)
+    sold = plan.trade[(plan.trade["flow"] == "export") & (plan.trade["product"] == "metal")]
+    assert sold["tonnes"].sum() == pytest.approx(3 * 0.857 * 200)
+
+
+def test_a_magnet_import_pays_the_premium_and_freight() -> None:
+    """10 t/yr of magnets bought at 50,000 x 1.1 + 200 freight = 55,200 USD/t."""
+    p = _toy(magnets=10.0, partners=(Partner("CHN", buy_premium=0.1, transport_cost=200.0),))
+    assert solve(p).cost == pytest.approx(3 * 10 * (50_000 * 1.1 + 200), rel=1e-9)
+
+
+def test_a_magnet_export_earns_the_magnet_price_less_the_discount_and_freight() -> None:
+    """A 10 t/yr magnet plant on bought metal, every magnet sold: each costs 0.3 t of metal
+    at 20,000 + 100 freight and earns 50,000 x (1 - 0.2) - 100 = 39,900 USD."""
+    p = _toy(partners=(Partner("CHN", sell_discount=0.2, transport_cost=100.0),))
+    magnet = Candidate("mag", "magnet", existing=10, max_capacity=10, capex=0, opex=0,
+                       lead_time=0)
+    plan = solve(replace(p, candidates=(*p.candidates, magnet)))
+    assert plan.cost == pytest.approx(3 * 10 * (0.30 * 20_100 - 39_900), rel=1e-9)
+    sold = plan.trade[(plan.trade["flow"] == "export") & (plan.trade["product"] == "magnet")]
+    assert sold["tonnes"].sum() == pytest.approx(30)
+
+
 # --------------------------------------------------------------------------- evaluate
 
 
