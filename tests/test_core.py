@@ -8,7 +8,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
@@ -28,6 +27,7 @@ from reeplan.optimize import (
     SolveStatus,
     Target,
     build_parameters,
+    delayed,
     solve,
 )
 from reeplan.optimize.balance import check_plan_balance
@@ -249,11 +249,7 @@ def test_evaluate_with_a_delay_moves_capacity_later() -> None:
     assert float(plan.solution["build"].sel(candidate="sep", decision=2025)) == \
         pytest.approx(100)
     ev = Evaluator(p)
-    draw = build_parameters(p)
-    online = draw["online"].copy()
-    online.loc[{"candidate": "sep"}] = np.where(
-        draw["year"].values[None, :] >= draw["decision"].values[:, None] + 2, 1.0, 0.0)
-    draw["online"] = online
+    draw = delayed(build_parameters(p), xr.DataArray([1.0], coords={"candidate": ["sep"]}))
     late = ev.evaluate(plan.solution["build"], draw)
     imported = ev.values(late, "import_oxide").sum("partner").sel(element="Nd")
     assert float(imported.sel(year=2026)) == pytest.approx(100)
@@ -378,3 +374,14 @@ def test_evaluate_with_new_prices_changes_an_output_value_target_in_place() -> N
                           magnet_price=100_000.0))
     assert res.cost == pytest.approx(fresh.cost, rel=1e-9, abs=1e-6)
     assert float(ev.values(res, "shortfall").sum()) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_structural_parameter_changed_in_place_raises() -> None:
+    """Lead times decide which builds exist; changing one in a draw would be ignored by an
+    in-place update, so it raises and says what to vary instead."""
+    p = _toy(demand=10.0)
+    ev = Evaluator(p)
+    draw = build_parameters(p)
+    draw["lead_time"] = draw["lead_time"] + 1
+    with pytest.raises(Exception, match="lead_time changed, but they shape the model"):
+        ev.evaluate(ev.values(ev.evaluate(xr.DataArray(0.0)), "build"), draw)

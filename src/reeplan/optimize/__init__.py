@@ -5,7 +5,7 @@ Needs the ``plan`` extra (highspy, xarray).
 
 from reeplan.optimize.highs import SolveError, SolveStatus
 from reeplan.optimize.model import build_model
-from reeplan.optimize.params import build_parameters
+from reeplan.optimize.params import build_parameters, delayed
 from reeplan.optimize.problem import Candidate, Partner, Problem, Target
 from reeplan.optimize.solve import (
     Evaluation,
@@ -17,5 +17,5 @@ from reeplan.optimize.solve import (
 )
 
 __all__ = ["Candidate", "Evaluation", "Evaluator", "Partner", "Plan", "Problem", "Provenance",
-           "SolveError", "SolveStatus", "Target", "build_model", "build_parameters", "solve",
-           "solve_myopic"]
+           "SolveError", "SolveStatus", "Target", "build_model", "build_parameters", "delayed",
+           "solve", "solve_myopic"]

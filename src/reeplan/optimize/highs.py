@@ -223,15 +223,25 @@ class HighsModel:
         self._params = params
 
     def _changed(self, params: Param) -> set[str]:
-        """Names of the parameters that differ from the ones the model holds."""
+        """Names of the parameters that differ from the ones the model holds.
+
+        A parameter that changed but that no parametric part reads only shapes the model's
+        structure (e.g. ``lead_time``, which decides which builds exist): changing it in
+        place would be silently ignored, so it raises.
+        """
         reads = set().union(*(part.reads for part in self._parts)) if self._parts else set()
-        out = set()
-        for name in reads:
-            if name.startswith("@"):
-                if name != "@attrs" or params.attrs != self._params.attrs:
-                    out.add(name)
-            elif not np.array_equal(params[name].values, self._params[name].values):
+        out = {n for n in reads if n.startswith("@")
+               and (n != "@attrs" or params.attrs != self._params.attrs)}
+        names = set(map(str, params.data_vars)) | set(map(str, self._params.data_vars))
+        for name in names:
+            missing = name not in params or name not in self._params
+            if missing or not _same(params[name].values, self._params[name].values):
                 out.add(name)
+        fixed = sorted(n for n in out - reads if not n.startswith("@"))
+        if fixed:
+            raise ReeplanError(f"parameters {', '.join(fixed)} changed, but they shape the "
+                               f"model's structure, which an in-place update keeps; build a "
+                               f"new model (or vary 'online', 'capex', prices, demand, caps)")
         return out
 
     def _coefficients(self, index: np.ndarray, new: np.ndarray, old: np.ndarray | None) -> None:
@@ -268,3 +278,12 @@ class HighsModel:
         lo = np.where(np.isfinite(lo), new, lo)
         up = np.where(np.isfinite(up), new, up)
         self.highs.changeRowsBounds(rows.size, rows.astype(np.int32), lo, up)
+
+
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal arrays, NaN equal to NaN (NaN means 'none' in the parameters)."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    return bool(np.array_equal(a, b))

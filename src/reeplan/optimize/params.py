@@ -21,7 +21,7 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import Problem
 
-__all__ = ["build_parameters", "online_schedule"]
+__all__ = ["build_parameters", "delayed", "online_schedule"]
 
 
 def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
@@ -87,6 +87,7 @@ def build_parameters(p: Problem) -> xr.Dataset:
         else float(p.national_reserve)
     ds["unmet_penalty"] = float(p.unmet_penalty)
     out = xr.Dataset(ds, coords=coords)
+    out.attrs["ramp_up"] = list(p.ramp_up)
     out.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
         {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
     _check_finite(out)
@@ -102,7 +103,6 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
     for name in ("existing", "max_capacity", "capex", "opex", "min_size"):
         ds[name] = ("candidate", [float(getattr(c, name)) for c in cands])
     ds["lead_time"] = ("candidate", lead)
-    ds["delay"] = ("candidate", np.zeros(len(cands)))
     ds["allowed"] = ("candidate", np.array([c.technology in p.allowed_technology
                                             for c in cands], dtype=bool))
     ds["reserve"] = ("candidate", [math.inf if c.reserve is None else float(c.reserve)
@@ -186,3 +186,22 @@ def _check_finite(ds: xr.Dataset) -> None:
         if values.size and not np.isfinite(values).all():
             raise ChainDefinitionError(f"parameter '{name}': not a finite number "
                                        f"({values[~np.isfinite(values)][:3].tolist()})")
+
+
+def delayed(params: xr.Dataset, delay: xr.DataArray) -> xr.Dataset:
+    """``params`` with each candidate's builds coming online ``delay`` years late.
+
+    The online schedule is recomputed from the lead time plus the delay [years, over
+    ``candidate``; a fractional delay counts from the next whole year], with the same
+    ramp-up; nothing else changes. This is how a risk draw varies lead times without
+    rebuilding the model (which builds exist stays as planned).
+    """
+    d = delay.reindex(candidate=params["candidate"].values, fill_value=0.0)
+    if bool((d < 0).any()) or not bool(np.isfinite(d).all()):
+        raise ChainDefinitionError("delays must be finite and non-negative [years]")
+    online = online_schedule(params["decision"].values, params["year"].values,
+                             params["lead_time"].values + d.values,
+                             tuple(params.attrs.get("ramp_up", ())))
+    out = params.copy()
+    out["online"] = (("candidate", "decision", "year"), online)
+    return out
