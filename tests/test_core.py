@@ -230,7 +230,7 @@ def test_evaluate_reprices_in_place_and_matches_a_fresh_solve() -> None:
     base = ev.evaluate(plan.solution["build"])
     assert base.cost == pytest.approx(plan.cost, rel=1e-9)
     draw = build_parameters(p)
-    draw["oxide_price"] = draw["oxide_price"] * 2
+    draw["partner_oxide_price"] = draw["partner_oxide_price"] * 2
     doubled = ev.evaluate(plan.solution["build"], draw)
     assert ev.model is model
     fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 20_000.0}))
@@ -366,9 +366,9 @@ def test_evaluate_with_new_prices_changes_an_output_value_target_in_place() -> N
     assert not plan.targets["met"].any()          # 100 t x 10,000 USD/t = 1.0 M < 1.5 M
     ev = Evaluator(p)
     draw = build_parameters(p)
-    draw["oxide_price"] = draw["oxide_price"] * 2
-    draw["metal_price"] = draw["metal_price"] * 2
-    draw["magnet_price"] = draw["magnet_price"] * 2
+    for name in ("oxide_price", "metal_price", "magnet_price", "partner_oxide_price",
+                 "partner_metal_price"):
+        draw[name] = draw[name] * 2
     res = ev.evaluate(plan.solution["build"], draw)
     fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 40_000.0},
                           magnet_price=100_000.0))
@@ -385,3 +385,71 @@ def test_a_structural_parameter_changed_in_place_raises() -> None:
     draw["lead_time"] = draw["lead_time"] + 1
     with pytest.raises(Exception, match="lead_time changed, but they shape the model"):
         ev.evaluate(ev.values(ev.evaluate(xr.DataArray(0.0)), "build"), draw)
+
+
+
+# --------------------------------------------------------------------------- markets
+
+SHIPPED = sorted((Path(__file__).parent.parent / "scenarios").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_no_shipped_plan_round_trips_or_re_exports(path: Path) -> None:
+    """No product and element both imported and exported in one year, and no element
+    exported beyond what is separated and recycled at home (oxide equivalent)."""
+    from reeplan import run_plan
+
+    plan = run_plan(path)
+    assert plan.round_trips.empty, plan.round_trips
+    s, q = plan.solution, plan.params
+    exported = s["export_oxide"].sum("partner") + (s["export_metal"].sum("partner")
+                                                   / q["metal_per_oxide"])
+    mines = list(q["mine"].values)
+    feed = s["prod"].sel(candidate=mines).rename(candidate="mine") - s["conc_export"]
+    separated = q["oxide_per_mined"] * (q["distribution"] * feed).sum("mine") \
+        if mines else 0.0 * exported
+    recyclers = [c for c, st in zip(q["candidate"].values, q["stage"].values, strict=True)
+                 if st == "recycling"]
+    recycled = s["prod"].sel(candidate=recyclers).sum("candidate") * q["recipe_share"] \
+        * q["recycling_recovery"] / q["metal_per_oxide"]
+    assert bool((exported <= separated + recycled + 1e-6).all())
+
+
+def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> None:
+    """China, 2025: Pr at the NdPr oxide quote (51 USD/kg, Fastmarkets fob China), not the
+    US DoD floor of 110; ex-China, 2025: Pr at its own Argus Europe quote (92-94.5) and Dy
+    at the delivered-Europe 800, against Adamas's volume-weighted 224 in China."""
+    from reeplan.data.selection import market_prices
+
+    facts = load_factbase()
+    china = market_prices(facts, 2025, "china")
+    europe = market_prices(facts, 2025, "ex_china")
+    assert china.oxide["Pr"] == pytest.approx(51.0)
+    assert "fas_mp_2025" not in china.sources | europe.sources
+    assert europe.oxide["Pr"] == pytest.approx((92 + 94.5) / 2)
+    assert europe.oxide["Dy"] == pytest.approx(800.0)
+    assert china.oxide["Dy"] == pytest.approx(224.0)
+    assert china.oxide["Y"] == pytest.approx(6.5) and europe.oxide["Y"] == pytest.approx(175.0)
+    # metal over oxide per kg from same-day NdPr quotes: 63 / 51 (Fastmarkets 20 June 2024)
+    assert china.metal_ratio == pytest.approx(63 / 51)
+
+
+def test_each_partner_trades_at_its_market(tmp_path: Path) -> None:
+    """In the baseline, China's prices apply to CHN and delivered-Europe ones to OTHER;
+    metal is priced at oxide x 63/51, not oxide / factor x a markup."""
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.spec import read_scenario
+
+    problem = assemble(read_scenario(BASE)[0], load_factbase())
+    q = build_parameters(problem)
+    dy = q["partner_oxide_price"].sel(element="Dy", year=2025)
+    assert float(dy.sel(partner="CHN")) == pytest.approx(224_000)
+    assert float(dy.sel(partner="OTHER")) == pytest.approx(800_000)
+    nd_metal = q["partner_metal_price"].sel(element="Nd", year=2025, partner="CHN")
+    assert float(nd_metal) == pytest.approx(56_000 * 63 / 51)
+
+
+def test_a_policy_market_is_refused(tmp_path: Path) -> None:
+    path = _variant(tmp_path, "prices: {market: policy}\n")
+    _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 3", "prices.market",
+                   "'china' or 'ex_china'")

@@ -239,7 +239,7 @@ def test_unbounded_production_value(tmp_path: Path, command: list[str], value: s
     ("targets", ("x_claim,RUS,topic,plants,-1e300,2024,5,2030,plants,all,me,2025-01-01,"
                  "usgs_mcs2025_ree,low,"), "baseline", "expected a number from -1e15 to 1e15"),
     ("assumptions", "x_assumption,topic,nan,t,because,", "value", "expected a finite number"),
-    ("prices", ("Neodymium oxide,Nd,oxide,,test,2024,annual average,inf,,USD/kg,"
+    ("prices", ("Neodymium oxide,Nd,oxide,,test,china,2024,annual average,inf,,USD/kg,"
                 "usgs_mcs2025_ree,low,"), "value", "expected a finite number"),
 ])
 def test_unbounded_number_in_other_tables(tmp_path: Path, table: str, row: str, field: str,

@@ -15,6 +15,7 @@ from typing import Literal, get_args
 __all__ = [
     "CHAIN_STAGES",
     "CONFIDENCE_LEVELS",
+    "MARKETS",
     "PARTNER_IDS",
     "PLAN_STAGES",
     "PRODUCTS",
@@ -22,9 +23,11 @@ __all__ = [
     "TECHNOLOGIES",
     "TRADED_PRODUCTS",
     "Confidence",
+    "Market",
     "OutputFormat",
     "PartnerId",
     "PlanStage",
+    "PriceBasis",
     "Product",
     "Stage",
     "StageName",
@@ -87,6 +90,13 @@ TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 
 OutputFormat = Literal["table", "csv", "json"]
 """How a command prints its result."""
+
+PriceBasis = Literal["china", "ex_china", "realised", "policy"]
+"""Which market a price quote belongs to; only ``china`` and ``ex_china`` are markets a
+plan trades in (a producer's realised price or a policy floor is not one)."""
+Market = Literal["china", "ex_china"]
+"""The markets a plan trades in."""
+MARKETS: tuple[Market, ...] = get_args(Market)
 
 Confidence = Literal["high", "medium", "low", "unverified"]
 """How sure we are of a fact-base row: ``high`` read in a primary source, ``medium`` from a

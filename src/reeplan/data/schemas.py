@@ -36,7 +36,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from reeplan.types import Confidence, StageName
+from reeplan.types import Confidence, PriceBasis, StageName
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -347,6 +347,11 @@ class PriceRow(TableRow):
     form: Literal["oxide", "metal", "alloy", "carbonate", "mixed"]
     purity: str | None = None
     market: Text
+    basis: PriceBasis
+    """Which market the quote belongs to (:data:`reeplan.types.PriceBasis`): ``china``
+    (domestic, ex-VAT or free on board China, the USGS/Argus averages included),
+    ``ex_china`` (delivered Europe, cif Rotterdam), ``realised`` (one producer's sales) or
+    ``policy`` (a price floor or offtake guarantee, never a market price)."""
     year: Year
     period: Text
     """'annual average' or the month/quarter the price refers to."""

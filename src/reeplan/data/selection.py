@@ -12,8 +12,8 @@ from reeplan.errors import ReeplanError, UnknownItemError
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["Consumption", "MineOutput", "assumption_value", "choose_series", "consumption",
-           "mine_output", "oxide_prices", "stage_parameter"]
+__all__ = ["Consumption", "MarketPrices", "MineOutput", "assumption_value", "choose_series",
+           "consumption", "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -46,24 +46,122 @@ def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> s
     return max(usgs) if usgs else str(available[0])
 
 
-def oxide_prices(facts: FactBase, year: int) -> tuple[dict[str, float], set[str]]:
-    """Latest single-element oxide price at or before ``year`` [USD/kg], and its sources.
+@dataclass(frozen=True)
+class MarketPrices:
+    """Oxide prices of one market, and its metal-to-oxide price ratio.
 
-    Praseodymium, when the fact base has no Pr oxide price, takes the NdPr oxide price
-    (Pr is sold inside NdPr); that choice is ours and the NdPr row is cited.
+    Attributes
+    ----------
+    market
+        ``china`` or ``ex_china`` (:data:`reeplan.types.MARKETS`).
+    oxide
+        Price of each element's oxide [USD/kg].
+    metal_ratio
+        Metal price over oxide price, per kg of each [ratio], from same-day quotes of NdPr
+        metal and oxide.
+    sources
+        Source and assumption ids behind the figures.
+    notes
+        Which rule priced what, in words.
     """
+
+    market: str
+    oxide: dict[str, float]
+    metal_ratio: float
+    sources: frozenset[str]
+    notes: tuple[str, ...]
+
+
+def _quoted(prices: pd.DataFrame, year: int, basis: str, form: str) -> pd.DataFrame:
+    """Quotes of ``basis`` and ``form`` in USD/kg at or before ``year``, newest last.
+
+    The value is taken at a range's midpoint; an annual average comes after a point quote
+    of its year.
+    """
+    rows = prices[(prices["basis"] == basis) & (prices["form"] == form)
+                  & (prices["unit"] == "USD/kg") & (prices["year"] <= year)].copy()
+    high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
+    rows["mid"] = (rows["value"].astype(float) + high.astype(float)) / 2
+    rows["annual"] = rows["period"] == "annual average"
+    return rows.sort_values(["year", "annual"], kind="stable")
+
+
+def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPrices:
+    """Prices a plan trades at in ``market`` in ``year``: the one rule for prices.
+
+    Per element, the newest oxide quote of the market at or before ``year`` (the midpoint
+    of a range). An ex-China market without a quote for an element takes the Chinese one
+    (said in ``notes``). Praseodymium without a quote of its own takes the market's NdPr
+    oxide price, else its Nd price (assumption ``pr_at_ndpr_price``). Policy floors and a
+    producer's realised prices are never market prices. The metal ratio is NdPr metal over
+    NdPr oxide quoted the same day in the market (else in China).
+
+    Raises
+    ------
+    ReeplanError
+        For an unknown market.
+    """
+    if market not in ("china", "ex_china"):
+        raise ReeplanError(f"unknown market '{market}'; expected china or ex_china")
     prices = facts["prices"]
-    ok = prices[(prices["form"] == "oxide") & (prices["unit"] == "USD/kg")
-                & (prices["year"] <= year)]
-    single = ok[ok["element"].notna()].sort_values("year", kind="stable")
-    latest = single.groupby("element").tail(1)
-    out = {str(e): float(v) for e, v in zip(latest["element"], latest["value"], strict=True)}
-    used = {str(s) for s in latest["source_id"]}
-    ndpr = ok[ok["product"] == "NdPr oxide"].sort_values("year", kind="stable")
-    if "Pr" not in out and not ndpr.empty:
-        out["Pr"] = float(ndpr["value"].iloc[-1])
-        used.add(str(ndpr["source_id"].iloc[-1]))
-    return out, used
+    oxide: dict[str, float] = {}
+    used: set[str] = set()
+    notes: list[str] = []
+    order = ["china"] if market == "china" else ["ex_china", "china"]
+    for basis in reversed(order):  # the market's own quotes overwrite the fallback's
+        rows = _quoted(prices, year, basis, "oxide")
+        single = rows[rows["element"].notna()].groupby("element").tail(1)
+        for e, v, src in zip(single["element"], single["mid"], single["source_id"],
+                             strict=True):
+            oxide[str(e)] = float(v)
+            used.add(str(src))
+    if "Pr" not in oxide:
+        _pr_from_ndpr(prices, year, order, oxide, used, notes)
+    ratio, ratio_sources = _metal_ratio(prices, year, order)
+    return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
+
+
+def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict[str, float],
+                  used: set[str], notes: list[str]) -> None:
+    for basis in order:
+        ndpr = _quoted(prices, year, basis, "oxide")
+        ndpr = ndpr[ndpr["product"] == "NdPr oxide"]
+        if not ndpr.empty:
+            oxide["Pr"] = float(ndpr["mid"].iloc[-1])
+            used.update({str(ndpr["source_id"].iloc[-1]), "pr_at_ndpr_price"})
+            notes.append(f"Pr priced at the NdPr oxide quote ({basis}, "
+                         f"{int(ndpr['year'].iloc[-1])}).")
+            return
+    if "Nd" in oxide:
+        oxide["Pr"] = oxide["Nd"]
+        used.add("pr_at_ndpr_price")
+        notes.append("Pr priced at the Nd oxide price (no Pr or NdPr quote by then).")
+
+
+def _metal_ratio(prices: pd.DataFrame, year: int, order: list[str]) -> tuple[float, set[str]]:
+    for basis in order:
+        metal = _quoted(prices, 9999, basis, "metal")
+        metal = metal[metal["product"] == "NdPr metal"]
+        oxide = _quoted(prices, 9999, basis, "oxide")
+        oxide = oxide[oxide["product"] == "NdPr oxide"]
+        pairs = metal.merge(oxide, on=["year", "period", "source_id"], suffixes=("_m", "_o"))
+        if not pairs.empty:
+            # the quote pair nearest to ``year``: ratios move far less than prices
+            pairs = pairs.assign(gap=(pairs["year"] - year).abs()).sort_values("gap")
+            best = pairs.iloc[0]
+            return float(best["mid_m"] / best["mid_o"]), {str(best["source_id"])}
+    raise ReeplanError("the prices table has no same-day NdPr metal and oxide quotes; the "
+                       "metal price ratio cannot be read")
+
+
+def oxide_prices(facts: FactBase, year: int,
+                 market: str = "china") -> tuple[dict[str, float], set[str]]:
+    """Oxide prices [USD/kg] of ``market`` in ``year`` and their sources.
+
+    See :func:`market_prices`.
+    """
+    found = market_prices(facts, year, market)
+    return dict(found.oxide), set(found.sources)
 
 
 def stage_parameter(facts: FactBase, stage: str,

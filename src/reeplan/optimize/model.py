@@ -42,6 +42,7 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     define_metal(lp)
     define_recycling(lp)
     define_magnets(lp, p)
+    define_exports_within_supply(lp, p)
     define_budget(lp)
     define_targets(lp, p)
     define_objective(lp)
@@ -285,6 +286,34 @@ def define_magnets(lp: LinearProgram, problem: Problem) -> None:
                        ">=", lambda q: q["magnet_demand"], _coords(p, "year"))
 
 
+def define_exports_within_supply(lp: LinearProgram, problem: Problem) -> None:
+    """No re-export: what leaves the country is what it separates, recycles or makes.
+
+    Per element and year, oxide and metal exported, in oxide equivalent [t REO], stay
+    within the oxide separated at home plus the metal recycled at home; magnets exported
+    stay within the magnets made at home [t]. Imported material may be used at home or
+    processed into a product for the home market, never sold on: a plan that imports to
+    re-export lives off price gaps between markets, not off a supply chain. A scenario may
+    allow transit trade (``policy.allow_reexport``).
+    """
+    if problem.allow_reexport:
+        return
+    p = lp.params
+    v = lp.variables
+    per_oxide = 1 / p["metal_per_oxide"]
+    out = [v["export_oxide"].sum("partner"), v["export_metal"].term(per_oxide).sum("partner")]
+    home = [-t for t in separated_oxide(lp)] if list(p["mine"].values) and \
+        stage_ids(p, "separation") else []
+    if stage_ids(p, "recycling"):
+        home.append(-(recycled_metal(lp) * per_oxide))
+    tradable = p["tradable"].broadcast_like(p["discount"])
+    lp.add_constraints("exports_within_supply", [*out, *home], "<=", 0.0,
+                       _coords(p, "element", "year"), mask=tradable)
+    lp.add_constraints("magnet_exports_within_make",
+                       [v["export_magnet"].sum("partner"), -stage_output(lp, "magnet")], "<=",
+                       0.0, _coords(p, "year"))
+
+
 def define_budget(lp: LinearProgram) -> None:
     """Capital spent each year stays within the budget [M USD/yr], when one is set."""
     p = lp.params
@@ -301,8 +330,8 @@ def define_budget(lp: LinearProgram) -> None:
 def define_objective(lp: LinearProgram) -> None:
     """Discounted capex + opex + imports - exports + freight + penalties [M USD].
 
-    Imports cost the reference price times the partner's premium, exports earn it less
-    the partner's discount; each tonne moved either way pays the partner's freight; a
+    Imports cost the partner's market price times its premium, exports earn it less its
+    discount; each tonne moved either way pays the partner's freight; a
     target's shortfall and unmet demand cost their stated penalties.
     """
     v = lp.variables
@@ -319,10 +348,14 @@ def define_objective(lp: LinearProgram) -> None:
     costs = {
         "build": at("decision")(lambda q: q["capex"]),
         "prod": at()(lambda q: q["opex"]),
-        "import_oxide": at()(lambda q: q["oxide_price"] * q["buy_factor"] + q["freight"]),
-        "export_oxide": at()(lambda q: -q["oxide_price"] * q["sell_factor"] + q["freight"]),
-        "import_metal": at()(lambda q: q["metal_price"] * q["buy_factor"] + q["freight"]),
-        "export_metal": at()(lambda q: -q["metal_price"] * q["sell_factor"] + q["freight"]),
+        "import_oxide": at()(lambda q: q["partner_oxide_price"] * q["buy_factor"]
+                             + q["freight"]),
+        "export_oxide": at()(lambda q: -q["partner_oxide_price"] * q["sell_factor"]
+                             + q["freight"]),
+        "import_metal": at()(lambda q: q["partner_metal_price"] * q["buy_factor"]
+                             + q["freight"]),
+        "export_metal": at()(lambda q: -q["partner_metal_price"] * q["sell_factor"]
+                             + q["freight"]),
         "import_magnet": at()(lambda q: q["magnet_price"] * q["buy_factor"] + q["freight"]),
         "export_magnet": at()(lambda q: -q["magnet_price"] * q["sell_factor"] + q["freight"]),
         "unmet_magnets": at()(lambda q: q["unmet_penalty"]),

@@ -138,6 +138,17 @@ def _prices(ds: Vars, p: Problem) -> None:
                     np.array([[float(table.get(e, 0.0))] * n for e in p.elements])
                     .reshape(len(p.elements), n))
     ds["magnet_price"] = ("year", np.full(n, float(p.magnet_price)))
+    partner_prices = []
+    for name, table in (("oxide_price", p.oxide_price), ("metal_price", p.metal_price)):
+        rows = []
+        for q in p.partners:
+            market = p.market_prices[q.market][0 if name == "oxide_price" else 1] \
+                if q.market else table
+            rows.append([[float(market.get(e, 0.0))] * n for e in p.elements])
+        partner_prices.append(np.array(rows, dtype=float).reshape(len(p.partners),
+                                                                  len(p.elements), n))
+    ds["partner_oxide_price"] = (("partner", "element", "year"), partner_prices[0])
+    ds["partner_metal_price"] = (("partner", "element", "year"), partner_prices[1])
     ds["tradable"] = ("element", np.array([p.tradable is None or e in p.tradable
                                            for e in p.elements], dtype=bool))
 
@@ -180,6 +191,7 @@ def _targets(ds: Vars, coords: Vars, p: Problem) -> None:
 def _check_finite(ds: xr.Dataset) -> None:
     """Reject NaN anywhere it is not the stated 'none', and infinities in prices and costs."""
     for name in ("capex", "opex", "oxide_price", "metal_price", "magnet_price", "existing",
+                 "partner_oxide_price", "partner_metal_price",
                  "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
                  "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty"):
         values = np.asarray(ds[name].values, dtype=float)

@@ -11,7 +11,7 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from reeplan.domain import Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
@@ -119,6 +119,9 @@ class Partner:
         (border crossings, hubs) [t/yr]; ``None`` unlimited.
     transport_cost
         Cost of moving a tonne of any product to or from it [USD/t].
+    market
+        The market whose prices trade with it follows (a key of
+        :attr:`Problem.market_prices`); empty: the problem's reference prices.
     """
 
     id: str
@@ -129,6 +132,7 @@ class Partner:
     magnet_cap: float | None = None
     route_capacity: float | None = None
     transport_cost: float = 0.0
+    market: str = ""
 
 
 @dataclass(frozen=True)
@@ -230,6 +234,9 @@ class Problem:
     integer_sizes: bool = False
     unmet_penalty: float = DEFAULT_UNMET_PENALTY
     sources: frozenset[str] = frozenset()
+    market_prices: Mapping[Any, tuple[Mapping[str, float], Mapping[str, float]]] = field(
+        default_factory=dict)
+    allow_reexport: bool = False
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
@@ -237,6 +244,8 @@ class Problem:
     # integer_sizes: builds are zero or at least each candidate's min_size (a MILP)
     # unmet_penalty: cost of each tonne of magnet or oxide demand left unmet [USD/t]
     # sources: source and assumption ids behind the figures (the plan's provenance)
+    # market_prices: market -> (oxide, metal) prices [USD/t] by element, for partners
+    # allow_reexport: exports may exceed what is separated, recycled and made at home
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""
@@ -263,6 +272,9 @@ class Problem:
         if len(set(ids)) != len(ids):
             raise ChainDefinitionError(f"partner ids repeat: {', '.join(sorted(ids))}")
         for q in self.partners:
+            if q.market and q.market not in self.market_prices:
+                raise ChainDefinitionError(f"partner '{q.id}', field 'market': no prices for "
+                                           f"market '{q.market}'")
             unknown = sorted(set(q.export_caps) - set(self.elements))
             if unknown:
                 raise ChainDefinitionError(

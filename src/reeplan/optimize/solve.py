@@ -160,6 +160,25 @@ class Plan:
         return tuple(_missed(self))
 
     @cached_property
+    def round_trips(self) -> pd.DataFrame:
+        """Each product, element and year that is both imported and exported [t].
+
+        A diagnostic: with spreads and freight, a plan should have none.
+        """
+        t = self.trade
+        cols = ["product", "element", "year", "imports", "exports"]
+        if t.empty:
+            return pd.DataFrame(columns=cols)
+        both = t.pivot_table(index=["product", "element", "year"], columns="flow",
+                             values="tonnes", aggfunc="sum", fill_value=0.0)
+        for flow in ("import", "export"):
+            if flow not in both:
+                both[flow] = 0.0
+        both = both[(both["import"] > TOL) & (both["export"] > TOL)]
+        return both.rename(columns={"import": "imports", "export": "exports"}) \
+            .reset_index()[cols]
+
+    @cached_property
     def unmet(self) -> pd.DataFrame:
         """Demand left unmet per product and year [t/yr] (non-zero), at its penalty."""
         s = self.solution
@@ -371,7 +390,7 @@ def _reason(c: Candidate, online: int, plan: Plan) -> str:
         later = dual.sel(year=dual["year"] >= online)
         if bool((abs(later) > TOL).any()):
             return f"target '{t.id}'"
-    return "cheaper than importing"
+    return "pays at the plan's prices"
 
 
 _PRODUCTS = {"oxide": ("import_oxide", "export_oxide"), "metal": ("import_metal", "export_metal"),

@@ -13,7 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from reeplan.data import FactBase
-from reeplan.data.selection import assumption_value, consumption, mine_output, oxide_prices
+from reeplan.data.selection import (
+    assumption_value,
+    consumption,
+    market_prices,
+    mine_output,
+    oxide_prices,
+)
 from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_from_facts
 from reeplan.errors import DataValidationError, Problem, ReeplanError
 from reeplan.flows.coproduction import (
@@ -25,13 +31,14 @@ from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
 from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
+from reeplan.types import MARKETS
 
 __all__ = ["assemble", "check_references"]
 
 MAGNET_MATERIAL = "NdFeB_sintered_standard"
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
-PRICE_MARKUPS = {"metal": "metal_price_markup", "magnet": "magnet_price_markup"}
+PRICE_MARKUPS = {"magnet": "magnet_price_markup"}
 
 
 def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
@@ -86,15 +93,15 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
 def _check_prices(scenario: Scenario, facts: FactBase,
                   bad: Callable[[str, str], None]) -> None:
     """The magnet recipe's elements need a price at or before the first planning year."""
-    start = scenario.horizon.start
+    start = _price_year(scenario)
     prices, _ = oxide_prices(facts, start)
     recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
     missing = sorted(e for e in recipe.elements if e not in prices)
     if missing:
         first = int(facts["prices"]["year"].min())
-        bad("horizon.start", f"no oxide price of {', '.join(missing)} at or before {start} in "
-                             f"the prices table (its first year is {first}); start the "
-                             f"horizon later or add prices")
+        key = "prices.year" if scenario.prices.year else "horizon.start"
+        bad(key, f"no oxide price of {', '.join(missing)} at or before {start} in the prices "
+                 f"table (its first year is {first}); start the horizon later or add prices")
 
 
 def _check_sources(scenario: Scenario, facts: FactBase,
@@ -106,7 +113,8 @@ def _check_sources(scenario: Scenario, facts: FactBase,
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
     cited += [("demand.source", scenario.demand.source),
-              ("ramp_up.source", scenario.ramp_up.source)]
+              ("ramp_up.source", scenario.ramp_up.source),
+              ("prices.source", scenario.prices.source)]
     cited += [(f"targets.{i}.source", t.source) for i, t in enumerate(scenario.targets)]
     for key, value in cited:
         for s in (value or "").split(";"):
@@ -142,7 +150,7 @@ def _elements(scenario: Scenario, facts: FactBase) -> list[str]:
             if best is not None:
                 listed |= {str(e) for e in dists.loc[dists["distribution_id"] == best,
                                                       "element"]}
-    priced, _ = oxide_prices(facts, scenario.horizon.start)
+    priced, _ = oxide_prices(facts, _price_year(scenario))
     return sorted(listed | recipe.elements | set(priced))
 
 
@@ -156,10 +164,10 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     factors = {str(k): float(v) for k, v in
                facts["elements"].set_index("symbol")["metal_per_oxide"].items()}
     elements = _elements(scenario, facts)
-    usd_per_kg, price_sources = oxide_prices(facts, scenario.horizon.start)
-    oxide = {e: 1000 * v for e, v in usd_per_kg.items()}  # USD/t
-    metal_markup = assumption_value(facts, PRICE_MARKUPS["metal"])
-    metal = {e: oxide[e] / factors[e] * metal_markup for e in oxide if e in factors}
+    markets = {m: _market(facts, _price_year(scenario), m) for m in MARKETS}
+    oxide, metal = markets[scenario.prices.market]
+    price_sources = set().union(*(market_prices(facts, _price_year(scenario), m).sources
+                                  for m in MARKETS))
     per_magnet = _magnet_oxide(recipe, factors, chain)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
     total, share, demand_sources = _consumption(scenario, facts)
@@ -167,13 +175,14 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_demand = {y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
-        | set(recipe.source_ids) | set(PRICE_MARKUPS.values())
+        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]}
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, q.blocked, q.sell_discount, q.buy_premium,
                                dict(q.export_caps_t), q.magnet_cap_t, q.route_capacity_t,
-                               q.transport_cost_usd_per_t)
+                               q.transport_cost_usd_per_t, _partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
+        market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         recipe=recipe,
         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
         chain=chain, ramp_up=(scenario.ramp_up.first_year_share,)
@@ -196,6 +205,32 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     )
 
 
+def _price_year(scenario: Scenario) -> int:
+    return scenario.prices.year or scenario.horizon.start
+
+
+def _partner_market(pid: str, market: str | None) -> str:
+    """The market a partner trades at: as stated, else China's for CHN, ex-China's for the rest.
+
+    The West buys and sells at delivered-Europe prices; third countries resell Chinese
+    material at them.
+    """
+    return market or ("china" if pid == "CHN" else "ex_china")
+
+
+def _market(facts: FactBase, year: int, market: str) -> tuple[dict[str, float],
+                                                              dict[str, float]]:
+    """Oxide and metal prices of ``market`` [USD/t of oxide, USD/t of metal] by element.
+
+    Metal is priced from its oxide with the market's metal-to-oxide price ratio per kg
+    (NdPr metal over NdPr oxide, quoted the same day), not a markup on top of the oxygen
+    removed.
+    """
+    found = market_prices(facts, year, market)
+    oxide = {e: 1000 * v for e, v in found.oxide.items()}  # USD/t
+    return oxide, {e: v * found.metal_ratio for e, v in oxide.items()}
+
+
 def _magnet_oxide(recipe: Recipe, factors: Mapping[str, float], chain: StageChain) -> float:
     """Oxide per tonne of finished magnet [t REO / t], as the model counts it.
 
@@ -208,7 +243,7 @@ def _cited(scenario: Scenario) -> set[str]:
     """Every source, assumption or claim id the scenario cites."""
     cited: list[str | None] = [c.source for c in scenario.candidates.values()]
     cited += [q.source for q in scenario.policy.partners.values()]
-    cited += [scenario.demand.source, scenario.ramp_up.source]
+    cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source]
     cited += [t.source for t in scenario.targets]
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 

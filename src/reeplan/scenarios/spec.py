@@ -39,7 +39,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reeplan.errors import DataValidationError, Problem
-from reeplan.types import PartnerId, PlanStage, TargetKind, Technology
+from reeplan.types import Market, PartnerId, PlanStage, TargetKind, Technology
 
 __all__ = ["DEFAULT_PENALTY", "MAX_BYTES", "MAX_DEPTH", "MAX_EXTENDS", "MAX_MAGNITUDE",
            "MAX_VALUES", "CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec",
@@ -148,6 +148,10 @@ class PartnerSpec(_Spec):
     route_capacity_t: NonNegative | None = None
     """Most tonnes of all products the routes to this partner carry a year, both ways."""
     transport_cost_usd_per_t: NonNegative = 0.0
+    market: Market | None = None
+    """Market whose prices trade with this partner follows: ``china`` (domestic and fob
+    China quotes) or ``ex_china`` (delivered Europe); by default ``china`` for CHN and
+    ``ex_china`` for the others."""
     source: str | None = None
     """Source or assumption id(s) behind the terms, semicolon-separated."""
 
@@ -174,6 +178,9 @@ class Policy(_Spec):
     """The policy world: who trades with us on what terms, which technology we may use."""
 
     technology: list[Technology] = Field(default_factory=lambda: list(_DOMESTIC))
+    allow_reexport: bool = False
+    """Exports may exceed what the country separates, recycles and makes (transit trade);
+    off by default, so that a plan cannot live off price gaps between markets."""
     partners: dict[PartnerId, PartnerSpec] = Field(default_factory=dict)
     """Terms by partner; an empty mapping in a variant clears the base's."""
 
@@ -193,6 +200,18 @@ class DemandSpec(_Spec):
     """First year of that substitution (default: the first planning year)."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
+
+
+class PriceSpec(_Spec):
+    """Which prices value domestic output and which year's quotes apply."""
+
+    market: Market = "china"
+    """Market of the reference prices (output value): ``china`` or ``ex_china``; a policy
+    floor or a producer's realised price is not a market."""
+    year: Year | None = None
+    """Year of the quotes (the newest at or before it); by default the first planning year.
+    A past year replays its prices over the horizon (e.g. 2011, the spike)."""
+    source: str | None = None
 
 
 class RampUpSpec(_Spec):
@@ -234,6 +253,7 @@ class Scenario(_Spec):
     myopic_window_years: Count = Field(default=5, ge=1, le=50)
     """Years the myopic planner sees ahead of each decision year."""
     ramp_up: RampUpSpec = Field(default_factory=RampUpSpec)
+    prices: PriceSpec = Field(default_factory=PriceSpec)
     demand: DemandSpec = Field(default_factory=DemandSpec)
     targets: list[TargetSpec] = Field(default_factory=list)
     policy: Policy = Field(default_factory=Policy)
