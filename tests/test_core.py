@@ -8,6 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import xarray as xr
 from typer.testing import CliRunner
@@ -290,7 +291,7 @@ def test_empty_candidates_and_partners_plan_with_unmet_demand(tmp_path: Path) ->
     assert "Demand for magnet is left unmet from 2025" in res.stdout
     assert "of penalties" in res.stdout
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
-    assert run["discounted_penalties_usd"] > 0 and run["status"] == "optimal"
+    assert run["discounted_penalties_musd"] > 0 and run["status"] == "optimal"
 
 
 def test_a_cap_on_an_unmodelled_element_names_its_line(tmp_path: Path) -> None:
@@ -453,3 +454,45 @@ def test_a_policy_market_is_refused(tmp_path: Path) -> None:
     path = _variant(tmp_path, "prices: {market: policy}\n")
     _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 3", "prices.market",
                    "'china' or 'ex_china'")
+
+
+# --------------------------------------------------------------------------- output tables
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_output_tables_add_up(path: Path) -> None:
+    """Every flows row balances; costs give the objective; dependence is its formula."""
+    from reeplan import run_plan
+    from reeplan.reporting.roadmap import plan_tables
+    from reeplan.reporting.tables import discounted_cost_musd
+
+    plan = run_plan(path)
+    t = plan_tables(plan)
+    f = t["flows"]
+    lhs = f["production"] + f["recycled_in"] + f["imports"]
+    rhs = f[["exports", "to_next_stage", "final_use", "losses", "stock_change"]].sum(axis=1)
+    assert np.allclose(lhs, rhs, atol=1e-6 * (1 + lhs.abs().max()))
+    assert not (f.select_dtypes("float") < -1e-9).any().any()
+    cost, penalties = discounted_cost_musd(t["costs"])
+    assert cost + penalties == pytest.approx(plan.cost / 1e6, rel=1e-6, abs=1e-6)
+    d = t["dependence"]
+    assert np.allclose(d["gross_import_share"], d["imports_t_reo"] / d["consumption_t_reo"])
+    net = (d["imports_t_reo"] - d["exports_t_reo"]).clip(lower=0) / d["consumption_t_reo"]
+    assert np.allclose(d["net_import_share"], net)
+    assert (t["builds"]["capacity_t_per_yr"] > 0).all()
+
+
+def test_cost_breakdown_by_hand() -> None:
+    """100 t/yr of oxide bought at 10,000 x 1.15 with 500 USD/t freight, 8% a year:
+    imports 1.15 M USD and freight 0.05 M USD each year, discounted 1, 1/1.08, 1/1.08^2."""
+    from reeplan.reporting.tables import costs_table, discounted_cost_musd
+
+    p = replace(_toy(partners=(Partner("CHN", buy_premium=0.15, transport_cost=500.0),),
+                     demand=100.0), discount_rate=0.08)
+    plan = solve(p)
+    c = costs_table(plan).set_index("year")
+    assert c["imports_musd"].tolist() == pytest.approx([1.15] * 3)
+    assert c["freight_musd"].tolist() == pytest.approx([0.05] * 3)
+    assert c["discount_factor"].tolist() == pytest.approx([1, 1 / 1.08, 1 / 1.08 ** 2])
+    cost, penalties = discounted_cost_musd(costs_table(plan))
+    assert cost == pytest.approx(1.2 * (1 + 1 / 1.08 + 1 / 1.08 ** 2)) and penalties == 0

@@ -96,7 +96,9 @@ def test_listing_order_does_not_change_the_plan() -> None:
 def test_every_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
     res = runner.invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
     assert res.exit_code == 0, res.output
-    for name in ("builds", "production", "trade", "targets", "binding"):
+    from reeplan.reporting.roadmap import TABLES
+
+    for name in TABLES:
         csv = pd.read_csv(tmp_path / "out" / f"{name}.csv")
         parquet = pd.read_parquet(tmp_path / "out" / f"{name}.parquet")
         assert len(csv) == len(parquet)

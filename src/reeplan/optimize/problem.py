@@ -75,6 +75,7 @@ class Candidate:
     reserve: float | None = None
     min_size: float = 0.0
     unassigned: float = 0.0
+    region: str = ""
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""
@@ -237,6 +238,7 @@ class Problem:
     market_prices: Mapping[Any, tuple[Mapping[str, float], Mapping[str, float]]] = field(
         default_factory=dict)
     allow_reexport: bool = False
+    country: str = ""
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None

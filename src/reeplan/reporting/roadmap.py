@@ -4,14 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from reeplan.optimize import Plan
 from reeplan.reporting.files import write_output_dir
+from reeplan.reporting.tables import (
+    builds_table,
+    costs_table,
+    dependence_table,
+    discounted_cost_musd,
+    flows_table,
+    targets_table,
+    trade_table,
+)
 
-__all__ = ["TABLES", "write_plan"]
+__all__ = ["TABLES", "plan_tables", "write_plan"]
 
-TABLES = ("builds", "production", "trade", "targets", "unmet", "binding")
+TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "production",
+          "unmet", "round_trips", "binding")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
+
+
+def plan_tables(result: Plan) -> dict[str, pd.DataFrame]:
+    """Every output table of a plan (see :mod:`reeplan.reporting.tables`)."""
+    return {"builds": builds_table(result), "flows": flows_table(result),
+            "trade": trade_table(result), "dependence": dependence_table(result),
+            "costs": costs_table(result), "targets": targets_table(result),
+            "production": result.production.rename(columns={"output": "output_t_per_yr"}),
+            "unmet": result.unmet, "round_trips": result.round_trips,
+            "binding": result.binding}
 
 
 def write_plan(result: Plan, out: str | Path, *, force: bool = False,
@@ -24,11 +47,14 @@ def write_plan(result: Plan, out: str | Path, *, force: bool = False,
     See :func:`reeplan.reporting.files.write_output_dir` for what is refused and how a
     kill mid-write leaves no half-written directory.
     """
-    tables = {name: getattr(result, name) for name in TABLES}
+    tables = plan_tables(result)
     prov = result.provenance
-    meta = {"scenario": result.name, "status": str(result.status),
-            "discounted_cost_usd": result.cost, "discounted_penalties_usd": result.penalties,
-            "missed": list(result.missed), "provenance": prov.to_dict()}
+    cost, penalties = discounted_cost_musd(tables["costs"])
+    meta: dict[str, Any] = {
+        "scenario": result.name, "status": str(result.status),
+        "discounted_cost_musd": cost, "discounted_penalties_musd": penalties,
+        "objective_musd": result.cost / 1e6, "missed": list(result.missed),
+        "provenance": prov.to_dict()}
     documents = {"scenario.resolved.json": prov.scenario or {}, "run.json": meta}
     return write_output_dir(out, tables, documents, force=force,
                             protected=[Path(p) for p in protected])

@@ -183,6 +183,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                q.transport_cost_usd_per_t, _partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
+        country=scenario.country,
         recipe=recipe,
         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
         chain=chain, ramp_up=(scenario.ramp_up.first_year_share,)
@@ -260,7 +261,7 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
             rest = unassigned_share(d)
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
-                     min_size=c.min_size_t, unassigned=rest)
+                     min_size=c.min_size_t, unassigned=rest, region=c.region)
 
 
 def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:

@@ -170,6 +170,8 @@ class CandidateSpec(_Spec):
     technology: Technology = "domestic"
     deposit: str | None = None
     """Mines: the fact-base deposit whose element distribution the ore follows."""
+    region: str = ""
+    """Where in the country it is (e.g. Murmansk, Yakutia, Perm), for reports."""
     source: str
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 

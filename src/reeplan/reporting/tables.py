@@ -1,0 +1,237 @@
+"""The plan's output tables, with units in their column names, computed from its dataset.
+
+Each function reads :attr:`reeplan.optimize.Plan.solution` and the parameters it was
+solved with; nothing is recomputed by a second model. Conventions:
+
+- ``flows``: one row per stage, element and year, in the stage's unit (t REO up to
+  separation, t metal, t magnet), with production + recycled_in + imports = exports +
+  to_next_stage + final_use + losses + stock_change on every row. ``losses`` are what is
+  lost when this stage's product is turned into the next one (cracking and separation
+  losses on the mined row, metal-making losses on the oxide row, alloy and magnet scrap on
+  the metal row), and ``to_next_stage`` is what reaches the next product.
+- ``costs``: undiscounted money per year [M USD] and the discount factor; the headline
+  ``discounted_cost_musd`` is capex + opex + imports + freight - export revenue,
+  discounted, with penalties reported apart.
+- ``dependence``: gross import share = imports / consumption and net import share =
+  max(imports - exports, 0) / consumption, all rare-earth products in t REO equivalent.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from reeplan.optimize import Plan
+from reeplan.optimize.expressions import MUSD, consumption_reo, magnet_oxide, stage_ids
+from reeplan.optimize.targets import rule, shortfall_cost
+
+__all__ = ["builds_table", "costs_table", "dependence_table", "discounted_cost_musd",
+           "flows_table", "targets_table", "trade_table"]
+
+_CAPACITY_DIGITS = 1
+"""Capacities are published to the tonne at best; one decimal keeps sums honest."""
+
+
+def _clean(df: pd.DataFrame) -> pd.DataFrame:
+    """No ``-0.0`` and no float noise below a gram."""
+    out = df.copy()
+    for c in out.select_dtypes("float").columns:
+        v = out[c].to_numpy(copy=True)
+        v[np.abs(v) < 1e-9] = 0.0
+        out[c] = v
+    return out
+
+
+def _stage_sum(plan: Plan, stage: str) -> xr.DataArray:
+    ids = stage_ids(plan.params, stage)  # type: ignore[arg-type]
+    return plan.solution["prod"].sel(candidate=ids).sum("candidate")
+
+
+def builds_table(plan: Plan) -> pd.DataFrame:
+    """The builds: project, stage, place, years, capacity [t/yr], capex [M USD], reason."""
+    b = plan.builds
+    regions = {c.id: c.region for c in plan.problem.candidates}
+    out = pd.DataFrame({
+        "project": b["candidate"], "stage": b["stage"], "country": plan.problem.country,
+        "region": [regions.get(str(c), "") for c in b["candidate"]],
+        "decision_year": b["decision_year"], "online_year": b["online_year"],
+        "capacity_t_per_yr": b["capacity"].astype(float).round(_CAPACITY_DIGITS),
+        "capex_musd": (b["capex"].astype(float) / MUSD).round(3), "reason": b["reason"]})
+    return _clean(out)
+
+
+def _per_element(da: xr.DataArray) -> xr.DataArray:
+    return da.transpose("element", "year")
+
+
+def flows_table(plan: Plan) -> pd.DataFrame:
+    """Stage, element, year, unit and the balance columns (see the module docstring)."""
+    s, q = plan.solution, plan.params
+    zero = xr.zeros_like(q["oxide_price"])
+    mines = list(q["mine"].values)
+    rows = []
+    separated = zero
+    if mines:
+        prod = s["prod"].sel(candidate=mines).rename(candidate="mine")
+        mined = (q["distribution"] * prod).sum("mine")
+        sold = (q["distribution"] * s["conc_export"]).sum("mine")
+        fed = mined - sold
+        reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
+        rows.append(_rows("mining", "t REO", production=mined, exports=sold,
+                          to_next_stage=reached, losses=fed - reached))
+        separated = reached
+    metal_in = s["metal_in"]
+    made = metal_in * q["metal_per_oxide"] * q["metal_recovery"]
+    rows.append(_rows("separation", "t REO", production=separated,
+                      imports=s["import_oxide"].sum("partner"),
+                      exports=s["export_oxide"].sum("partner"),
+                      to_next_stage=metal_in * q["metal_recovery"],
+                      losses=metal_in * (1 - q["metal_recovery"]), final_use=s["other_use"],
+                      stock_change=s["stock_oxide"]))
+    recycled = _stage_sum(plan, "recycling") * q["recipe_share"] * q["recycling_recovery"]
+    yields = q["magnet_per_alloy_metal"]
+    alloy = s["alloy_use"]
+    rows.append(_rows("metal", "t metal", production=made, recycled_in=recycled,
+                      imports=s["import_metal"].sum("partner"),
+                      exports=s["export_metal"].sum("partner"), to_next_stage=alloy * yields,
+                      losses=alloy * (1 - yields), stock_change=s["stock_metal"]))
+    frame = pd.concat([*rows, _magnet_rows(plan)], ignore_index=True)
+    return _clean(frame)
+
+
+_BALANCE = ("production", "recycled_in", "imports", "exports", "to_next_stage", "final_use",
+            "losses", "stock_change")
+
+
+def _rows(stage: str, unit: str, **flows: xr.DataArray) -> pd.DataFrame:
+    cols = {k: _per_element(flows[k]).to_series() for k in _BALANCE if k in flows}
+    df = pd.DataFrame(cols).reset_index()
+    for k in _BALANCE:
+        if k not in df:
+            df[k] = 0.0
+    df.insert(0, "stage", stage)
+    df.insert(3, "unit", unit)
+    return df[["stage", "element", "year", "unit", *_BALANCE]]
+
+
+def _magnet_rows(plan: Plan) -> pd.DataFrame:
+    s = plan.solution
+    made = _stage_sum(plan, "magnet").to_series()
+    imports = s["import_magnet"].sum("partner").to_series()
+    exports = s["export_magnet"].sum("partner").to_series()
+    df = pd.DataFrame({"production": made, "imports": imports, "exports": exports})
+    df["final_use"] = df["production"] + df["imports"] - df["exports"]
+    df = df.reset_index().rename(columns={"index": "year"})
+    for k in _BALANCE:
+        if k not in df:
+            df[k] = 0.0
+    df.insert(0, "stage", "magnet")
+    df.insert(1, "element", "")
+    df.insert(3, "unit", "t magnet")
+    return df[["stage", "element", "year", "unit", *_BALANCE]]
+
+
+def trade_table(plan: Plan) -> pd.DataFrame:
+    """Trade: flow, product, element, partner, year, tonnes and value [M USD].
+
+    The value is what was paid or earned at the partner's price, premium or discount;
+    freight is in ``costs``.
+    """
+    t = plan.trade.copy()
+    q = plan.params
+    values = []
+    for r in t.itertuples():
+        partner = q.sel(partner=r.partner)
+        factor = float(partner["buy_factor"] if r.flow == "import" else partner["sell_factor"])
+        if r.product == "magnet":
+            price = float(q["magnet_price"].sel(year=r.year))
+        else:
+            name = "partner_oxide_price" if r.product == "oxide" else "partner_metal_price"
+            price = float(partner[name].sel(element=r.element, year=r.year))
+        values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
+    t["value_musd"] = values
+    return _clean(t[["flow", "product", "element", "partner", "year", "tonnes",
+                     "value_musd"]])
+
+
+def _reo(plan: Plan, flow: str) -> xr.DataArray:
+    s, q = plan.solution, plan.params
+    oxide = s[f"{flow}_oxide"].sum(["partner", "element"])
+    metal = (s[f"{flow}_metal"] / q["metal_per_oxide"]).sum(["partner", "element"])
+    magnets = magnet_oxide(q) * s[f"{flow}_magnet"].sum("partner")
+    total: xr.DataArray = oxide + metal + magnets
+    return total
+
+
+def dependence_table(plan: Plan) -> pd.DataFrame:
+    """Dependence: consumption, imports, exports [t REO] and import shares [fraction].
+
+    Gross share = imports / consumption; net share = max(imports - exports, 0) /
+    consumption; all rare-earth products in oxide equivalent, by year.
+    """
+    q = plan.params
+    use = consumption_reo(q)
+    imports, exports = _reo(plan, "import"), _reo(plan, "export")
+    df = pd.DataFrame({"consumption_t_reo": use.to_series(),
+                       "imports_t_reo": imports.to_series(),
+                       "exports_t_reo": exports.to_series()})
+    c = df["consumption_t_reo"].where(df["consumption_t_reo"] > 0)
+    df["gross_import_share"] = df["imports_t_reo"] / c
+    df["net_import_share"] = (df["imports_t_reo"] - df["exports_t_reo"]).clip(lower=0) / c
+    df = df.reset_index()
+    df.insert(0, "element", "all rare earths")
+    df.insert(0, "stage", "all products")
+    return _clean(df)
+
+
+def costs_table(plan: Plan) -> pd.DataFrame:
+    """Costs by year [M USD, undiscounted] and the discount factor.
+
+    Capex, opex, imports, export revenue, freight and penalties.
+    """
+    s, q = plan.solution, plan.params
+    capex = (s["build"] * q["capex"]).sum("candidate").rename(decision="year") / MUSD
+    opex = (s["prod"] * q["opex"]).sum("candidate") / MUSD
+    paid = sum((s[f"import_{p}"] * q[f"partner_{p}_price"] * q["buy_factor"])
+               .sum(["partner", "element"]) for p in ("oxide", "metal"))
+    paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")
+    earned = sum((s[f"export_{p}"] * q[f"partner_{p}_price"] * q["sell_factor"])
+                 .sum(["partner", "element"]) for p in ("oxide", "metal"))
+    earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
+    moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
+                for p in ("oxide", "metal"))
+    moved = moved + s["import_magnet"] + s["export_magnet"]
+    freight = (moved * q["freight"]).sum("partner")
+    penalties = q["unmet_penalty"] * (s["unmet_magnets"] + s["unmet_other"])
+    if "shortfall" in s:
+        penalties = penalties + (s["shortfall"] * shortfall_cost(q)).sum("target")
+    df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
+                       "imports_musd": (paid / MUSD).to_series(),
+                       "export_revenue_musd": (earned / MUSD).to_series(),
+                       "freight_musd": (freight / MUSD).to_series(),
+                       "penalties_musd": (penalties / MUSD).to_series(),
+                       "discount_factor": q["discount"].to_series()}).reset_index()
+    return _clean(df)
+
+
+def discounted_cost_musd(costs: pd.DataFrame) -> tuple[float, float]:
+    """The plan's discounted cost without penalties, and its discounted penalties [M USD]."""
+    d = costs["discount_factor"]
+    cost = (d * (costs["capex_musd"] + costs["opex_musd"] + costs["imports_musd"]
+                 + costs["freight_musd"] - costs["export_revenue_musd"])).sum()
+    return float(cost), float((d * costs["penalties_musd"]).sum())
+
+
+def targets_table(plan: Plan) -> pd.DataFrame:
+    """target, kind, stage, unit, year, required, achieved, shortfall, met."""
+    t = plan.targets
+    cols = ["target", "kind", "stage", "unit", "year", "required", "achieved", "shortfall",
+            "met"]
+    if t.empty:
+        return pd.DataFrame(columns=cols)
+    stages = {x.id: x.stage for x in plan.problem.targets}
+    out = t.copy()
+    out["stage"] = [stages[i] if rule(k).kind in ("output", "self_sufficiency") else ""
+                    for i, k in zip(out["target"], out["kind"], strict=True)]
+    return _clean(out[cols])
