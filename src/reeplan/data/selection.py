@@ -8,12 +8,14 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from reeplan.errors import ReeplanError, UnknownItemError
+from reeplan.types import CONFIDENCE_LEVELS
 
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["Consumption", "MarketPrices", "MineOutput", "assumption_value", "choose_series",
-           "consumption", "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
+__all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
+           "best_distribution", "choose_series", "concentrate_value", "consumption",
+           "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -277,3 +279,77 @@ def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:
     order = rows.assign(gap=(rows["year"] - year).abs()).sort_values(["gap", "year"],
                                                                    ascending=[True, False])
     return order.iloc[0]
+
+
+@dataclass(frozen=True)
+class ConcentrateValue:
+    """What a buyer pays for rare earths in concentrate, as a share of their oxides' value.
+
+    Attributes
+    ----------
+    share
+        Realised concentrate price over the value of the oxides it contains at Chinese
+        prices of the same year [fraction]: the discount for cracking, separating and
+        for selling mixed material to the one market that buys it.
+    sources
+        Source ids behind the figure.
+    note
+        How it was derived, in words.
+    """
+
+    share: float
+    sources: frozenset[str]
+    note: str
+
+
+def concentrate_value(facts: FactBase, year: int) -> ConcentrateValue:
+    """The concentrate discount, derived from a producer's realised price.
+
+    MP Materials' realised price per kg of REO in Mountain Pass concentrate (sold mostly
+    to China) over the value of Mountain Pass's oxides (its most trusted distribution) at
+    Chinese prices of the quote's year. Raises when the table holds no such quote.
+    """
+    prices = facts["prices"]
+    rows = prices[(prices["form"] == "concentrate") & (prices["basis"] == "realised")
+                  & (prices["unit"] == "USD/kg") & (prices["year"] <= max(year, 2024))]
+    if rows.empty:
+        raise ReeplanError("the prices table has no realised price of REO in concentrate; "
+                           "the value of concentrate cannot be read")
+    quote = rows.sort_values("year", kind="stable").iloc[-1]
+    qyear = int(quote["year"])
+    dists = facts["element_distributions"]
+    best = best_distribution(dists, "mountain_pass")
+    if best is None:
+        raise ReeplanError("no element distribution of mountain_pass to value its "
+                           "concentrate")
+    d = dists[dists["distribution_id"] == best]
+    china = market_prices(facts, qyear, "china")
+    value = sum(float(v) / 100 * china.oxide.get(str(e), 0.0)
+                for e, v in zip(d["element"], d["value"], strict=True))
+    share = float(quote["value"]) / value
+    note = (f"concentrate sells at {share:.0%} of its oxides' value: {quote['value']} USD/kg "
+            f"REO realised ({qyear}) over {value:.2f} USD/kg of Mountain Pass oxides "
+            f"({best}) at Chinese prices")
+    return ConcentrateValue(share, frozenset({str(quote["source_id"]),
+                                              str(d["source_id"].iloc[0]),
+                                              *china.sources}), note)
+
+
+_CONFIDENCE_RANK = {level: rank for rank, level in enumerate(CONFIDENCE_LEVELS)}
+
+
+def best_distribution(table: pd.DataFrame, deposit_id: str) -> str | None:
+    """Id of the distribution of ``deposit_id`` to use.
+
+    Complete before partial (a partial one leaves REO without an element), then the
+    highest confidence, then the id.
+
+    Returns ``None`` when the ``element_distributions`` table has none for the deposit.
+    """
+    rows = table[table["deposit_id"] == deposit_id]
+    if rows.empty:
+        return None
+    order = rows.assign(rank=rows["confidence"].map(_CONFIDENCE_RANK),
+                        partial=~rows["complete"].astype(bool)).sort_values(
+        ["partial", "rank", "distribution_id"], kind="stable")
+    return str(order["distribution_id"].iloc[0])

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from reeplan.data.selection import best_distribution
 from reeplan.errors import ChainDefinitionError
 from reeplan.flows.balance import check_mass_balance
-from reeplan.types import CONFIDENCE_LEVELS
 
 __all__ = ["UNASSIGNED", "best_distribution", "coproduce", "distribution_from_table",
            "feed_for_element", "magnet_oxide_demand", "unassigned_share"]
@@ -22,22 +22,6 @@ DISTRIBUTION_TOL = 0.01
 UNASSIGNED = "unassigned"
 """Attribute of a partial distribution: the share of TREO it does not break down by
 element [fraction]. It is not an element: it is carried beside the element flows."""
-
-
-_CONFIDENCE_RANK = {level: rank for rank, level in enumerate(CONFIDENCE_LEVELS)}
-
-
-def best_distribution(table: pd.DataFrame, deposit_id: str) -> str | None:
-    """Id of the most trusted distribution of ``deposit_id`` (highest confidence, then id).
-
-    Returns ``None`` when the ``element_distributions`` table has none for the deposit.
-    """
-    rows = table[table["deposit_id"] == deposit_id]
-    if rows.empty:
-        return None
-    order = rows.assign(rank=rows["confidence"].map(_CONFIDENCE_RANK)).sort_values(
-        ["rank", "distribution_id"], kind="stable")
-    return str(order["distribution_id"].iloc[0])
 
 
 def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.DataArray:

@@ -123,7 +123,9 @@ def define_minimum_sizes(lp: LinearProgram, problem: Problem) -> None:
 def define_mining(lp: LinearProgram) -> None:
     """Concentrate sold and the reserve limits of mines [t REO].
 
-    ``conc_export`` is valued at zero (a conservative assumption).
+    ``conc_export`` earns ``concentrate_price``: the contained oxides' value at the
+    reference prices times the concentrate share (a realised concentrate price over its
+    oxides' value), when any partner is open to buy it.
 
     Mine output either feeds domestic cracking and separation or leaves as concentrate.
     All mines together stay within the national reserve; a mine with its own reserve stays
@@ -365,3 +367,5 @@ def define_objective(lp: LinearProgram) -> None:
         lp.add_cost(v[name].term(coef))
     if "shortfall" in v:
         lp.add_cost(v["shortfall"].term(at()(shortfall_cost)))
+    if "conc_export" in v:
+        lp.add_cost(v["conc_export"].term(at()(lambda q: -q["concentrate_price"])))

@@ -125,6 +125,11 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     ds["distribution"] = (("mine", "element"),
                           np.array([[c.distribution.get(e, 0.0) for e in p.elements]
                                     for c in mines]).reshape(len(mines), len(p.elements)))
+    value = np.array([sum(c.distribution.get(e, 0.0) * float(p.oxide_price.get(e, 0.0))
+                          for e in p.elements) for c in mines]).reshape(len(mines))
+    buyer = any(not q.blocked for q in p.partners)
+    ds["concentrate_price"] = (("mine", "year"), np.repeat(
+        (value * p.concentrate_share * buyer)[:, None], len(p.years), axis=1))
     ds["oxide_per_mined"] = p.chain.oxide_per_mined
     ds["metal_recovery"] = p.chain.metal_recovery
     ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal
@@ -191,7 +196,7 @@ def _targets(ds: Vars, coords: Vars, p: Problem) -> None:
 def _check_finite(ds: xr.Dataset) -> None:
     """Reject NaN anywhere it is not the stated 'none', and infinities in prices and costs."""
     for name in ("capex", "opex", "oxide_price", "metal_price", "magnet_price", "existing",
-                 "partner_oxide_price", "partner_metal_price",
+                 "partner_oxide_price", "partner_metal_price", "concentrate_price",
                  "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
                  "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty"):
         values = np.asarray(ds[name].values, dtype=float)

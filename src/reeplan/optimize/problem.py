@@ -239,6 +239,7 @@ class Problem:
         default_factory=dict)
     allow_reexport: bool = False
     country: str = ""
+    concentrate_share: float = 0.0
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
@@ -248,6 +249,8 @@ class Problem:
     # sources: source and assumption ids behind the figures (the plan's provenance)
     # market_prices: market -> (oxide, metal) prices [USD/t] by element, for partners
     # allow_reexport: exports may exceed what is separated, recycled and made at home
+    # concentrate_share: concentrate sells at this share of its oxides' value at the
+    #   problem's reference prices [fraction]; 0: concentrate has no buyer
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""

@@ -188,7 +188,8 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
 def costs_table(plan: Plan) -> pd.DataFrame:
     """Costs by year [M USD, undiscounted] and the discount factor.
 
-    Capex, opex, imports, export revenue, freight and penalties.
+    Capex, opex, imports, export revenue (concentrate sold included), freight and
+    penalties.
     """
     s, q = plan.solution, plan.params
     capex = (s["build"] * q["capex"]).sum("candidate").rename(decision="year") / MUSD
@@ -199,6 +200,7 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     earned = sum((s[f"export_{p}"] * q[f"partner_{p}_price"] * q["sell_factor"])
                  .sum(["partner", "element"]) for p in ("oxide", "metal"))
     earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
+    earned = earned + (s["conc_export"] * q["concentrate_price"]).sum("mine")
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"]

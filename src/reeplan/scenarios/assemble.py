@@ -15,6 +15,7 @@ import pandas as pd
 from reeplan.data import FactBase
 from reeplan.data.selection import (
     assumption_value,
+    concentrate_value,
     consumption,
     market_prices,
     mine_output,
@@ -168,6 +169,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     oxide, metal = markets[scenario.prices.market]
     price_sources = set().union(*(market_prices(facts, _price_year(scenario), m).sources
                                   for m in MARKETS))
+    conc = concentrate_value(facts, _price_year(scenario))
+    price_sources |= conc.sources
     per_magnet = _magnet_oxide(recipe, factors, chain)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
     total, share, demand_sources = _consumption(scenario, facts)
@@ -183,7 +186,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                q.transport_cost_usd_per_t, _partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
-        country=scenario.country,
+        country=scenario.country, concentrate_share=conc.share,
         recipe=recipe,
         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
         chain=chain, ramp_up=(scenario.ramp_up.first_year_share,)
