@@ -496,3 +496,19 @@ def test_cost_breakdown_by_hand() -> None:
     assert c["discount_factor"].tolist() == pytest.approx([1, 1 / 1.08, 1 / 1.08 ** 2])
     cost, penalties = discounted_cost_musd(costs_table(plan))
     assert cost == pytest.approx(1.2 * (1 + 1 / 1.08 + 1 / 1.08 ** 2)) and penalties == 0
+
+
+@pytest.mark.parametrize("args", [["plan", str(BASE)], ["chain", "--country", "RUS"],
+                                  ["world", "--year", "2024"]])
+def test_nothing_is_cut_short_at_80_columns(args: list[str]) -> None:
+    """In an 80-column terminal or a pipe, tables wrap their cells; no line is wider and
+    nothing ends in an ellipsis."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "TERM": "dumb"}
+    out = subprocess.run([sys.executable, "-m", "reeplan", *args], capture_output=True,
+                         text=True, env=env, check=True).stdout
+    assert "…" not in out
+    assert max(len(line) for line in out.splitlines()) <= 80

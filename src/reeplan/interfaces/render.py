@@ -184,7 +184,7 @@ def _countries_table(console: Console, ov: WorldOverview) -> None:
     for col, justify in (("Country", "left"), (f"Production ({unit})", "right"),
                          ("Share", "right"), (f"Reserves ({unit})", "right"),
                          ("R/P (years)", "right"), ("Source", "left")):
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for iso3, r in ov.countries.iterrows():
         srcs = sorted({str(x) for x in (r["production_source"], r["reserves_source"])
                        if not _blank(x)})
@@ -203,7 +203,7 @@ def _stages_table(console: Console, stages: pd.DataFrame) -> None:
     table = Table(title="Concentration by stage (shares as published)", header_style="bold")
     for col in ("Stage", "Year", "Basis", "China", "Top 3", "Top-3 share", "HHI*", "Source",
                 "Confidence"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in stages.itertuples(index=False):
         table.add_row(*map(_cell, (str(r.stage), str(r.year), str(r.basis),
                       "-" if _blank(r.china_share) else f"{r.china_share:.1f}%",
@@ -217,7 +217,7 @@ def _stages_table(console: Console, stages: pd.DataFrame) -> None:
 def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
     table = Table(title="Other estimates, kept side by side (not averaged)", header_style="bold")
     for col in ("Country", "Metric", "Year", "Value", "Unit", "Series", "Source", "Confidence"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in alt.itertuples(index=False):
         table.add_row(*map(_cell, (str(r.country), str(r.metric), str(r.year),
                       fmt_number(r.value, r.qualifier), str(r.unit), str(r.series),
@@ -241,7 +241,8 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     table = Table(title="By stage", header_style="bold")
     for col in ("Stage", "Plants online", "Capacity", "Output", "Unit", "Demand", "Imports",
                 "Dependence"):
-        table.add_column(col, justify="left" if col in {"Stage", "Plants online", "Unit"}
+        table.add_column(col, overflow="fold",
+                         justify="left" if col in {"Stage", "Plants online", "Unit"}
                          else "right")
     for r in result.stages.itertuples(index=False):
         table.add_row(*map(_cell, (str(r.stage), str(r.plants),
@@ -252,7 +253,8 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     table = Table(title="By element (t REO; balance at separation)", header_style="bold")
     for col in ("Element", "Mined", "Separated", "Demand", "Imports", "Dependence", "Surplus",
                 "Surplus value (USD)", "Share of ore value", "Bottleneck"):
-        table.add_column(col, justify="left" if col in {"Element", "Bottleneck"} else "right")
+        table.add_column(col, overflow="fold",
+                         justify="left" if col in {"Element", "Bottleneck"} else "right")
     for r in result.elements.itertuples(index=False):
         table.add_row(*map(_cell, (str(r.element), fmt_number(r.mined, digits=1),
                       fmt_number(r.separated, digits=1), fmt_number(r.demand, digits=1),
@@ -289,7 +291,7 @@ def emit_plan(result: Plan, name: str) -> None:
     table = Table(title="Roadmap", header_style="bold")
     for col in ("Project", "Stage", "Capacity (t/yr)", "Decided", "Online", "Capex (M USD)",
                 "Why"):
-        table.add_column(col)
+        table.add_column(col, overflow="fold")
     for r in result.builds.to_dict(orient="records"):
         table.add_row(*map(_cell, (str(r["candidate"]), str(r["stage"]),
                       fmt_number(r["capacity"]), str(r["decision_year"]), str(r["online_year"]),
