@@ -268,14 +268,10 @@ class LinearProgram:
         self._open()
         if name in self.variables:
             raise ChainDefinitionError(f"variable family '{name}' defined twice")
-        shape = tuple(len(v) for v in coords.values())
-        template = xr.DataArray(np.zeros(shape, dtype=np.int64), coords=dict(coords),
-                                dims=list(coords))
-        keep = np.ones(shape, dtype=bool) if mask is None else self._mask(template, mask)
-        cols = np.full(shape, -1, dtype=np.int64)
+        ids, keep = self._numbered(coords, mask, self._n_cols)
         n = int(keep.sum())
-        cols[keep] = np.arange(self._n_cols, self._n_cols + n)
-        var = Var(name, template.copy(deep=False, data=cols))
+        cols = ids.values
+        var = Var(name, ids)
         sides: tuple[tuple[Coef, list[np.ndarray], Literal["lower", "upper"]], ...] = (
             (lower, self._lower, "lower"), (upper, self._upper, "upper"))
         for bound, store, kind in sides:
@@ -288,6 +284,17 @@ class LinearProgram:
         self._n_cols += n
         self.variables[name] = var
         return var
+
+    def _numbered(self, coords: Mapping[str, Sequence[Any]], mask: xr.DataArray | None,
+                  first: int) -> tuple[xr.DataArray, np.ndarray]:
+        """Ids ``first, first + 1, ...`` over ``coords`` where ``mask`` holds, -1 elsewhere."""
+        shape = tuple(len(v) for v in coords.values())
+        template = xr.DataArray(np.zeros(shape, dtype=np.int64), coords=dict(coords),
+                                dims=list(coords))
+        keep = np.ones(shape, dtype=bool) if mask is None else self._mask(template, mask)
+        ids = np.full(shape, -1, dtype=np.int64)
+        ids[keep] = np.arange(first, first + int(keep.sum()))
+        return template.copy(deep=False, data=ids), keep
 
     @staticmethod
     def _mask(template: xr.DataArray, mask: xr.DataArray) -> np.ndarray:
@@ -333,13 +340,8 @@ class LinearProgram:
         self._open()
         if name in self.constraints:
             raise ChainDefinitionError(f"constraint family '{name}' defined twice")
-        shape = tuple(len(v) for v in coords.values())
-        template = xr.DataArray(np.zeros(shape, dtype=np.int64), coords=dict(coords),
-                                dims=list(coords))
-        keep = np.ones(shape, dtype=bool) if mask is None else self._mask(template, mask)
-        rows = np.full(shape, -1, dtype=np.int64)
+        ids, keep = self._numbered(coords, mask, self._n_rows)
         n = int(keep.sum())
-        rows[keep] = np.arange(self._n_rows, self._n_rows + n)
         for t in terms:
             free = [str(d) for d in t.cols.dims if d not in t.summed]
             extra = sorted(set(free) - set(coords))
@@ -347,8 +349,7 @@ class LinearProgram:
                 raise ChainDefinitionError(f"constraint '{name}': a term has dimensions "
                                            f"{extra} the rows do not have")
         self._n_rows += n
-        self.constraints[name] = _Block(name, template.copy(deep=False, data=rows), sense, rhs,
-                                        list(terms))
+        self.constraints[name] = _Block(name, ids, sense, rhs, list(terms))
 
     # ------------------------------------------------------------------- assembly
 
