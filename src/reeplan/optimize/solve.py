@@ -463,10 +463,29 @@ def _missed(plan: Plan) -> list[str]:
     return lines
 
 
+def _ramping(c: Candidate, year: int, plan: Plan) -> str | None:
+    """Why built capacity of ``c`` is not all usable in ``year``: its ramp-up, if so."""
+    s, q = plan.solution, plan.params
+    built = float(s["build"].sel(candidate=c.id).sum())
+    if built <= TOL:
+        return None
+    usable = float((q["online"].sel(candidate=c.id, year=year)
+                    * s["build"].sel(candidate=c.id)).sum())
+    if usable >= built - TOL:
+        return None
+    return f"{c.id} {usable:,.0f} of {built:,.0f} t/yr"
+
+
 def _why(t: Target, year: int, plan: Plan) -> list[str]:
     p = plan.problem
     built = plan.solution["build"].sum("decision").to_series()
     reasons = []
+    ramps = [r for stage in rule(t.kind).stages(t) for c in p.of_stage(stage)
+             if (r := _ramping(c, year, plan))]
+    if ramps:
+        curve = ", ".join(f"{100 * x:.0f}%" for x in p.ramp_up)
+        reasons.append(f"new plants ramp up ({curve} of their size in their first years "
+                       f"online): usable in {year} {'; '.join(ramps)}")
     for stage in rule(t.kind).stages(t):
         for c in p.of_stage(stage):
             if c.technology not in p.allowed_technology and c.max_capacity > c.existing:

@@ -189,8 +189,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         country=scenario.country, concentrate_share=conc.share,
         recipe=recipe,
         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
-        chain=chain, ramp_up=(scenario.ramp_up.first_year_share,)
-        if scenario.ramp_up.first_year_share < 1 else (),
+        chain=chain, ramp_up=scenario.ramp_up.curve,
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand=magnet_demand,

@@ -217,10 +217,30 @@ class PriceSpec(_Spec):
 
 
 class RampUpSpec(_Spec):
-    """How much of a new plant's capacity is usable in its first year online."""
+    """How much of a new plant's capacity is usable in its first years online."""
 
-    first_year_share: Number = Field(default=1.0, gt=0, le=1)
+    first_year_share: Number | None = Field(default=None, gt=0, le=1)
+    """Share usable in the first year online, full capacity from the second [fraction]."""
+    shares: list[Annotated[Number, Field(gt=0, le=1)]] = Field(default_factory=list,
+                                                               max_length=10)
+    """Shares usable in the first, second, ... year online, full capacity after them
+    [fraction] (a ramp-up curve); replaces ``first_year_share``."""
     source: str | None = None
+
+    @model_validator(mode="after")
+    def _one_curve(self) -> RampUpSpec:
+        if self.shares and self.first_year_share is not None:
+            raise ValueError("shares: give either first_year_share or shares, not both")
+        return self
+
+    @property
+    def curve(self) -> tuple[float, ...]:
+        """The usable shares by year online [fraction]; empty: full from the start."""
+        if self.shares:
+            return tuple(float(s) for s in self.shares)
+        if self.first_year_share is not None and self.first_year_share < 1:
+            return (float(self.first_year_share),)
+        return ()
 
 
 class Horizon(_Spec):
