@@ -512,3 +512,14 @@ def test_nothing_is_cut_short_at_80_columns(args: list[str]) -> None:
                          text=True, env=env, check=True).stdout
     assert "…" not in out
     assert max(len(line) for line in out.splitlines()) <= 80
+
+
+def test_the_scenario_reference_is_up_to_date() -> None:
+    """docs/scenarios.md is what the schema generates; every key has a meaning."""
+    from reeplan.scenarios.reference import scenario_reference
+
+    text = scenario_reference()
+    shipped = (Path(__file__).parent.parent / "docs" / "scenarios.md").read_text("utf-8")
+    assert shipped == text, "regenerate: python -m reeplan.scenarios.reference > docs/scenarios.md"
+    assert "|  |\n" not in text
+    assert "`policy.partners.<id>`" in text and "`WEST`: the states sanctioning Russia" in text

@@ -104,14 +104,16 @@ def _keyed(key: str, message: str) -> PydanticCustomError:
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class TargetSpec(_Spec):
     """A soft target (see :class:`reeplan.optimize.Target`)."""
 
     id: str = Field(min_length=1)
+    """Name used in reports; unique in the scenario."""
     kind: TargetKind
+    """What the target measures (see the rules in `reeplan.optimize.targets`)."""
     value: NonNegative
     """t/yr for ``output``; a multiple of ``baseline_t`` for ``output_multiple`` ("triple":
     3); a fraction of consumption for ``import_share`` (at most) and ``self_sufficiency``
@@ -122,6 +124,8 @@ class TargetSpec(_Spec):
     year: Year
     """First year the target applies."""
     stage: PlanStage = "separation"
+    """For ``output``: which stage's product counts; ``self_sufficiency`` counts separated
+    oxide."""
     penalty: Number | None = Field(default=None, gt=0)
     """Cost of each unit short [USD per t, or USD per USD of value]; by default
     :data:`DEFAULT_PENALTY` for the target's kind."""
@@ -140,14 +144,20 @@ class PartnerSpec(_Spec):
     """Trade rules with one partner."""
 
     blocked: bool = False
+    """No trade at all with this partner (sanctions, either side)."""
     sell_discount: Number = Field(default=0.0, ge=0, lt=1)
+    """Discount on the partner's market price when we sell to it [fraction], e.g. to a
+    dominant buyer."""
     buy_premium: NonNegative = 0.0
+    """Premium over the partner's market price when we buy from it [fraction]."""
     export_caps_t: dict[Element, NonNegative] = Field(default_factory=dict)
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
     magnet_cap_t: NonNegative | None = None
+    """Most magnets it sells us a year [t]; none: not capped."""
     route_capacity_t: NonNegative | None = None
     """Most tonnes of all products the routes to this partner carry a year, both ways."""
     transport_cost_usd_per_t: NonNegative = 0.0
+    """Cost of moving a tonne of any product to or from it [USD/t], paid both ways."""
     market: Market | None = None
     """Market whose prices trade with this partner follows: ``china`` (domestic and fob
     China quotes) or ``ex_china`` (delivered Europe); by default ``china`` for CHN and
@@ -160,14 +170,23 @@ class CandidateSpec(_Spec):
     """A plant that exists or may be built; costs name their source or assumption."""
 
     stage: PlanStage
+    """What the plant does (``mining`` covers concentration and cracking; ``magnet`` alloy
+    and magnet making)."""
     existing_t: NonNegative = 0.0
+    """Capacity online from the first year [t/yr of the stage's product, on output]."""
     max_capacity_t: NonNegative
+    """Most capacity it can reach, existing included [t/yr]."""
     capex_usd_per_tpa: NonNegative
+    """Capital cost of new capacity [USD per t/yr], paid in the year of the decision."""
     opex_usd_per_t: NonNegative
+    """Operating cost [USD per t of product]."""
     lead_time_years: Count = Field(ge=0, le=100)
+    """Years from the decision to build until the capacity is online (then it ramps up)."""
     min_size_t: NonNegative = 0.0
     """Smallest economic build [t/yr]; applies when ``minimum_plant_sizes`` is on."""
     technology: Technology = "domestic"
+    """Who owns the process: the country itself (``domestic``), China (``CHN``) or the West
+    (``WEST``); built only if ``policy.technology`` grants it."""
     deposit: str | None = None
     """Mines: the fact-base deposit whose element distribution the ore follows."""
     region: str = ""
@@ -180,6 +199,7 @@ class Policy(_Spec):
     """The policy world: who trades with us on what terms, which technology we may use."""
 
     technology: list[Technology] = Field(default_factory=lambda: list(_DOMESTIC))
+    """Technology owners whose processes may be built."""
     allow_reexport: bool = False
     """Exports may exceed what the country separates, recycles and makes (transit trade);
     off by default, so that a plan cannot live off price gaps between markets."""
@@ -193,6 +213,7 @@ class DemandSpec(_Spec):
     consumption_t_reo: NonNegative | None = None
     """Override of the fact base's consumption [t REO/yr]."""
     growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
+    """Growth of consumption a year [fraction] from the first planning year."""
     collection_rate: Number | None = Field(default=None, ge=0, le=1)
     """Share of end-of-life magnets collected for recycling [fraction]; by default today's
     recycling rate from the fact base. End-of-life flows come from the stock model."""
@@ -214,6 +235,7 @@ class PriceSpec(_Spec):
     """Year of the quotes (the newest at or before it); by default the first planning year.
     A past year replays its prices over the horizon (e.g. 2011, the spike)."""
     source: str | None = None
+    """Source or assumption id(s) behind the figures, semicolon-separated."""
 
 
 class RampUpSpec(_Spec):
@@ -226,6 +248,7 @@ class RampUpSpec(_Spec):
     """Shares usable in the first, second, ... year online, full capacity after them
     [fraction] (a ramp-up curve); replaces ``first_year_share``."""
     source: str | None = None
+    """Source or assumption id(s) behind the figures, semicolon-separated."""
 
     @model_validator(mode="after")
     def _one_curve(self) -> RampUpSpec:
@@ -247,7 +270,9 @@ class Horizon(_Spec):
     """First and last planning year."""
 
     start: Year
+    """First planning year (decisions start then)."""
     end: Year
+    """Last planning year."""
 
     @model_validator(mode="after")
     def _ordered(self) -> Horizon:
@@ -261,13 +286,22 @@ class Scenario(_Spec):
     """One scenario, as resolved after its base's overrides."""
 
     name: str
+    """The scenario's name, used in reports and output files."""
     description: str = ""
+    """What question the scenario asks, for people."""
     extends: str | None = None
+    """Base scenario file this one overrides (path relative to this file)."""
     country: str = "RUS"
+    """Planning country, ISO 3166-1 alpha-3."""
     horizon: Horizon
+    """Planning years."""
     discount_rate: Number = Field(default=0.08, ge=0, le=0.5)
+    """Discount rate a year [fraction]; costs are discounted to the first year."""
     budget_musd_per_year: NonNegative | None = None
+    """Most capital spent in any year [M USD]; none: unlimited."""
     reserve_estimate: Literal["usgs", "ministry"] = "usgs"
+    """Which national reserve bounds all mines' extraction over the horizon: USGS's or the
+    Russian ministry's."""
     minimum_plant_sizes: bool = False
     """Builds are zero or at least each candidate's ``min_size_t`` (solved as a MILP)."""
     foresight: Literal["perfect", "myopic"] = "perfect"
@@ -275,13 +309,20 @@ class Scenario(_Spec):
     myopic_window_years: Count = Field(default=5, ge=1, le=50)
     """Years the myopic planner sees ahead of each decision year."""
     ramp_up: RampUpSpec = Field(default_factory=RampUpSpec)
+    """How new capacity ramps up in its first years online."""
     prices: PriceSpec = Field(default_factory=PriceSpec)
+    """Which market's prices, of which year."""
     demand: DemandSpec = Field(default_factory=DemandSpec)
+    """Domestic demand."""
     targets: list[TargetSpec] = Field(default_factory=list)
+    """Soft targets, each missed at its stated penalty rather than making the plan
+    infeasible."""
     policy: Policy = Field(default_factory=Policy)
+    """Who trades with us on what terms; which technology we may use."""
     candidates: dict[str, CandidateSpec] = Field(default_factory=dict)
     """Plants by id; an empty mapping in a variant clears the base's."""
     remove_candidates: list[str] = Field(default_factory=list)
+    """Candidates of the base to leave out of this variant."""
 
     @model_validator(mode="after")
     def _targets_in_horizon(self) -> Scenario:
@@ -434,7 +475,8 @@ _EXPECTED = {
 def _message(e: ErrorDetails) -> str:
     kind = e["type"]
     if kind == "extra_forbidden":
-        return "unknown key; check the spelling against the scenario reference"
+        return ("unknown key; check the spelling against the scenario reference "
+                "(docs/scenarios.md)")
     if kind == "missing":
         return "required key is missing"
     got = _shown(e["input"])
