@@ -303,7 +303,7 @@ def test_a_cap_on_an_unmodelled_element_names_its_line(tmp_path: Path) -> None:
 def test_a_horizon_before_the_first_price_is_named(tmp_path: Path) -> None:
     path = _variant(tmp_path, "horizon: {start: 2005, end: 2035}\n")
     _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 3", "horizon.start",
-                   "no oxide price of Dy, Nd, Pr at or before 2005")
+                   "no oxide price of Dy, Nd, Pr, Tb at or before 2005")
 
 
 @pytest.mark.parametrize("status", [SolveStatus.TIME_LIMIT, SolveStatus.INFEASIBLE,
@@ -418,8 +418,9 @@ def test_no_shipped_plan_round_trips_or_re_exports(path: Path) -> None:
 
 def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> None:
     """China, 2025: Pr at the NdPr oxide quote (51 USD/kg, Fastmarkets fob China), not the
-    US DoD floor of 110; ex-China, 2025: Pr at its own Argus Europe quote (92-94.5) and Dy
-    at the delivered-Europe 800, against Adamas's volume-weighted 224 in China."""
+    US DoD floor of 110; ex-China: China's price times a premium read from quotes of one
+    day or year: Pr x 54/51 (cif Rotterdam against fob China, 20 June 2024), Dy x 800/224
+    (CIF Europe against Adamas's volume-weighted China price, 2025)."""
     from reeplan.data.selection import market_prices
 
     facts = load_factbase()
@@ -427,7 +428,8 @@ def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> No
     europe = market_prices(facts, 2025, "ex_china")
     assert china.oxide["Pr"] == pytest.approx(51.0)
     assert "fas_mp_2025" not in china.sources | europe.sources
-    assert europe.oxide["Pr"] == pytest.approx((92 + 94.5) / 2)
+    assert europe.oxide["Pr"] == pytest.approx(51.0 * 54 / 51)
+    assert europe.oxide["Nd"] == pytest.approx(56.0)  # June 2024: cif Rotterdam below fob
     assert europe.oxide["Dy"] == pytest.approx(800.0)
     assert china.oxide["Dy"] == pytest.approx(224.0)
     assert china.oxide["Y"] == pytest.approx(6.5) and europe.oxide["Y"] == pytest.approx(175.0)
@@ -523,3 +525,18 @@ def test_the_scenario_reference_is_up_to_date() -> None:
     assert shipped == text, "regenerate: python -m reeplan.scenarios.reference > docs/scenarios.md"
     assert "|  |\n" not in text
     assert "`policy.partners.<id>`" in text and "`WEST`: the states sanctioning Russia" in text
+
+
+
+def test_the_magnet_as_used_weighs_each_application() -> None:
+    """IEA 2024 magnet REE demand: EV 8.359, wind 10.496, other uses 72.067 kt. Tb comes
+    only from EV (0.467 wt%) and wind (0.929 wt%) grades: (8.359 x 0.467 + 10.496 x 0.929)
+    / 90.922 = 0.150 wt%; Pr is its own component (no Nd-for-Pr substitution)."""
+    from reeplan.domain import recipe_as_used
+
+    r = recipe_as_used(load_factbase(), 2025)
+    assert r.wt_pct["Tb"] == pytest.approx((8.359 * 0.467 + 10.496 * 0.929) / 90.922,
+                                           rel=1e-6)
+    assert r.groups == {} and r.members("Nd") == ("Nd",)
+    assert sum(r.wt_pct.values()) == pytest.approx(
+        (8.359 * 30 + 10.496 * 30 + 72.067 * (23.063 + 7.688 + 0.9)) / 90.922, rel=1e-4)

@@ -64,7 +64,7 @@ def test_russia_2024_magnet_demand_by_hand(facts: FactBase) -> None:
     magnets = 3000 * 0.29
     ndpr = magnets * nd_ox / (nd_ox + dy_ox)
     nd_share = lov.at["Nd", "value"] / (lov.at["Nd", "value"] + lov.at["Pr", "value"])
-    result = country_chain("RUS", 2024, facts=facts)
+    result = country_chain("RUS", 2024, facts=facts, recipe="NdFeB_sintered_standard")
     sep = result.elements.set_index("element")
     assert sep.at["Nd", "demand"] == pytest.approx(ndpr * nd_share)
     assert sep.at["Pr", "demand"] == pytest.approx(ndpr * (1 - nd_share))
@@ -156,7 +156,7 @@ def test_end_of_life_in_steady_state_by_hand(tmp_path: Path, facts: FactBase) ->
 
 
 def test_russia_chain_reports_end_of_life_magnets() -> None:
-    result = country_chain("RUS", 2024)
+    result = country_chain("RUS", 2024, recipe="NdFeB_sintered_standard")
     assert result.end_of_life is not None
     eol = result.end_of_life
     assert eol.elements["Nd"] == pytest.approx(0.3075 * eol.products["recycled"].sum())

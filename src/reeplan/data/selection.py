@@ -91,12 +91,15 @@ def _quoted(prices: pd.DataFrame, year: int, basis: str, form: str) -> pd.DataFr
 def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPrices:
     """Prices a plan trades at in ``market`` in ``year``: the one rule for prices.
 
-    Per element, the newest oxide quote of the market at or before ``year`` (the midpoint
-    of a range). An ex-China market without a quote for an element takes the Chinese one
-    (said in ``notes``). Praseodymium without a quote of its own takes the market's NdPr
-    oxide price, else its Nd price (assumption ``pr_at_ndpr_price``). Policy floors and a
-    producer's realised prices are never market prices. The metal ratio is NdPr metal over
-    NdPr oxide quoted the same day in the market (else in China).
+    China: per element, the newest Chinese oxide quote at or before ``year`` (the midpoint
+    of a range); praseodymium without a quote of its own takes the NdPr oxide price, else
+    the Nd price (assumption ``pr_at_ndpr_price``). Ex-China: the Chinese price times the
+    ex-China premium of the element, read from an ex-China and a Chinese quote of the same
+    year (the newest such pair at or before ``year``; at least 1; 1 without a pair), so
+    that quotes of different dates never make a price gap (assumption
+    ``ex_china_premium``). Policy floors and a producer's realised prices are never market
+    prices. The metal ratio is NdPr metal over NdPr oxide quoted the same day in the market
+    (else in China).
 
     Raises
     ------
@@ -109,18 +112,42 @@ def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPr
     oxide: dict[str, float] = {}
     used: set[str] = set()
     notes: list[str] = []
-    order = ["china"] if market == "china" else ["ex_china", "china"]
-    for basis in reversed(order):  # the market's own quotes overwrite the fallback's
-        rows = _quoted(prices, year, basis, "oxide")
-        single = rows[rows["element"].notna()].groupby("element").tail(1)
-        for e, v, src in zip(single["element"], single["mid"], single["source_id"],
-                             strict=True):
-            oxide[str(e)] = float(v)
-            used.add(str(src))
+    rows = _quoted(prices, year, "china", "oxide")
+    single = rows[rows["element"].notna()].groupby("element").tail(1)
+    for e, v, src in zip(single["element"], single["mid"], single["source_id"], strict=True):
+        oxide[str(e)] = float(v)
+        used.add(str(src))
     if "Pr" not in oxide:
-        _pr_from_ndpr(prices, year, order, oxide, used, notes)
+        _pr_from_ndpr(prices, year, ["china"], oxide, used, notes)
+    if market == "ex_china":
+        for e in list(oxide):
+            premium, sources = _ex_china_premium(prices, year, e)
+            oxide[e] *= premium
+            used |= sources
+            if premium > 1:
+                notes.append(f"{e}: ex-China premium x{premium:.2f} over China.")
+    order = ["china"] if market == "china" else ["ex_china", "china"]
     ratio, ratio_sources = _metal_ratio(prices, year, order)
     return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
+
+
+def _ex_china_premium(prices: pd.DataFrame, year: int, element: str) -> tuple[float, set[str]]:
+    """Ex-China over Chinese price of ``element``'s oxide from quotes of the same year."""
+    def by_year(basis: str) -> dict[int, tuple[float, str]]:
+        rows = _quoted(prices, year, basis, "oxide")
+        own = rows[rows["element"] == element]
+        if own.empty and element == "Pr":
+            own = rows[rows["product"] == "NdPr oxide"]
+        return {int(y): (float(v), str(s)) for y, v, s in
+                zip(own["year"], own["mid"], own["source_id"], strict=True)}
+
+    outside, china = by_year("ex_china"), by_year("china")
+    common = sorted(set(outside) & set(china))
+    if not common:
+        return 1.0, set()
+    y = common[-1]
+    return max(outside[y][0] / china[y][0], 1.0), {outside[y][1], china[y][1],
+                                                   "ex_china_premium"}
 
 
 def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict[str, float],

@@ -10,8 +10,8 @@ from reeplan.domain.chain import (
     StageChain,
     chain_from_facts,
 )
-from reeplan.domain.recipe import DIDYMIUM, Recipe, recipe_from_facts
+from reeplan.domain.recipe import DIDYMIUM, Recipe, recipe_as_used, recipe_from_facts
 from reeplan.types import Stage
 
 __all__ = ["DIDYMIUM", "PLAN_STAGE_STEPS", "PRE_SEPARATION", "UNITS", "Recipe", "Stage",
-           "StageChain", "chain_from_facts", "recipe_from_facts"]
+           "StageChain", "chain_from_facts", "recipe_as_used", "recipe_from_facts"]

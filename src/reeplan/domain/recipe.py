@@ -8,7 +8,12 @@ from dataclasses import dataclass, field
 from reeplan.data import FactBase
 from reeplan.errors import ChainDefinitionError, ReeplanError
 
-__all__ = ["DIDYMIUM", "Recipe", "recipe_from_facts"]
+__all__ = ["APPLICATION_MATERIALS", "DIDYMIUM", "Recipe", "recipe_as_used", "recipe_from_facts"]
+
+APPLICATION_MATERIALS: Mapping[str, str] = {
+    "Electric vehicles": "NdFeB_ev_traction", "Wind": "NdFeB_wind",
+    "other uses": "NdFeB_other_uses"}
+"""The magnet material of each application the IEA splits magnet demand into."""
 
 DIDYMIUM: Mapping[str, tuple[str, ...]] = {"Nd": ("Nd", "Pr")}
 """Magnet makers use didymium (NdPr) where a composition names Nd alone; the shipped
@@ -91,3 +96,40 @@ def recipe_from_facts(facts: FactBase, material: str) -> Recipe:
           if c in rare}
     groups = {k: v for k, v in DIDYMIUM.items() if k in wt and v[1] not in wt}
     return Recipe(material, wt, groups, frozenset(str(s) for s in rows["source_id"]))
+
+
+def recipe_as_used(facts: FactBase, year: int) -> Recipe:
+    """The magnet as the world uses it: each application's recipe weighted by its share.
+
+    The IEA's magnet rare-earth demand by application (EV traction, wind, other uses) of
+    the newest observed year at or before ``year`` (else the oldest) weighs the
+    ``magnet_composition`` of
+    each application's material (:data:`APPLICATION_MATERIALS`): Dy and Tb as the grades
+    carry them, Pr:Nd as used, no substitution between them.
+
+    Raises
+    ------
+    ReeplanError
+        When the demand table has no such split.
+    """
+    demand = facts["demand"]
+    rows = demand[(demand["scope"] == "WLD") & (demand["scenario"] == "observed")
+                  & demand["end_use"].isin(list(APPLICATION_MATERIALS))]
+    if rows.empty:
+        raise ReeplanError(f"the demand table has no observed magnet demand by application "
+                           f"({', '.join(APPLICATION_MATERIALS)})")
+    before = rows[rows["year"] <= year]
+    pick = before["year"].max() if not before.empty else rows["year"].min()
+    rows = rows[rows["year"] == pick]
+    weights = {str(r.end_use): float(r.value) for r in rows.itertuples()}
+    total = sum(weights.values())
+    blended: dict[str, float] = {}
+    sources = {str(s) for s in rows["source_id"]}
+    for use, weight in weights.items():
+        recipe = recipe_from_facts(facts, APPLICATION_MATERIALS[use])
+        sources |= recipe.source_ids
+        for component, wt in recipe.wt_pct.items():
+            blended[component] = blended.get(component, 0.0) + wt * weight / total
+    groups = {k: v for k, v in DIDYMIUM.items() if k in blended and v[1] not in blended}
+    return Recipe(f"NdFeB_as_used_{int(rows['year'].iloc[0])}", blended, groups,
+                  frozenset(sources))

@@ -21,7 +21,7 @@ import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
 from reeplan.data.selection import consumption, mine_output, oxide_prices
-from reeplan.domain import Recipe, Stage, chain_from_facts, recipe_from_facts
+from reeplan.domain import Recipe, Stage, chain_from_facts, recipe_as_used, recipe_from_facts
 from reeplan.errors import ReeplanError
 from reeplan.flows.coproduction import (
     UNASSIGNED,
@@ -36,7 +36,7 @@ from reeplan.metrics.basket import basket_value
 __all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
 
 MAGNET_RECIPE = "NdFeB_sintered_standard"
-"""Default magnet material (``magnet_composition`` table)."""
+"""A single-grade magnet material (``magnet_composition`` table) for ``recipe=``."""
 _ONLINE_STATUS = {"operating", "commissioning"}
 _ANNOUNCED_STATUS = {"construction", "planned"}
 _DEMAND_STAGES = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
@@ -114,7 +114,7 @@ def country_chain(
     facts: FactBase | None = None,
     series: str | None = None,
     deposit_mix: Mapping[str, float] | None = None,
-    recipe: str = MAGNET_RECIPE,
+    recipe: str | None = None,
 ) -> CountryChain:
     """Build and balance ``country``'s rare-earth chain in ``year`` from the fact base.
 
@@ -132,7 +132,8 @@ def country_chain(
         Share of mine output from each producing deposit [fraction]; needed only when the
         country has more than one producing deposit with an element distribution.
     recipe
-        Magnet material of the alloy stage (``magnet_composition`` table).
+        Magnet material of the alloy stage (``magnet_composition`` table); by default the
+        magnet as used (:func:`reeplan.domain.recipe_as_used`), the planner's too.
 
     Returns
     -------
@@ -149,7 +150,7 @@ def country_chain(
     mine_total, chosen = _mine_output(facts, country, year, series, trace)
     distribution = _feed_distribution(facts, country, deposit_mix, mine_total, trace)
     elements = _element_table(facts)
-    magnet = recipe_from_facts(facts, recipe)
+    magnet = recipe_as_used(facts, year) if recipe is None else recipe_from_facts(facts, recipe)
     trace.sources.update(magnet.source_ids)
     # elements the magnet needs appear even where the ore holds none (all imported)
     extra = sorted(magnet.elements - {str(e) for e in distribution["element"].values})

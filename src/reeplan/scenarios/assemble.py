@@ -21,7 +21,7 @@ from reeplan.data.selection import (
     mine_output,
     oxide_prices,
 )
-from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_from_facts
+from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_as_used
 from reeplan.errors import DataValidationError, Problem, ReeplanError
 from reeplan.flows.coproduction import (
     best_distribution,
@@ -36,7 +36,6 @@ from reeplan.types import MARKETS
 
 __all__ = ["assemble", "check_references"]
 
-MAGNET_MATERIAL = "NdFeB_sintered_standard"
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
 PRICE_MARKUPS = {"magnet": "magnet_price_markup"}
@@ -96,7 +95,7 @@ def _check_prices(scenario: Scenario, facts: FactBase,
     """The magnet recipe's elements need a price at or before the first planning year."""
     start = _price_year(scenario)
     prices, _ = oxide_prices(facts, start)
-    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    recipe = recipe_as_used(facts, scenario.horizon.start)
     missing = sorted(e for e in recipe.elements if e not in prices)
     if missing:
         first = int(facts["prices"]["year"].min())
@@ -141,7 +140,7 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
 
 def _elements(scenario: Scenario, facts: FactBase) -> list[str]:
     """Elements the plan models: the mines' distributions, the recipe's, those priced."""
-    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    recipe = recipe_as_used(facts, scenario.horizon.start)
     dists = facts["element_distributions"]
     listed: set[str] = set()
     for cid, c in scenario.candidates.items():
@@ -160,7 +159,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     years = tuple(range(scenario.horizon.start, scenario.horizon.end + 1))
     cands = [_candidate(cid, c, facts) for cid, c in sorted(scenario.candidates.items())
              if cid not in scenario.remove_candidates]
-    recipe = recipe_from_facts(facts, MAGNET_MATERIAL)
+    recipe = recipe_as_used(facts, scenario.horizon.start)
     chain = chain_from_facts(facts)
     factors = {str(k): float(v) for k, v in
                facts["elements"].set_index("symbol")["metal_per_oxide"].items()}
