@@ -540,3 +540,18 @@ def test_the_magnet_as_used_weighs_each_application() -> None:
     assert r.groups == {} and r.members("Nd") == ("Nd",)
     assert sum(r.wt_pct.values()) == pytest.approx(
         (8.359 * 30 + 10.496 * 30 + 72.067 * (23.063 + 7.688 + 0.9)) / 90.922, rel=1e-4)
+
+
+def test_dependence_by_magnet_element_counts_magnets_by_content() -> None:
+    """Magnets bought abroad carry their Nd: 10 t/yr of magnets with 30 wt% Nd, all
+    imported, make the Nd import share 1; Nd consumption is 10 x 0.3 / 0.857 t REO."""
+    from reeplan.reporting.tables import dependence_table
+
+    plan = solve(_toy(magnets=10.0))
+    d = dependence_table(plan)
+    nd = d[(d["element"] == "Nd") & (d["year"] == 2026)].iloc[0]
+    assert nd["consumption_t_reo"] == pytest.approx(10 * 0.30 / 0.857)
+    assert nd["imports_t_reo"] == pytest.approx(10 * 0.30 / 0.857)
+    assert nd["gross_import_share"] == pytest.approx(1.0)
+    group = d[(d["element"] == "magnet elements") & (d["year"] == 2026)].iloc[0]
+    assert group["imports_t_reo"] == pytest.approx(nd["imports_t_reo"])

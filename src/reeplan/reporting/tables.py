@@ -168,11 +168,27 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     """Dependence: consumption, imports, exports [t REO] and import shares [fraction].
 
     Gross share = imports / consumption; net share = max(imports - exports, 0) /
-    consumption; all rare-earth products in oxide equivalent, by year.
+    consumption; all rare-earth products in oxide equivalent, by year: for all rare
+    earths, for each element of the magnet recipe (its use in magnets, with magnets
+    traded counted by their content) and for the magnet elements as a group. Non-magnet
+    uses are not broken down by element, so other elements have no row.
     """
     q = plan.params
-    use = consumption_reo(q)
-    imports, exports = _reo(plan, "import"), _reo(plan, "export")
+    frames = [_shares(consumption_reo(q), _reo(plan, "import"), _reo(plan, "export"),
+                      "all rare earths")]
+    magnet_elements = [str(e) for e, r in zip(q["element"].values, q["recipe_share"].values,
+                                              strict=True) if r > 0]
+    group = [_element_flows(plan, e) for e in magnet_elements]
+    for e, (use, imports, exports) in zip(magnet_elements, group, strict=True):
+        frames.append(_shares(use, imports, exports, e))
+    if group:
+        totals = [xr.concat([g[k] for g in group], dim="e").sum("e") for k in range(3)]
+        frames.append(_shares(totals[0], totals[1], totals[2], "magnet elements"))
+    return _clean(pd.concat(frames, ignore_index=True))
+
+
+def _shares(use: xr.DataArray, imports: xr.DataArray, exports: xr.DataArray,
+            label: str) -> pd.DataFrame:
     df = pd.DataFrame({"consumption_t_reo": use.to_series(),
                        "imports_t_reo": imports.to_series(),
                        "exports_t_reo": exports.to_series()})
@@ -180,9 +196,30 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     df["gross_import_share"] = df["imports_t_reo"] / c
     df["net_import_share"] = (df["imports_t_reo"] - df["exports_t_reo"]).clip(lower=0) / c
     df = df.reset_index()
-    df.insert(0, "element", "all rare earths")
+    df.insert(0, "element", label)
     df.insert(0, "stage", "all products")
-    return _clean(df)
+    return df
+
+
+def _element_flows(plan: Plan, element: str) -> tuple[xr.DataArray, xr.DataArray,
+                                                      xr.DataArray]:
+    """Consumption in magnets, imports and exports of one magnet element [t REO].
+
+    Oxide, metal over its factor, and the element's oxide in magnets (by the recipe).
+    """
+    s, q = plan.solution, plan.params
+    f = float(q["metal_per_oxide"].sel(element=element))
+    per_magnet = float(q["recipe_share"].sel(element=element)) / f \
+        / float(q["magnet_per_alloy_metal"])
+    use = q["magnet_demand"] * per_magnet
+
+    def moved(flow: str) -> xr.DataArray:
+        total: xr.DataArray = (s[f"{flow}_oxide"].sel(element=element).sum("partner")
+                               + s[f"{flow}_metal"].sel(element=element).sum("partner") / f
+                               + s[f"{flow}_magnet"].sum("partner") * per_magnet)
+        return total
+
+    return use, moved("import"), moved("export")
 
 
 def costs_table(plan: Plan) -> pd.DataFrame:
