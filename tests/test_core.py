@@ -555,3 +555,19 @@ def test_dependence_by_magnet_element_counts_magnets_by_content() -> None:
     assert nd["gross_import_share"] == pytest.approx(1.0)
     group = d[(d["element"] == "magnet elements") & (d["year"] == 2026)].iloc[0]
     assert group["imports_t_reo"] == pytest.approx(nd["imports_t_reo"])
+
+
+def test_a_net_magnet_element_import_cap_counts_what_an_all_element_cap_hides() -> None:
+    """All-element gross share 48%: met by cheap La imports being small next to a large
+    pooled demand. A cap on the magnet elements, net of exports, binds on magnets bought:
+    imported magnets must fall to the cap (the rest is short)."""
+    p = _toy(magnets=10.0, demand=1000.0, mine=1000.0, sep=1000.0)
+    gross_all = replace(p, targets=(Target("all", "import_share", 0.48, 2025, penalty=1e6),))
+    magnet_net = replace(p, targets=(Target("mag", "import_share", 0.48, 2025, penalty=1e6,
+                                            measure="net", elements="magnet"),))
+    a, b = solve(gross_all), solve(magnet_net)
+    assert a.targets["met"].all()          # 10 t magnets ~ 3.5 t REO of 1,003.5 t use
+    t = b.targets[b.targets["year"] == 2026].iloc[0]
+    content = 10 * 0.30 / 0.857            # t REO in the magnets demanded
+    assert t["achieved"] == pytest.approx(1.0)  # nothing makes magnets at home
+    assert t["shortfall"] == pytest.approx(content * (1 - 0.48))

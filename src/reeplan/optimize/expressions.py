@@ -23,6 +23,7 @@ __all__ = [
     "separated_oxide",
     "stage_ids",
     "stage_output",
+    "traded_reo",
 ]
 
 MUSD = 1e6
@@ -68,18 +69,35 @@ def magnet_oxide(params: Param) -> float:
     return float(params.attrs["magnet_oxide_content"]) / float(params["magnet_per_alloy_metal"])
 
 
+ElementGroup = str
+"""``"all"`` rare earths or the ``"magnet"`` elements (those of the magnet recipe)."""
+
+
+def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all") -> list[Term]:
+    """Imports or exports (``flow``) of rare-earth products [t REO/yr].
+
+    Oxide, metal over its factor, magnets by their oxide content; for the magnet group
+    only the recipe's elements.
+    """
+    v, p = lp.variables, lp.params
+    pick = p["in_recipe"].astype(float) if group == "magnet" else 1.0
+    return [v[f"{flow}_oxide"].term(pick).sum("partner", "element"),
+            (v[f"{flow}_metal"].term(pick / p["metal_per_oxide"])).sum("partner", "element"),
+            v[f"{flow}_magnet"].term(magnet_oxide(p)).sum("partner")]
+
+
 def imports_reo(lp: LinearProgram) -> list[Term]:
     """Imports of all rare-earth products in tonnes of oxide equivalent [t REO/yr]."""
-    v, p = lp.variables, lp.params
-    terms = [v["import_oxide"].sum("partner", "element"),
-             (v["import_metal"].term(1.0 / p["metal_per_oxide"])).sum("partner", "element"),
-             v["import_magnet"].term(magnet_oxide(p)).sum("partner")]
-    return terms
+    return traded_reo(lp, "import")
 
 
-def consumption_reo(params: Param) -> xr.DataArray:
-    """Domestic consumption in oxide equivalent [t REO/yr], over year."""
-    return params["other_demand"] + magnet_oxide(params) * params["magnet_demand"]
+def consumption_reo(params: Param, group: ElementGroup = "all") -> xr.DataArray:
+    """Domestic consumption in oxide equivalent [t REO/yr], over year.
+
+    For the magnet group, the oxide of the recipe's elements in magnets.
+    """
+    magnets: xr.DataArray = magnet_oxide(params) * params["magnet_demand"]
+    return magnets if group == "magnet" else params["other_demand"] + magnets
 
 
 def output_value(lp: LinearProgram) -> list[Term]:

@@ -153,6 +153,9 @@ class Target:
         Tonnes per year, or a fraction.
     from_year
         First year it applies; it applies every year after too.
+    measure, elements
+        For ``import_share``: gross imports or imports net of exports; of all rare earths
+        or of the magnet elements only (the recipe's, magnets by their content).
     penalty
         Cost of each unit short [USD per t, or USD per USD for ``output_value``]; stated
         in the scenario.
@@ -164,6 +167,8 @@ class Target:
     from_year: int
     stage: PlanStage = "separation"
     penalty: float = 1e6
+    measure: Literal["gross", "net"] = "gross"
+    elements: Literal["all", "magnet"] = "all"
 
 
 @dataclass(frozen=True)

@@ -421,7 +421,7 @@ def _targets(plan: Plan) -> pd.DataFrame:
     rows = []
     for t in p.targets:
         r = rule(t.kind)
-        achieved = r.achieved(lp.evaluate(r.lhs(lp, t), x), plan.params)
+        achieved = r.achieved(lp.evaluate(r.lhs(lp, t), x), plan.params, t)
         short = plan.solution["shortfall"].sel(target=t.id) * r.scale
         for year in p.years:
             if year < t.from_year:

@@ -19,9 +19,9 @@ from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.expressions import (
     MUSD,
     consumption_reo,
-    imports_reo,
     output_value,
     stage_output,
+    traded_reo,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
 from reeplan.optimize.problem import Problem, Target
@@ -60,10 +60,10 @@ class TargetRule:
     meaning: str
     sense: Sense
     lhs: Callable[[LinearProgram, Target], list[Term]]
-    rhs: Callable[[Param, float], xr.DataArray]
+    rhs: Callable[[Param, float, Target], xr.DataArray]
     unit: str
     scale: float
-    achieved: Callable[[xr.DataArray, Param], xr.DataArray]
+    achieved: Callable[[xr.DataArray, Param, Target], xr.DataArray]
     stages: Callable[[Target], tuple[PlanStage, ...]]
 
 
@@ -74,27 +74,36 @@ _UPSTREAM: Mapping[str, tuple[PlanStage, ...]] = {
 """A stage and the stages that feed it: where a miss of its output may come from."""
 
 
-def _per_year(q: Param, value: float) -> xr.DataArray:
+def _per_year(q: Param, value: float, t: Target) -> xr.DataArray:
     return xr.full_like(q["discount"], value)
 
 
-def _share_of_consumption(q: Param, value: float) -> xr.DataArray:
-    return value * consumption_reo(q)
+def _share_of_consumption(q: Param, value: float, t: Target) -> xr.DataArray:
+    return value * consumption_reo(q, t.elements)
 
 
-def _fraction(lhs: xr.DataArray, q: Param) -> xr.DataArray:
-    c = consumption_reo(q)
+def _fraction(lhs: xr.DataArray, q: Param, t: Target) -> xr.DataArray:
+    c = consumption_reo(q, t.elements)
     return lhs / c.where(c > 0)
+
+
+def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
+    """Imports of the target's elements; net of exports for a net share."""
+    terms = traded_reo(lp, "import", t.elements)
+    if t.measure == "net":
+        terms += [-x for x in traded_reo(lp, "export", t.elements)]
+    return terms
 
 
 RULES: Mapping[str, TargetRule] = {
     "output": TargetRule(
         "output", "domestic output of the target's stage of at least the value [t/yr]",
         ">=", lambda lp, t: [stage_output(lp, t.stage)], _per_year, "t/yr", 1.0,
-        lambda lhs, q: lhs, lambda t: _UPSTREAM[t.stage]),
+        lambda lhs, q, t: lhs, lambda t: _UPSTREAM[t.stage]),
     "import_share": TargetRule(
-        "import_share", "imports of all rare-earth products at most the value [fraction] of "
-        "consumption, both in t REO equivalent", "<=", lambda lp, t: imports_reo(lp),
+        "import_share", "imports (gross, or net of exports) of all rare-earth products, or of "
+        "the magnet elements, at most the value [fraction] of their consumption, all in t "
+        "REO equivalent", "<=", _import_lhs,
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
         lambda t: ("separation", "metal", "magnet")),
     "self_sufficiency": TargetRule(
@@ -105,8 +114,8 @@ RULES: Mapping[str, TargetRule] = {
     "output_value": TargetRule(
         "output_value", "domestic output worth at least the value [USD/yr] at reference "
         "prices, each stage's value added counted once", ">=",
-        lambda lp, t: output_value(lp), lambda q, value: _per_year(q, value / MUSD),
-        "USD/yr", MUSD, lambda lhs, q: lhs * MUSD,
+        lambda lp, t: output_value(lp), lambda q, value, t: _per_year(q, value / MUSD, t),
+        "USD/yr", MUSD, lambda lhs, q, t: lhs * MUSD,
         lambda t: ("mining", "separation", "metal", "magnet")),
 }
 """The rule of every target kind the model knows."""
@@ -144,8 +153,8 @@ def define_targets(lp: LinearProgram, problem: Problem) -> None:
         r = rule(t.kind)
         s = short.sel(target=t.id).term(1.0 if r.sense == ">=" else -1.0)
 
-        def rhs(q: Param, r: TargetRule = r, tid: str = t.id) -> xr.DataArray:
-            return r.rhs(q, float(q["target_value"].sel(target=tid)))
+        def rhs(q: Param, r: TargetRule = r, t: Target = t) -> xr.DataArray:
+            return r.rhs(q, float(q["target_value"].sel(target=t.id)), t)
 
         lp.add_constraints(f"target_{t.id}", [*r.lhs(lp, t), s], r.sense, rhs,
                            {"year": list(p["year"].values)}, mask=active.sel(target=t.id))

@@ -274,7 +274,7 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
         base = t.baseline_t if t.baseline_t is not None else _mine_output(facts, scenario, t)
         return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)
     value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
-    return Target(t.id, t.kind, value, t.year, t.stage, penalty)
+    return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements)
 
 
 def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:

@@ -131,6 +131,12 @@ class TargetSpec(_Spec):
     :data:`DEFAULT_PENALTY` for the target's kind."""
     source: str | None = None
     """Claim id in the ``targets`` table, or a source or assumption id."""
+    measure: Literal["gross", "net"] = "gross"
+    """For ``import_share``: ``gross`` imports / consumption, or ``net``: max(imports -
+    exports, 0) / consumption."""
+    elements: Literal["all", "magnet"] = "all"
+    """For ``import_share``: all rare earths, or the magnet elements only (the magnet
+    recipe's Nd, Pr, Dy, Tb, magnets traded counted by their content)."""
 
     @model_validator(mode="after")
     def _fraction_at_most_one(self) -> TargetSpec:
