@@ -99,6 +99,8 @@ def test_every_shipped_scenario_runs(path: Path, tmp_path: Path) -> None:
     from reeplan.reporting.roadmap import TABLES
 
     for name in TABLES:
+        text = (tmp_path / "out" / f"{name}.csv").read_text(encoding="utf-8")
+        assert ",-0.0" not in text and "\n-0.0" not in text, name
         csv = pd.read_csv(tmp_path / "out" / f"{name}.csv")
         parquet = pd.read_parquet(tmp_path / "out" / f"{name}.parquet")
         assert len(csv) == len(parquet)

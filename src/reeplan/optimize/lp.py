@@ -306,20 +306,8 @@ class LinearProgram:
     @staticmethod
     def _on_columns(var: Var, coef: Coef) -> Callable[[Param], np.ndarray]:
         """A function giving ``coef`` at each created column of ``var``, in column order."""
-        cols = var.cols
-
         def compute(p: Param) -> np.ndarray:
-            value = _value(coef, p)
-            if isinstance(value, xr.DataArray):
-                dims, (c, v) = _bcast(cols, value)
-                if len(dims) != cols.ndim:
-                    raise ChainDefinitionError(f"a bound of '{var.name}' has dimensions the "
-                                               f"variable does not have")
-                flat_c, flat_v = c.ravel(), v.ravel()
-            else:
-                flat_c = cols.values.ravel()
-                flat_v = np.full(flat_c.shape, float(value))
-            return np.asarray(flat_v[flat_c >= 0], dtype=float)
+            return _on_ids(var.cols, _value(coef, p), f"a bound of '{var.name}'")
 
         return compute
 
@@ -368,18 +356,8 @@ class LinearProgram:
         return rr[keep], cc[keep], vv[keep]
 
     def _rhs(self, block: _Block, params: Param) -> np.ndarray:
-        value = _value(block.rhs, params)
-        rows = block.rows
-        if isinstance(value, xr.DataArray):
-            dims, (r, v) = _bcast(rows, value)
-            if len(dims) != rows.ndim:
-                raise ChainDefinitionError(f"the right-hand side of '{block.name}' has "
-                                           f"dimensions the rows do not have")
-            rr, vv = r.ravel(), v.ravel()
-        else:
-            rr = rows.values.ravel()
-            vv = np.full(rr.shape, float(value))
-        return np.asarray(vv[rr >= 0], dtype=float)
+        return _on_ids(block.rows, _value(block.rhs, params),
+                       f"the right-hand side of '{block.name}'")
 
     @staticmethod
     def _cost_entries(t: Term, params: Param) -> tuple[np.ndarray, np.ndarray]:
@@ -577,6 +555,19 @@ class Matrix:
     def n_nonzeros(self) -> int:
         """Number of non-zero matrix entries."""
         return int(self.value.size)
+
+
+def _on_ids(ids: xr.DataArray, value: xr.DataArray | float, what: str) -> np.ndarray:
+    """``value`` at each created id (column or row) of ``ids``, in id order."""
+    if isinstance(value, xr.DataArray):
+        dims, (i, v) = _bcast(ids, value)
+        if len(dims) != ids.ndim:
+            raise ChainDefinitionError(f"{what} has dimensions its family does not have")
+        flat_i, flat_v = i.ravel(), v.ravel()
+    else:
+        flat_i = ids.values.ravel()
+        flat_v = np.full(flat_i.shape, float(value))
+    return np.asarray(flat_v[flat_i >= 0], dtype=float)
 
 
 def _labelled(ids: xr.DataArray) -> Iterator[tuple[str, int]]:

@@ -12,6 +12,7 @@ from reeplan.optimize import Plan
 from reeplan.reporting.files import write_output_dir
 from reeplan.reporting.tables import (
     builds_table,
+    clean,
     costs_table,
     dependence_table,
     discounted_cost_musd,
@@ -29,12 +30,13 @@ TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "product
 
 def plan_tables(result: Plan) -> dict[str, pd.DataFrame]:
     """Every output table of a plan (see :mod:`reeplan.reporting.tables`)."""
-    return {"builds": builds_table(result), "flows": flows_table(result),
-            "trade": trade_table(result), "dependence": dependence_table(result),
-            "costs": costs_table(result), "targets": targets_table(result),
-            "production": result.production.rename(columns={"output": "output_t_per_yr"}),
-            "unmet": result.unmet, "round_trips": result.round_trips,
-            "binding": result.binding}
+    tables = {"builds": builds_table(result), "flows": flows_table(result),
+              "trade": trade_table(result), "dependence": dependence_table(result),
+              "costs": costs_table(result), "targets": targets_table(result),
+              "production": result.production.rename(columns={"output": "output_t_per_yr"}),
+              "unmet": result.unmet, "round_trips": result.round_trips,
+              "binding": result.binding}
+    return {name: clean(frame) for name, frame in tables.items()}
 
 
 def write_plan(result: Plan, out: str | Path, *, force: bool = False,

@@ -26,14 +26,14 @@ from reeplan.optimize import Plan
 from reeplan.optimize.expressions import MUSD, consumption_reo, magnet_oxide, stage_ids
 from reeplan.optimize.targets import rule, shortfall_cost
 
-__all__ = ["builds_table", "costs_table", "dependence_table", "discounted_cost_musd",
+__all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
            "flows_table", "targets_table", "trade_table"]
 
 _CAPACITY_DIGITS = 1
 """Capacities are published to the tonne at best; one decimal keeps sums honest."""
 
 
-def _clean(df: pd.DataFrame) -> pd.DataFrame:
+def clean(df: pd.DataFrame) -> pd.DataFrame:
     """No ``-0.0`` and no float noise below a gram."""
     out = df.copy()
     for c in out.select_dtypes("float").columns:
@@ -58,7 +58,7 @@ def builds_table(plan: Plan) -> pd.DataFrame:
         "decision_year": b["decision_year"], "online_year": b["online_year"],
         "capacity_t_per_yr": b["capacity"].astype(float).round(_CAPACITY_DIGITS),
         "capex_musd": (b["capex"].astype(float) / MUSD).round(3), "reason": b["reason"]})
-    return _clean(out)
+    return clean(out)
 
 
 def _per_element(da: xr.DataArray) -> xr.DataArray:
@@ -97,7 +97,7 @@ def flows_table(plan: Plan) -> pd.DataFrame:
                       exports=s["export_metal"].sum("partner"), to_next_stage=alloy * yields,
                       losses=alloy * (1 - yields), stock_change=s["stock_metal"]))
     frame = pd.concat([*rows, _magnet_rows(plan)], ignore_index=True)
-    return _clean(frame)
+    return clean(frame)
 
 
 _BALANCE = ("production", "recycled_in", "imports", "exports", "to_next_stage", "final_use",
@@ -151,7 +151,7 @@ def trade_table(plan: Plan) -> pd.DataFrame:
             price = float(partner[name].sel(element=r.element, year=r.year))
         values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
     t["value_musd"] = values
-    return _clean(t[["flow", "product", "element", "partner", "year", "tonnes",
+    return clean(t[["flow", "product", "element", "partner", "year", "tonnes",
                      "value_musd"]])
 
 
@@ -184,7 +184,7 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     if group:
         totals = [xr.concat([g[k] for g in group], dim="e").sum("e") for k in range(3)]
         frames.append(_shares(totals[0], totals[1], totals[2], "magnet elements"))
-    return _clean(pd.concat(frames, ignore_index=True))
+    return clean(pd.concat(frames, ignore_index=True))
 
 
 def _shares(use: xr.DataArray, imports: xr.DataArray, exports: xr.DataArray,
@@ -251,7 +251,7 @@ def costs_table(plan: Plan) -> pd.DataFrame:
                        "freight_musd": (freight / MUSD).to_series(),
                        "penalties_musd": (penalties / MUSD).to_series(),
                        "discount_factor": q["discount"].to_series()}).reset_index()
-    return _clean(df)
+    return clean(df)
 
 
 def discounted_cost_musd(costs: pd.DataFrame) -> tuple[float, float]:
@@ -273,4 +273,4 @@ def targets_table(plan: Plan) -> pd.DataFrame:
     out = t.copy()
     out["stage"] = [stages[i] if rule(k).kind in ("output", "self_sufficiency") else ""
                     for i, k in zip(out["target"], out["kind"], strict=True)]
-    return _clean(out[cols])
+    return clean(out[cols])
