@@ -227,6 +227,10 @@ class DemandSpec(_Spec):
     """Share of magnet demand met by magnets without rare earths [fraction]."""
     rare_earth_free_from: Year | None = None
     """First year of that substitution (default: the first planning year)."""
+    unmet_penalty_usd_per_t: Number = Field(default=1e7, gt=0)
+    """Cost of each tonne of magnet or oxide demand no supply reaches [USD/t]; the default,
+    10,000 USD/kg, is above every price in the fact base, so demand goes unmet only when
+    nothing can reach it. Reported apart from the plan's cost."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
