@@ -249,16 +249,16 @@ def price_draws(params: xr.Dataset, n: int, sigma: float) -> list[xr.Dataset]:
     """``n`` parameter sets with prices times lognormal factors (median 1, ``sigma``).
 
     One factor per element for oxide prices, another per element for metal prices (the
-    same in every year), one for the magnet price; from ``SeedSequence(0)``.
+    same in every market and year), one for the magnet price; from ``SeedSequence(0)``.
     """
     rng = np.random.default_rng(np.random.SeedSequence(0))
     by_element = {"element": params["element"].values}
     out = []
     for _ in range(n):
         q = params.copy()
-        q["oxide_price"] = params["oxide_price"] * xr.DataArray(
+        q["market_oxide_price"] = params["market_oxide_price"] * xr.DataArray(
             rng.lognormal(0.0, sigma, params.sizes["element"]), coords=by_element)
-        q["metal_price"] = params["metal_price"] * xr.DataArray(
+        q["market_metal_price"] = params["market_metal_price"] * xr.DataArray(
             rng.lognormal(0.0, sigma, params.sizes["element"]), coords=by_element)
         q["magnet_price"] = params["magnet_price"] * rng.lognormal(0.0, sigma)
         out.append(q)

@@ -32,6 +32,7 @@ from reeplan.optimize import (
     solve,
 )
 from reeplan.optimize.balance import check_plan_balance
+from reeplan.optimize.params import partner_price
 from reeplan.optimize.solve import _recipe_arrays
 
 YEARS = (2025, 2026, 2027)
@@ -231,7 +232,7 @@ def test_evaluate_reprices_in_place_and_matches_a_fresh_solve() -> None:
     base = ev.evaluate(plan.solution["build"])
     assert base.cost == pytest.approx(plan.cost, rel=1e-9)
     draw = build_parameters(p)
-    draw["partner_oxide_price"] = draw["partner_oxide_price"] * 2
+    draw["market_oxide_price"] = draw["market_oxide_price"] * 2
     doubled = ev.evaluate(plan.solution["build"], draw)
     assert ev.model is model
     fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 20_000.0}))
@@ -260,7 +261,8 @@ def test_evaluate_with_a_delay_moves_capacity_later() -> None:
 def test_parameters_are_one_dataset_with_named_dimensions() -> None:
     params = build_parameters(_toy())
     assert set(params["online"].dims) == {"candidate", "decision", "year"}
-    assert isinstance(params, xr.Dataset) and params["oxide_price"].dims == ("element", "year")
+    assert isinstance(params, xr.Dataset)
+    assert params["market_oxide_price"].dims == ("market", "element", "year")
 
 
 # --------------------------------------------------------------------------- through the CLI
@@ -367,8 +369,7 @@ def test_evaluate_with_new_prices_changes_an_output_value_target_in_place() -> N
     assert not plan.targets["met"].any()          # 100 t x 10,000 USD/t = 1.0 M < 1.5 M
     ev = Evaluator(p)
     draw = build_parameters(p)
-    for name in ("oxide_price", "metal_price", "magnet_price", "partner_oxide_price",
-                 "partner_metal_price"):
+    for name in ("market_oxide_price", "market_metal_price", "magnet_price"):
         draw[name] = draw[name] * 2
     res = ev.evaluate(plan.solution["build"], draw)
     fresh = solve(replace(p, oxide_price={"Nd": 20_000.0}, metal_price={"Nd": 40_000.0},
@@ -445,10 +446,10 @@ def test_each_partner_trades_at_its_market(tmp_path: Path) -> None:
 
     problem = assemble(read_scenario(BASE)[0], load_factbase())
     q = build_parameters(problem)
-    dy = q["partner_oxide_price"].sel(element="Dy", year=2025)
+    dy = partner_price(q, "oxide").sel(element="Dy", year=2025)
     assert float(dy.sel(partner="CHN")) == pytest.approx(224_000)
     assert float(dy.sel(partner="OTHER")) == pytest.approx(800_000)
-    nd_metal = q["partner_metal_price"].sel(element="Nd", year=2025, partner="CHN")
+    nd_metal = partner_price(q, "metal").sel(element="Nd", year=2025, partner="CHN")
     assert float(nd_metal) == pytest.approx(56_000 * 63 / 51)
 
 

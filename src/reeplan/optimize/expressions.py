@@ -11,6 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from reeplan.optimize.lp import LinearProgram, Param, Term
+from reeplan.optimize.params import oxide_price
 from reeplan.types import PlanStage
 
 __all__ = [
@@ -109,14 +110,14 @@ def output_value(lp: LinearProgram) -> list[Term]:
     v = lp.variables
 
     def oxide(p: Param) -> xr.DataArray:
-        return p["oxide_price"] / MUSD
+        return oxide_price(p) / MUSD
 
     def metal_gain(p: Param) -> xr.DataArray:
         made = p["metal_recovery"] * p["metal_per_oxide"]
-        return made * (p["metal_price"] - p["oxide_price"] / p["metal_per_oxide"]) / MUSD
+        return made * (oxide_price(p, "metal") - oxide_price(p) / p["metal_per_oxide"]) / MUSD
 
     def magnet_gain(p: Param) -> xr.DataArray:
-        content = (p["metal_price"] * p["recipe_share"]).sum("element")
+        content = (oxide_price(p, "metal") * p["recipe_share"]).sum("element")
         gain: xr.DataArray = (p["magnet_price"] - content / p["magnet_per_alloy_metal"]) / MUSD
         return gain
 

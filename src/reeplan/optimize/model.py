@@ -20,7 +20,7 @@ from reeplan.optimize.expressions import (
     stage_output,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Term
-from reeplan.optimize.params import build_parameters
+from reeplan.optimize.params import build_parameters, oxide_price, partner_price
 from reeplan.optimize.problem import Problem
 from reeplan.optimize.targets import define_targets, shortfall_cost
 
@@ -123,7 +123,7 @@ def define_minimum_sizes(lp: LinearProgram, problem: Problem) -> None:
 def define_mining(lp: LinearProgram) -> None:
     """Concentrate sold and the reserve limits of mines [t REO].
 
-    ``conc_export`` earns ``concentrate_price``: the contained oxides' value at the
+    ``conc_export`` earns :func:`concentrate_price`: the contained oxides' value at the
     reference prices times the concentrate share (a realised concentrate price over its
     oxides' value), when any partner is open to buy it.
 
@@ -164,7 +164,7 @@ def define_trade(lp: LinearProgram) -> None:
     p = lp.params
     open_ = ~p["blocked"] & p["tradable"]
     coords = _coords(p, "partner", "element", "year")
-    like = xr.zeros_like(p["oxide_price"] * p["freight"], dtype=bool)
+    like = xr.zeros_like(oxide_price(p) * p["freight"], dtype=bool)
     for name in ("import_oxide", "export_oxide"):
         lp.add_variables(name, coords, mask=open_.broadcast_like(like))
     metal_open = open_ & p["in_recipe"]
@@ -329,6 +329,16 @@ def define_budget(lp: LinearProgram) -> None:
 # --------------------------------------------------------------------------- objective
 
 
+def concentrate_price(q: Param) -> xr.DataArray:
+    """What a tonne of REO in each mine's concentrate fetches [USD/t], over (mine, year).
+
+    Its oxides at reference prices times the concentrate share (0 without a buyer).
+    """
+    value: xr.DataArray = (q["distribution"] * oxide_price(q)).sum("element") \
+        * q["concentrate_share"]
+    return value
+
+
 def define_objective(lp: LinearProgram) -> None:
     """Discounted capex + opex + imports - exports + freight + penalties [M USD].
 
@@ -350,13 +360,13 @@ def define_objective(lp: LinearProgram) -> None:
     costs = {
         "build": at("decision")(lambda q: q["capex"]),
         "prod": at()(lambda q: q["opex"]),
-        "import_oxide": at()(lambda q: q["partner_oxide_price"] * q["buy_factor"]
+        "import_oxide": at()(lambda q: partner_price(q, "oxide") * q["buy_factor"]
                              + q["freight"]),
-        "export_oxide": at()(lambda q: -q["partner_oxide_price"] * q["sell_factor"]
+        "export_oxide": at()(lambda q: -partner_price(q, "oxide") * q["sell_factor"]
                              + q["freight"]),
-        "import_metal": at()(lambda q: q["partner_metal_price"] * q["buy_factor"]
+        "import_metal": at()(lambda q: partner_price(q, "metal") * q["buy_factor"]
                              + q["freight"]),
-        "export_metal": at()(lambda q: -q["partner_metal_price"] * q["sell_factor"]
+        "export_metal": at()(lambda q: -partner_price(q, "metal") * q["sell_factor"]
                              + q["freight"]),
         "import_magnet": at()(lambda q: q["magnet_price"] * q["buy_factor"] + q["freight"]),
         "export_magnet": at()(lambda q: -q["magnet_price"] * q["sell_factor"] + q["freight"]),
@@ -368,4 +378,4 @@ def define_objective(lp: LinearProgram) -> None:
     if "shortfall" in v:
         lp.add_cost(v["shortfall"].term(at()(shortfall_cost)))
     if "conc_export" in v:
-        lp.add_cost(v["conc_export"].term(at()(lambda q: -q["concentrate_price"])))
+        lp.add_cost(v["conc_export"].term(at()(lambda q: -concentrate_price(q))))

@@ -14,6 +14,7 @@ shares [fraction], lead times and delays [years].
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 import xarray as xr
@@ -21,7 +22,8 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import Problem
 
-__all__ = ["build_parameters", "delayed", "online_schedule"]
+__all__ = ["REFERENCE", "build_parameters", "delayed", "online_schedule", "oxide_price",
+           "partner_price", "reference_market"]
 
 
 def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
@@ -72,7 +74,7 @@ def build_parameters(p: Problem) -> xr.Dataset:
     ds: dict[str, object] = {}
     _candidates(ds, p, cands)
     _mines(ds, coords, p)
-    _prices(ds, p)
+    _prices(ds, coords, p)
     _trade(ds, p)
     _demand(ds, p)
     _targets(ds, coords, p)
@@ -88,6 +90,7 @@ def build_parameters(p: Problem) -> xr.Dataset:
     ds["unmet_penalty"] = float(p.unmet_penalty)
     out = xr.Dataset(ds, coords=coords)
     out.attrs["ramp_up"] = list(p.ramp_up)
+    out.attrs["reference_market"] = reference_market(p)
     out.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
         {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
     _check_finite(out)
@@ -125,35 +128,46 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     ds["distribution"] = (("mine", "element"),
                           np.array([[c.distribution.get(e, 0.0) for e in p.elements]
                                     for c in mines]).reshape(len(mines), len(p.elements)))
-    value = np.array([sum(c.distribution.get(e, 0.0) * float(p.oxide_price.get(e, 0.0))
-                          for e in p.elements) for c in mines]).reshape(len(mines))
     buyer = any(not q.blocked for q in p.partners)
-    ds["concentrate_price"] = (("mine", "year"), np.repeat(
-        (value * p.concentrate_share * buyer)[:, None], len(p.years), axis=1))
+    ds["concentrate_share"] = float(p.concentrate_share) if buyer else 0.0
     ds["oxide_per_mined"] = p.chain.oxide_per_mined
     ds["metal_recovery"] = p.chain.metal_recovery
     ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal
     ds["recycling_recovery"] = p.chain.recycling_recovery
 
 
-def _prices(ds: Vars, p: Problem) -> None:
+REFERENCE = "reference"
+"""The market of a problem's own reference prices, when it names no market for them."""
+
+
+def _markets(p: Problem) -> dict[str, tuple[Mapping[str, float], Mapping[str, float]]]:
+    """Every market's (oxide, metal) prices.
+
+    The reference prices come under their market's name when they are one of the
+    markets, else under :data:`REFERENCE`.
+    """
+    markets = dict(p.market_prices)
+    if p.reference_market not in markets:
+        markets[REFERENCE] = (p.oxide_price, p.metal_price)
+    return markets
+
+
+def reference_market(p: Problem) -> str:
+    """Name of the market whose prices value domestic output."""
+    return p.reference_market if p.reference_market in p.market_prices else REFERENCE
+
+
+def _prices(ds: Vars, coords: Vars, p: Problem) -> None:
     n = len(p.years)
-    for name, table in (("oxide_price", p.oxide_price), ("metal_price", p.metal_price)):
-        ds[name] = (("element", "year"),
-                    np.array([[float(table.get(e, 0.0))] * n for e in p.elements])
-                    .reshape(len(p.elements), n))
+    markets = _markets(p)
+    coords["market"] = list(markets)
+    for i, name in enumerate(("market_oxide_price", "market_metal_price")):
+        ds[name] = (("market", "element", "year"), np.array(
+            [[[float(m[i].get(e, 0.0))] * n for e in p.elements] for m in markets.values()],
+            dtype=float).reshape(len(markets), len(p.elements), n))
     ds["magnet_price"] = ("year", np.full(n, float(p.magnet_price)))
-    partner_prices = []
-    for name, table in (("oxide_price", p.oxide_price), ("metal_price", p.metal_price)):
-        rows = []
-        for q in p.partners:
-            market = p.market_prices[q.market][0 if name == "oxide_price" else 1] \
-                if q.market else table
-            rows.append([[float(market.get(e, 0.0))] * n for e in p.elements])
-        partner_prices.append(np.array(rows, dtype=float).reshape(len(p.partners),
-                                                                  len(p.elements), n))
-    ds["partner_oxide_price"] = (("partner", "element", "year"), partner_prices[0])
-    ds["partner_metal_price"] = (("partner", "element", "year"), partner_prices[1])
+    coords["partner_market"] = ("partner", [q.market or reference_market(p)
+                                            for q in p.partners])
     ds["tradable"] = ("element", np.array([p.tradable is None or e in p.tradable
                                            for e in p.elements], dtype=bool))
 
@@ -195,8 +209,8 @@ def _targets(ds: Vars, coords: Vars, p: Problem) -> None:
 
 def _check_finite(ds: xr.Dataset) -> None:
     """Reject NaN anywhere it is not the stated 'none', and infinities in prices and costs."""
-    for name in ("capex", "opex", "oxide_price", "metal_price", "magnet_price", "existing",
-                 "partner_oxide_price", "partner_metal_price", "concentrate_price",
+    for name in ("capex", "opex", "market_oxide_price", "market_metal_price", "magnet_price",
+                 "existing",
                  "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
                  "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty"):
         values = np.asarray(ds[name].values, dtype=float)
@@ -222,3 +236,23 @@ def delayed(params: xr.Dataset, delay: xr.DataArray) -> xr.Dataset:
     out = params.copy()
     out["online"] = (("candidate", "decision", "year"), online)
     return out
+
+
+def oxide_price(q: xr.Dataset, product: str = "oxide") -> xr.DataArray:
+    """Reference price of each element's oxide (or metal) [USD/t], over (element, year).
+
+    The reference market is the one that values domestic output.
+    """
+    price: xr.DataArray = q[f"market_{product}_price"].sel(
+        market=q.attrs["reference_market"], drop=True)
+    return price
+
+
+def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
+    """Price of ``product`` (oxide or metal) in each partner's market [USD/t].
+
+    Over (partner, element, year).
+    """
+    price: xr.DataArray = q[f"market_{product}_price"].sel(market=q["partner_market"]) \
+        .drop_vars(["market", "partner_market"], errors="ignore")
+    return price

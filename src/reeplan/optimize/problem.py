@@ -245,6 +245,7 @@ class Problem:
     allow_reexport: bool = False
     country: str = ""
     concentrate_share: float = 0.0
+    reference_market: str = ""
 
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
@@ -254,6 +255,7 @@ class Problem:
     # sources: source and assumption ids behind the figures (the plan's provenance)
     # market_prices: market -> (oxide, metal) prices [USD/t] by element, for partners
     # allow_reexport: exports may exceed what is separated, recycled and made at home
+    # reference_market: the market (a key of market_prices) whose prices are oxide_price
     # concentrate_share: concentrate sells at this share of its oxides' value at the
     #   problem's reference prices [fraction]; 0: concentrate has no buyer
 

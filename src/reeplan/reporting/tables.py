@@ -24,6 +24,8 @@ import xarray as xr
 
 from reeplan.optimize import Plan
 from reeplan.optimize.expressions import MUSD, consumption_reo, magnet_oxide, stage_ids
+from reeplan.optimize.model import concentrate_price
+from reeplan.optimize.params import oxide_price, partner_price
 from reeplan.optimize.targets import rule, shortfall_cost
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
@@ -68,7 +70,7 @@ def _per_element(da: xr.DataArray) -> xr.DataArray:
 def flows_table(plan: Plan) -> pd.DataFrame:
     """Stage, element, year, unit and the balance columns (see the module docstring)."""
     s, q = plan.solution, plan.params
-    zero = xr.zeros_like(q["oxide_price"])
+    zero = xr.zeros_like(oxide_price(q))
     mines = list(q["mine"].values)
     rows = []
     separated = zero
@@ -140,6 +142,7 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     """
     t = plan.trade.copy()
     q = plan.params
+    prices = {p: partner_price(q, p) for p in ("oxide", "metal")}
     values = []
     for r in t.itertuples():
         partner = q.sel(partner=r.partner)
@@ -147,8 +150,8 @@ def trade_table(plan: Plan) -> pd.DataFrame:
         if r.product == "magnet":
             price = float(q["magnet_price"].sel(year=r.year))
         else:
-            name = "partner_oxide_price" if r.product == "oxide" else "partner_metal_price"
-            price = float(partner[name].sel(element=r.element, year=r.year))
+            price = float(prices[str(r.product)].sel(partner=r.partner, element=r.element,
+                                                year=r.year))
         values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
     t["value_musd"] = values
     return clean(t[["flow", "product", "element", "partner", "year", "tonnes",
@@ -231,13 +234,13 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     s, q = plan.solution, plan.params
     capex = (s["build"] * q["capex"]).sum("candidate").rename(decision="year") / MUSD
     opex = (s["prod"] * q["opex"]).sum("candidate") / MUSD
-    paid = sum((s[f"import_{p}"] * q[f"partner_{p}_price"] * q["buy_factor"])
+    paid = sum((s[f"import_{p}"] * partner_price(q, p) * q["buy_factor"])
                .sum(["partner", "element"]) for p in ("oxide", "metal"))
     paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")
-    earned = sum((s[f"export_{p}"] * q[f"partner_{p}_price"] * q["sell_factor"])
+    earned = sum((s[f"export_{p}"] * partner_price(q, p) * q["sell_factor"])
                  .sum(["partner", "element"]) for p in ("oxide", "metal"))
     earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
-    earned = earned + (s["conc_export"] * q["concentrate_price"]).sum("mine")
+    earned = earned + (s["conc_export"] * concentrate_price(q)).sum("mine")
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"]

@@ -186,6 +186,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         country=scenario.country, concentrate_share=conc.share,
+        reference_market=scenario.prices.market,
         unmet_penalty=scenario.demand.unmet_penalty_usd_per_t,
         recipe=recipe,
         metal_per_oxide={e: float(factors.get(e, 1.0)) for e in elements},
