@@ -44,6 +44,10 @@ class FactBase:
     layers: tuple[str, ...] = field(default=())
     digest: str = ""
     """SHA-256 of the bytes of every table file read, layer by layer (set by the loader)."""
+    memo: dict[tuple[object, ...], object] = field(default_factory=dict, compare=False,
+                                                   repr=False)
+    """Derived lookups (prices of a market and year, the magnet as used) computed once;
+    the tables never change after loading, so neither do they."""
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         """Return a copy of table ``name``; unknown names raise :class:`UnknownItemError`."""

@@ -80,12 +80,31 @@ def _quoted(prices: pd.DataFrame, year: int, basis: str, form: str) -> pd.DataFr
     The value is taken at a range's midpoint; an annual average comes after a point quote
     of its year.
     """
-    rows = prices[(prices["basis"] == basis) & (prices["form"] == form)
-                  & (prices["unit"] == "USD/kg") & (prices["year"] <= year)].copy()
-    high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
-    rows["mid"] = (rows["value"].astype(float) + high.astype(float)) / 2
-    rows["annual"] = rows["period"] == "annual average"
-    return rows.sort_values(["year", "annual"], kind="stable")
+    by_group = prices.attrs["by_group"]
+    rows: pd.DataFrame | None = by_group.get((basis, form))
+    if rows is None:
+        return prices.iloc[:0]
+    return rows[rows["year"].to_numpy() <= year]
+
+
+def _quote_table(facts: FactBase) -> pd.DataFrame:
+    """The USD/kg quotes with their midpoints, sorted newest last.
+
+    Grouped by (basis, form) in ``attrs["by_group"]``; prepared once per fact base.
+    """
+    key = ("quote_table",)
+    if key not in facts.memo:
+        prices = facts["prices"]
+        rows = prices[prices["unit"] == "USD/kg"].copy()
+        high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
+        rows["mid"] = (rows["value"].astype(float) + high.astype(float)) / 2
+        rows["annual"] = rows["period"] == "annual average"
+        rows = rows.sort_values(["year", "annual"], kind="stable")
+        rows.attrs["by_group"] = dict(iter(rows.groupby(["basis", "form"], sort=False)))
+        facts.memo[key] = rows
+    table = facts.memo[key]
+    assert isinstance(table, pd.DataFrame)
+    return table
 
 
 def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPrices:
@@ -108,7 +127,16 @@ def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPr
     """
     if market not in ("china", "ex_china"):
         raise ReeplanError(f"unknown market '{market}'; expected china or ex_china")
-    prices = facts["prices"]
+    key = ("market_prices", year, market)
+    if key not in facts.memo:
+        facts.memo[key] = _market_prices(facts, year, market)
+    found = facts.memo[key]
+    assert isinstance(found, MarketPrices)
+    return found
+
+
+def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
+    prices = _quote_table(facts)
     oxide: dict[str, float] = {}
     used: set[str] = set()
     notes: list[str] = []
@@ -168,17 +196,20 @@ def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict
 
 
 def _metal_ratio(prices: pd.DataFrame, year: int, order: list[str]) -> tuple[float, set[str]]:
+    def quotes(basis: str, form: str, product: str) -> dict[tuple[int, str, str], float]:
+        rows = _quoted(prices, 9999, basis, form)
+        rows = rows[rows["product"] == product]
+        return {(int(y), str(p), str(s)): float(v) for y, p, s, v in
+                zip(rows["year"], rows["period"], rows["source_id"], rows["mid"], strict=True)}
+
     for basis in order:
-        metal = _quoted(prices, 9999, basis, "metal")
-        metal = metal[metal["product"] == "NdPr metal"]
-        oxide = _quoted(prices, 9999, basis, "oxide")
-        oxide = oxide[oxide["product"] == "NdPr oxide"]
-        pairs = metal.merge(oxide, on=["year", "period", "source_id"], suffixes=("_m", "_o"))
-        if not pairs.empty:
+        metal = quotes(basis, "metal", "NdPr metal")
+        oxide = quotes(basis, "oxide", "NdPr oxide")
+        same_day = sorted(set(metal) & set(oxide), key=lambda k: (abs(k[0] - year), k))
+        if same_day:
             # the quote pair nearest to ``year``: ratios move far less than prices
-            pairs = pairs.assign(gap=(pairs["year"] - year).abs()).sort_values("gap")
-            best = pairs.iloc[0]
-            return float(best["mid_m"] / best["mid_o"]), {str(best["source_id"])}
+            best = same_day[0]
+            return metal[best] / oxide[best], {best[2]}
     raise ReeplanError("the prices table has no same-day NdPr metal and oxide quotes; the "
                        "metal price ratio cannot be read")
 

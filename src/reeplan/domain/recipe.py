@@ -112,6 +112,15 @@ def recipe_as_used(facts: FactBase, year: int) -> Recipe:
     ReeplanError
         When the demand table has no such split.
     """
+    key = ("recipe_as_used", year)
+    if key not in facts.memo:
+        facts.memo[key] = _recipe_as_used(facts, year)
+    found = facts.memo[key]
+    assert isinstance(found, Recipe)
+    return found
+
+
+def _recipe_as_used(facts: FactBase, year: int) -> Recipe:
     demand = facts["demand"]
     rows = demand[(demand["scope"] == "WLD") & (demand["scenario"] == "observed")
                   & demand["end_use"].isin(list(APPLICATION_MATERIALS))]

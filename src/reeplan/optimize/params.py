@@ -253,6 +253,11 @@ def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
 
     Over (partner, element, year).
     """
-    price: xr.DataArray = q[f"market_{product}_price"].sel(market=q["partner_market"]) \
-        .drop_vars(["market", "partner_market"], errors="ignore")
-    return price
+    table = q[f"market_{product}_price"]
+    markets = {str(m): i for i, m in enumerate(table["market"].values)}
+    pick = [markets[str(m)] for m in q["partner_market"].values]
+    values = table.transpose("market", "element", "year").values[pick]
+    return xr.DataArray(values, dims=("partner", "element", "year"),
+                        coords={"partner": q["partner"].values,
+                                "element": table["element"].values,
+                                "year": table["year"].values})
