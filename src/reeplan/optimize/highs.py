@@ -232,10 +232,11 @@ class HighsModel:
         reads = set().union(*(part.reads for part in self._parts)) if self._parts else set()
         out = {n for n in reads if n.startswith("@")
                and (n != "@attrs" or params.attrs != self._params.attrs)}
+        new, old = params.variables, self._params.variables
         names = set(map(str, params.data_vars)) | set(map(str, self._params.data_vars))
         for name in names:
-            missing = name not in params or name not in self._params
-            if missing or not _same(params[name].values, self._params[name].values):
+            missing = name not in new or name not in old
+            if missing or not _same(new[name].values, old[name].values):
                 out.add(name)
         fixed = sorted(n for n in out - reads if not n.startswith("@"))
         if fixed:

@@ -339,6 +339,21 @@ def concentrate_price(q: Param) -> xr.DataArray:
     return value
 
 
+def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
+    """Discounted cost of a tonne of ``product`` bought or sold [M USD/t].
+
+    Over (partner, element, year): the partner's market price times its premium (or,
+    negative, less its discount), plus freight either way; computed on arrays, since risk
+    draws re-price it thousands of times.
+    """
+    price = partner_price(q, product)
+    factor = q["buy_factor" if flow == "import" else "sell_factor"].values[:, None, None]
+    sign = 1.0 if flow == "import" else -1.0
+    freight = q["freight"].values[:, None, None]
+    discount = q["discount"].values[None, None, :]
+    return price.copy(data=(sign * price.values * factor + freight) * discount / MUSD)
+
+
 def define_objective(lp: LinearProgram) -> None:
     """Discounted capex + opex + imports - exports + freight + penalties [M USD].
 
@@ -360,14 +375,10 @@ def define_objective(lp: LinearProgram) -> None:
     costs = {
         "build": at("decision")(lambda q: q["capex"]),
         "prod": at()(lambda q: q["opex"]),
-        "import_oxide": at()(lambda q: partner_price(q, "oxide") * q["buy_factor"]
-                             + q["freight"]),
-        "export_oxide": at()(lambda q: -partner_price(q, "oxide") * q["sell_factor"]
-                             + q["freight"]),
-        "import_metal": at()(lambda q: partner_price(q, "metal") * q["buy_factor"]
-                             + q["freight"]),
-        "export_metal": at()(lambda q: -partner_price(q, "metal") * q["sell_factor"]
-                             + q["freight"]),
+        "import_oxide": lambda q: trade_cost(q, "oxide", "import"),
+        "export_oxide": lambda q: trade_cost(q, "oxide", "export"),
+        "import_metal": lambda q: trade_cost(q, "metal", "import"),
+        "export_metal": lambda q: trade_cost(q, "metal", "export"),
         "import_magnet": at()(lambda q: q["magnet_price"] * q["buy_factor"] + q["freight"]),
         "export_magnet": at()(lambda q: -q["magnet_price"] * q["sell_factor"] + q["freight"]),
         "unmet_magnets": at()(lambda q: q["unmet_penalty"]),
