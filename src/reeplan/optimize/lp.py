@@ -463,12 +463,17 @@ class LinearProgram:
         for t in terms:
             value = _value(t.coef, q)
             coef = value if isinstance(value, xr.DataArray) else xr.DataArray(float(value))
-            c, v = _exact(t.cols, coef)
-            cols = c.values
-            vals = np.where(cols >= 0, x[np.maximum(cols, 0)], 0.0) * v.transpose(*c.dims).values
-            out = c.copy(deep=False, data=vals)
-            summed = [d for d in out.dims if d in t.summed]
-            total = total + (out.sum(summed) if summed else out)
+            dims, (c, v) = _bcast(t.cols, coef)
+            vals = np.where(c >= 0, x[np.maximum(c, 0)], 0.0) * v
+            keep = [i for i, d in enumerate(dims) if d not in t.summed]
+            summed = tuple(i for i in range(len(dims)) if i not in keep)
+            data = vals.sum(axis=summed) if summed else vals
+            labels = {**{d: t.cols.indexes[d] for d in t.cols.dims if d in t.cols.indexes},
+                      **{d: coef.indexes[d] for d in coef.dims if d in coef.indexes}}
+            kept = [dims[i] for i in keep]
+            out = xr.DataArray(data, dims=kept, coords={d: labels[d] for d in kept
+                                                        if d in labels})
+            total = total + out
         return total if isinstance(total, xr.DataArray) else xr.DataArray(total)
 
     def row_values(self, name: str, y: np.ndarray) -> xr.DataArray:

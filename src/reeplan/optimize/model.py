@@ -10,6 +10,8 @@ can change them in place.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
@@ -49,8 +51,9 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     return lp
 
 
-def _coords(params: Param, *dims: str) -> dict[str, list[object]]:
-    return {d: list(params[d].values) for d in dims}
+def _coords(params: Param, *dims: str) -> dict[str, Any]:
+    """The dataset's own index of each dimension (reused, not rebuilt)."""
+    return {d: params.indexes[d] for d in dims}
 
 
 # --------------------------------------------------------------------------- capacity

@@ -466,11 +466,14 @@ def _missed(plan: Plan) -> list[str]:
 def _ramping(c: Candidate, year: int, plan: Plan) -> str | None:
     """Why built capacity of ``c`` is not all usable in ``year``: its ramp-up, if so."""
     s, q = plan.solution, plan.params
-    built = float(s["build"].sel(candidate=c.id).sum())
+    k = int(np.nonzero(q["candidate"].values == c.id)[0][0])
+    builds = s["build"].transpose("candidate", "decision").values[k]
+    built = float(builds.sum())
     if built <= TOL:
         return None
-    usable = float((q["online"].sel(candidate=c.id, year=year)
-                    * s["build"].sel(candidate=c.id)).sum())
+    y = int(np.nonzero(q["year"].values == year)[0][0])
+    online = q["online"].transpose("candidate", "decision", "year").values[k, :, y]
+    usable = float((online * builds).sum())
     if usable >= built - TOL:
         return None
     return f"{c.id} {usable:,.0f} of {built:,.0f} t/yr"
@@ -511,10 +514,10 @@ def _binding(sol: xr.Dataset) -> pd.DataFrame:
     for name in sol.data_vars:
         if not str(name).startswith("dual_"):
             continue
-        dual = sol[name]
-        total = float(abs(dual).sum())
+        dual = np.abs(sol.variables[name].values)
+        total = float(dual.sum())
         if total > TOL and math.isfinite(total):
             rows.append({"constraint": str(name).removeprefix("dual_"),
-                         "total_abs_dual": total, "cells": int((abs(dual) > TOL).sum())})
+                         "total_abs_dual": total, "cells": int((dual > TOL).sum())})
     df = pd.DataFrame(rows, columns=["constraint", "total_abs_dual", "cells"])
     return df.sort_values("total_abs_dual", ascending=False).reset_index(drop=True)

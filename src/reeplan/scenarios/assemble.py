@@ -140,6 +140,15 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
 
 def _elements(scenario: Scenario, facts: FactBase) -> list[str]:
     """Elements the plan models: the mines' distributions, the recipe's, those priced."""
+    key = ("modelled_elements", scenario.model_dump_json())
+    if key not in facts.memo:
+        facts.memo[key] = _modelled(scenario, facts)
+    found = facts.memo[key]
+    assert isinstance(found, list)
+    return found
+
+
+def _modelled(scenario: Scenario, facts: FactBase) -> list[str]:
     recipe = recipe_as_used(facts, scenario.horizon.start)
     dists = facts["element_distributions"]
     listed: set[str] = set()
