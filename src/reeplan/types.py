@@ -17,24 +17,17 @@ __all__ = [
     "CONFIDENCE_LEVELS",
     "MARKETS",
     "PARTNER_IDS",
-    "PLAN_STAGES",
-    "PRODUCTS",
     "TARGET_KINDS",
-    "TECHNOLOGIES",
-    "TRADED_PRODUCTS",
     "Confidence",
     "Market",
     "OutputFormat",
     "PartnerId",
     "PlanStage",
     "PriceBasis",
-    "Product",
     "Stage",
     "StageName",
     "TargetKind",
     "Technology",
-    "TradeFlow",
-    "TradedProduct",
 ]
 
 
@@ -62,21 +55,9 @@ PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
 """Stages the planner builds. ``mining`` covers mine, concentrator and cracking (its output
 is cracked concentrate in t REO); ``magnet`` covers alloy and magnet making; ``recycling``
 turns end-of-life magnets into metal."""
-PLAN_STAGES: tuple[PlanStage, ...] = get_args(PlanStage)
-
-Product = Literal["concentrate", "oxide", "metal", "magnet"]
-"""What a stage makes: t REO of concentrate, t of separated oxide, t of metal, t of magnet."""
-PRODUCTS: tuple[Product, ...] = get_args(Product)
-
-TradedProduct = Literal["oxide", "metal", "magnet"]
-"""Products the planner trades with partners."""
-TRADED_PRODUCTS: tuple[TradedProduct, ...] = get_args(TradedProduct)
-
-TradeFlow = Literal["import", "export"]
 
 Technology = Literal["domestic", "CHN", "WEST"]
 """Who owns a process: the planning country itself, China, or Western companies."""
-TECHNOLOGIES: tuple[Technology, ...] = get_args(Technology)
 
 PartnerId = Literal["CHN", "WEST", "OTHER"]
 """Trading partners: China; the West (the countries sanctioning Russia, order 430-r, and

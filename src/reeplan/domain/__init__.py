@@ -4,7 +4,6 @@ Both are frozen and validated; a bad value names the stage or recipe and the fie
 """
 
 from reeplan.domain.chain import (
-    PLAN_STAGE_STEPS,
     PRE_SEPARATION,
     UNITS,
     StageChain,
@@ -13,5 +12,5 @@ from reeplan.domain.chain import (
 from reeplan.domain.recipe import DIDYMIUM, Recipe, recipe_as_used, recipe_from_facts
 from reeplan.types import Stage
 
-__all__ = ["DIDYMIUM", "PLAN_STAGE_STEPS", "PRE_SEPARATION", "UNITS", "Recipe", "Stage",
+__all__ = ["DIDYMIUM", "PRE_SEPARATION", "UNITS", "Recipe", "Stage",
            "StageChain", "chain_from_facts", "recipe_as_used", "recipe_from_facts"]

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 
 from reeplan.data.selection import stage_parameter
 from reeplan.errors import ChainDefinitionError
-from reeplan.types import CHAIN_STAGES, PlanStage, Stage
+from reeplan.types import CHAIN_STAGES, Stage
 
 if TYPE_CHECKING:
     from reeplan.data import FactBase
 
-__all__ = ["PLAN_STAGE_STEPS", "PRE_SEPARATION", "UNITS", "StageChain", "chain_from_facts"]
+__all__ = ["PRE_SEPARATION", "UNITS", "StageChain", "chain_from_facts"]
 
 PRE_SEPARATION = frozenset({Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING})
 """Stages whose output keeps the feed's element distribution (the balance problem)."""
@@ -33,16 +33,6 @@ UNITS: Mapping[Stage, str] = {
     Stage.SEPARATION: "t REO", Stage.METAL: "t metal", Stage.ALLOY: "t alloy",
     Stage.MAGNET: "t magnet"}
 """Unit of each stage's product (and of its capacity)."""
-
-PLAN_STAGE_STEPS: Mapping[PlanStage, tuple[Stage, ...]] = {
-    "mining": (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING),
-    "separation": (Stage.SEPARATION,),
-    "metal": (Stage.METAL,),
-    "magnet": (Stage.ALLOY, Stage.MAGNET),
-    "recycling": (),
-}
-"""Chain steps each planner stage performs."""
-
 
 @dataclass(frozen=True)
 class StageChain:

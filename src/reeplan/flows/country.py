@@ -21,7 +21,14 @@ import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
 from reeplan.data.selection import consumption, mine_output, oxide_prices
-from reeplan.domain import Recipe, Stage, chain_from_facts, recipe_as_used, recipe_from_facts
+from reeplan.domain import (
+    UNITS,
+    Recipe,
+    Stage,
+    chain_from_facts,
+    recipe_as_used,
+    recipe_from_facts,
+)
 from reeplan.errors import ReeplanError
 from reeplan.flows.coproduction import (
     UNASSIGNED,
@@ -475,7 +482,7 @@ def _stage_view(flows: xr.Dataset, balance: pd.DataFrame, plants: pd.DataFrame) 
             "stage": str(stage), "plants": ", ".join(online) or "-",
             "capacity": float(flows["capacity"].sel(stage=str(stage))),
             "output": float(flows["product"].sel(stage=str(stage))),
-            "unit": "t REO" if stage in _DEMAND_STAGES else f"t {stage}",
+            "unit": UNITS[stage],
             "demand": demand, "imports": imports,
             "dependence": imports / demand if demand and demand > 0 else math.nan,
         })

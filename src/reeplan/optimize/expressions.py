@@ -17,7 +17,6 @@ from reeplan.types import PlanStage
 __all__ = [
     "MUSD",
     "consumption_reo",
-    "imports_reo",
     "magnet_oxide",
     "mine_feed",
     "output_value",
@@ -85,11 +84,6 @@ def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all") -> lis
     return [v[f"{flow}_oxide"].term(pick).sum("partner", "element"),
             (v[f"{flow}_metal"].term(pick / p["metal_per_oxide"])).sum("partner", "element"),
             v[f"{flow}_magnet"].term(magnet_oxide(p)).sum("partner")]
-
-
-def imports_reo(lp: LinearProgram) -> list[Term]:
-    """Imports of all rare-earth products in tonnes of oxide equivalent [t REO/yr]."""
-    return traded_reo(lp, "import")
 
 
 def consumption_reo(params: Param, group: ElementGroup = "all") -> xr.DataArray:

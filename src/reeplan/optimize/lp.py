@@ -73,18 +73,6 @@ def _differ(a: Any, b: Any) -> bool:
     return a is not None and b is not None and a is not b and not a.equals(b)
 
 
-def _exact(*arrays: xr.DataArray) -> list[xr.DataArray]:
-    """Broadcast ``arrays`` against each other as labelled arrays (see :func:`_bcast`)."""
-    dims, values = _bcast(*arrays)
-    coords = {}
-    for a in arrays:
-        for d in a.dims:
-            if d in a.coords and d not in coords:
-                coords[d] = a[d].values
-    return [xr.DataArray(v, dims=dims, coords={d: coords[d] for d in dims if d in coords})
-            for v in values]
-
-
 @dataclass(frozen=True)
 class Var:
     """A family of columns over labelled dimensions; ``-1`` marks a column not created."""

@@ -22,11 +22,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from reeplan.domain import UNITS
 from reeplan.optimize import Plan
 from reeplan.optimize.expressions import MUSD, consumption_reo, magnet_oxide, stage_ids
 from reeplan.optimize.model import concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price
 from reeplan.optimize.targets import rule, shortfall_cost
+from reeplan.types import Stage
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
            "flows_table", "targets_table", "trade_table"]
@@ -80,12 +82,12 @@ def flows_table(plan: Plan) -> pd.DataFrame:
         sold = (q["distribution"] * s["conc_export"]).sum("mine")
         fed = mined - sold
         reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
-        rows.append(_rows("mining", "t REO", production=mined, exports=sold,
+        rows.append(_rows("mining", UNITS[Stage.MINING], production=mined, exports=sold,
                           to_next_stage=reached, losses=fed - reached))
         separated = reached
     metal_in = s["metal_in"]
     made = metal_in * q["metal_per_oxide"] * q["metal_recovery"]
-    rows.append(_rows("separation", "t REO", production=separated,
+    rows.append(_rows("separation", UNITS[Stage.SEPARATION], production=separated,
                       imports=s["import_oxide"].sum("partner"),
                       exports=s["export_oxide"].sum("partner"),
                       to_next_stage=metal_in * q["metal_recovery"],
@@ -94,7 +96,7 @@ def flows_table(plan: Plan) -> pd.DataFrame:
     recycled = _stage_sum(plan, "recycling") * q["recipe_share"] * q["recycling_recovery"]
     yields = q["magnet_per_alloy_metal"]
     alloy = s["alloy_use"]
-    rows.append(_rows("metal", "t metal", production=made, recycled_in=recycled,
+    rows.append(_rows("metal", UNITS[Stage.METAL], production=made, recycled_in=recycled,
                       imports=s["import_metal"].sum("partner"),
                       exports=s["export_metal"].sum("partner"), to_next_stage=alloy * yields,
                       losses=alloy * (1 - yields), stock_change=s["stock_metal"]))
@@ -130,7 +132,7 @@ def _magnet_rows(plan: Plan) -> pd.DataFrame:
             df[k] = 0.0
     df.insert(0, "stage", "magnet")
     df.insert(1, "element", "")
-    df.insert(3, "unit", "t magnet")
+    df.insert(3, "unit", UNITS[Stage.MAGNET])
     return df[["stage", "element", "year", "unit", *_BALANCE]]
 
 
