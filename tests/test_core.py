@@ -572,3 +572,26 @@ def test_a_net_magnet_element_import_cap_counts_what_an_all_element_cap_hides() 
     content = 10 * 0.30 / 0.857            # t REO in the magnets demanded
     assert t["achieved"] == pytest.approx(1.0)  # nothing makes magnets at home
     assert t["shortfall"] == pytest.approx(content * (1 - 0.48))
+
+
+def test_a_build_is_worth_what_the_plan_costs_without_it() -> None:
+    """The hand-solvable separation build (500 t/yr for a 500 t/yr output target) is worth
+    the target's penalty, 1,000 USD/t x 500 t/yr in 2028-2030 undiscounted, less the plant's
+    own capex and opex (20,000 x 500 + 10 x 500 x 3): re-solving without it says so."""
+    from reeplan.reporting.worth import build_worth, cost_of_targets_musd
+
+    mine = Candidate("mine", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=0, max_capacity=2000, capex=20_000,
+                    opex=10, lead_time=2)
+    p = Problem(years=tuple(range(2025, 2031)), elements=("Nd",), candidates=(mine, sep),
+                partners=(), recipe=Recipe("t", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                oxide_price={"Nd": 0.0}, metal_price={"Nd": 0.0}, magnet_price=0.0,
+                magnet_demand={}, other_demand={}, discount_rate=0.0,
+                targets=(Target("sep", "output", 500, 2028, "separation", 100_000.0),))
+    plan = solve(p)
+    w = build_worth(plan).set_index("candidate")
+    assert w.at["sep", "worth_musd"] == pytest.approx(
+        (100_000 * 500 * 3 - 20_000 * 500 - 10 * 500 * 3) / 1e6, rel=1e-9)
+    assert w.at["sep", "added_penalties_musd"] == pytest.approx(100_000 * 500 * 3 / 1e6)
+    assert cost_of_targets_musd(plan) == pytest.approx((20_000 * 500 + 10 * 500 * 3) / 1e6)

@@ -20,6 +20,7 @@ from reeplan.reporting.tables import (
     targets_table,
     trade_table,
 )
+from reeplan.reporting.worth import build_worth, cost_of_targets_musd
 
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
@@ -28,9 +29,12 @@ TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "product
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
 
-def plan_tables(result: Plan) -> dict[str, pd.DataFrame]:
-    """Every output table of a plan (see :mod:`reeplan.reporting.tables`)."""
-    tables = {"builds": builds_table(result), "flows": flows_table(result),
+def plan_tables(result: Plan, worth: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
+    """Every output table of a plan (see :mod:`reeplan.reporting.tables`).
+
+    ``worth`` (:func:`reeplan.reporting.worth.build_worth`) adds what each build is worth.
+    """
+    tables = {"builds": builds_table(result, worth), "flows": flows_table(result),
               "trade": trade_table(result), "dependence": dependence_table(result),
               "costs": costs_table(result), "targets": targets_table(result),
               "production": result.production.rename(columns={"output": "output_t_per_yr"}),
@@ -49,12 +53,13 @@ def write_plan(result: Plan, out: str | Path, *, force: bool = False,
     See :func:`reeplan.reporting.files.write_output_dir` for what is refused and how a
     kill mid-write leaves no half-written directory.
     """
-    tables = plan_tables(result)
+    tables = plan_tables(result, build_worth(result))
     prov = result.provenance
     cost, penalties = discounted_cost_musd(tables["costs"])
     meta: dict[str, Any] = {
         "scenario": result.name, "status": str(result.status),
         "discounted_cost_musd": cost, "discounted_penalties_musd": penalties,
+        "cost_of_targets_musd": cost_of_targets_musd(result),
         "objective_musd": result.cost / 1e6, "missed": list(result.missed),
         "provenance": prov.to_dict()}
     documents = {"scenario.resolved.json": prov.scenario or {}, "run.json": meta}

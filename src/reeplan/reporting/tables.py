@@ -52,7 +52,7 @@ def _stage_sum(plan: Plan, stage: str) -> xr.DataArray:
     return plan.solution["prod"].sel(candidate=ids).sum("candidate")
 
 
-def builds_table(plan: Plan) -> pd.DataFrame:
+def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
     """The builds: project, stage, place, years, capacity [t/yr], capex [M USD], reason."""
     b = plan.builds
     regions = {c.id: c.region for c in plan.problem.candidates}
@@ -62,7 +62,23 @@ def builds_table(plan: Plan) -> pd.DataFrame:
         "decision_year": b["decision_year"], "online_year": b["online_year"],
         "capacity_t_per_yr": b["capacity"].astype(float).round(_CAPACITY_DIGITS),
         "capex_musd": (b["capex"].astype(float) / MUSD).round(3), "reason": b["reason"]})
+    if worth is not None:
+        w = worth.set_index("candidate")
+        out["worth_musd"] = [float(w["worth_musd"].get(c, 0.0)) for c in out["project"]]
+        out["reason"] = [_worth_words(r, c, w) for r, c in zip(out["reason"], out["project"],
+                                                               strict=True)]
     return clean(out)
+
+
+def _worth_words(reason: str, candidate: str, worth: pd.DataFrame) -> str:
+    if candidate not in worth.index:
+        return reason
+    value = float(worth["worth_musd"].loc[candidate])
+    penalties = float(worth["added_penalties_musd"].loc[candidate])
+    words = f"{reason}; without it the plan costs {value:,.1f} M USD more (discounted)"
+    if penalties > 0.05:
+        words += f", {penalties:,.1f} M USD of it penalties of targets then missed"
+    return words
 
 
 def _per_element(da: xr.DataArray) -> xr.DataArray:

@@ -1,0 +1,66 @@
+"""What each build and the targets are worth, by re-solving without them.
+
+A build's worth is how much more the plan costs without it: its builds set to zero and
+operations re-optimised in the same HiGHS model (:class:`reeplan.optimize.Evaluator`),
+penalties of any target it then misses included. The cost of the targets is the plan's
+cost, penalties apart, less the cost of the same problem planned without targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+
+from reeplan.optimize import Evaluation, Evaluator, Plan, solve
+from reeplan.optimize.expressions import MUSD
+from reeplan.optimize.targets import shortfall_cost
+
+__all__ = ["build_worth", "cost_of_targets_musd"]
+
+
+def build_worth(plan: Plan) -> pd.DataFrame:
+    """Per candidate built: how much more the plan costs without it [M USD, discounted].
+
+    ``worth_musd`` counts everything the objective counts, penalties included;
+    ``added_penalties_musd`` is the part that is penalties of targets missed (or demand
+    left unmet) without it, beyond the plan's own.
+    """
+    built = plan.solution["build"]
+    ids = [str(c) for c in built["candidate"].values if float(built.sel(candidate=c).sum()) > 0]
+    cols = ["candidate", "worth_musd", "added_penalties_musd"]
+    if not ids:
+        return pd.DataFrame(columns=cols)
+    ev = Evaluator(plan.problem, plan.params)
+    base = ev.evaluate(built)
+    base_penalty = _penalties(ev, base, plan)
+    rows = []
+    for cid in ids:
+        without = built.copy()
+        without.loc[{"candidate": cid}] = 0.0
+        result = ev.evaluate(without)
+        rows.append({"candidate": cid, "worth_musd": (result.cost - base.cost) / MUSD,
+                     "added_penalties_musd": (_penalties(ev, result, plan) - base_penalty)
+                     / MUSD})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:
+    """Discounted penalties of an evaluation [USD]: target shortfalls and unmet demand."""
+    q = plan.params
+    unmet = ev.values(result, "unmet_magnets") + ev.values(result, "unmet_other")
+    total = float((unmet * q["unmet_penalty"] * q["discount"]).sum())
+    if "shortfall" in ev.lp.variables:
+        short = ev.values(result, "shortfall")
+        total += float((short * shortfall_cost(q) * q["discount"]).sum())
+    return total
+
+
+def cost_of_targets_musd(plan: Plan) -> float:
+    """What meeting (or trying to meet) the targets costs [M USD, discounted].
+
+    The plan's cost without penalties less that of the same problem planned without
+    targets.
+    """
+    free = solve(replace(plan.problem, targets=()), name=f"{plan.name} (no targets)")
+    return (plan.cost - plan.penalties - (free.cost - free.penalties)) / MUSD
