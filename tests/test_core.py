@@ -595,3 +595,19 @@ def test_a_build_is_worth_what_the_plan_costs_without_it() -> None:
         (100_000 * 500 * 3 - 20_000 * 500 - 10 * 500 * 3) / 1e6, rel=1e-9)
     assert w.at["sep", "added_penalties_musd"] == pytest.approx(100_000 * 500 * 3 / 1e6)
     assert cost_of_targets_musd(plan) == pytest.approx((20_000 * 500 + 10 * 500 * 3) / 1e6)
+
+
+def test_the_consumption_row_is_a_labelled_choice() -> None:
+    """Russia's demand: 3,000 t REO (implied by the 2030 target, read for 2025) or the 2018
+    estimate of 1,200 t, chosen by demand.consumption_year; both cite their rows."""
+    from reeplan.optimize.expressions import consumption_reo
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.spec import read_scenario
+
+    facts = load_factbase()
+    shipped = Path(__file__).parent.parent / "scenarios" / "russia-demand-2018.yaml"
+    low = assemble(read_scenario(shipped)[0], facts)
+    base = assemble(read_scenario(BASE)[0], facts)
+    assert float(consumption_reo(build_parameters(low)).sel(year=2025)) == pytest.approx(1200)
+    assert float(consumption_reo(build_parameters(base)).sel(year=2025)) == pytest.approx(3000)
+    assert "mgpavto_2019" in low.sources and "metalinfo_fedorov" in base.sources

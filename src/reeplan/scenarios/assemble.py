@@ -324,15 +324,14 @@ def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float, set
 
     The same rule ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`).
     """
-    found = consumption(facts, scenario.country, scenario.horizon.start)
-    world = consumption(facts, "WLD", scenario.horizon.start)
+    year = scenario.demand.consumption_year or scenario.horizon.start
+    found = consumption(facts, scenario.country, year)
     if scenario.demand.consumption_t_reo is not None:
         share = found.magnet_share if found is not None else _world_share(facts, scenario)
         return scenario.demand.consumption_t_reo, share, set()
     if found is None:
         raise ReeplanError(f"no rare-earth consumption for {scenario.country} in the demand "
                            f"table; give demand.consumption_t_reo in the scenario")
-    del world
     return found.total, found.magnet_share, set(found.source_ids)
 
 

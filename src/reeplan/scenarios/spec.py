@@ -218,6 +218,11 @@ class DemandSpec(_Spec):
 
     consumption_t_reo: NonNegative | None = None
     """Override of the fact base's consumption [t REO/yr]."""
+    consumption_year: Year | None = None
+    """Which consumption row of the fact base to plan from: the one nearest this year (by
+    default the first planning year). For Russia, 2025 gives the 3,000 t REO implied by
+    the roadmap's 3,000 t/yr target (a 2030 target read as today's need), 2018 the 1,200 t
+    of a 2018 estimate: two labelled readings of one unknown."""
     growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
     """Growth of consumption a year [fraction] from the first planning year."""
     collection_rate: Number | None = Field(default=None, ge=0, le=1)
