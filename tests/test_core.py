@@ -32,8 +32,8 @@ from reeplan.optimize import (
     solve,
 )
 from reeplan.optimize.balance import check_plan_balance
+from reeplan.optimize.expressions import recipe_arrays
 from reeplan.optimize.params import partner_price
-from reeplan.optimize.solve import _recipe_arrays
 
 YEARS = (2025, 2026, 2027)
 
@@ -95,11 +95,11 @@ def test_chain_and_plan_separate_the_same_oxide_per_tonne_mined() -> None:
 def test_every_plan_is_checked_and_a_broken_balance_names_its_cell() -> None:
     plan = solve(_toy(demand=100.0))
     sol = plan.solution.copy(deep=True)
-    check_plan_balance(sol, plan.params, *_recipe_arrays(plan.problem, plan.params))
+    check_plan_balance(sol, plan.params, *recipe_arrays(plan.problem.recipe, plan.params))
     sol["import_oxide"].loc[{"partner": "CHN", "element": "Nd", "year": 2026}] += 12.5
     with pytest.raises(MassBalanceError, match=r"oxide market \[element=Nd, year=2026\]: off "
                                                r"by 12\.5"):
-        check_plan_balance(sol, plan.params, *_recipe_arrays(plan.problem, plan.params))
+        check_plan_balance(sol, plan.params, *recipe_arrays(plan.problem.recipe, plan.params))
 
 
 # --------------------------------------------------------------------------- no silent answers

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
-           "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
+           "magnet_share", "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -320,8 +320,7 @@ def consumption(facts: FactBase, country: str, year: int) -> Consumption | None:
     demand = facts["demand"]
     total = _nearest(demand[(demand["scope"] == country) & (demand["end_use"] == "consumption")
                             & (demand["unit"] == "t")], year)
-    share = _nearest(demand[(demand["scope"] == "WLD")
-                            & (demand["end_use"] == "magnets share of volume")], year)
+    share = _magnet_share_row(demand, year)
     if total is None or share is None:
         return None
     sources = {str(total["source_id"]), str(share["source_id"])}
@@ -329,6 +328,22 @@ def consumption(facts: FactBase, country: str, year: int) -> Consumption | None:
         sources.add("magnet_share_as_russian_split")
     return Consumption(float(total["value"]), int(total["year"]),
                        float(share["value"]) / 100.0, frozenset(sources))
+
+
+def magnet_share(facts: FactBase, year: int) -> tuple[float, str]:
+    """World share of rare-earth volume used in magnets nearest to ``year`` [fraction].
+
+    Returns the share and its source; :func:`consumption` reads it by the same rule.
+    """
+    row = _magnet_share_row(facts["demand"], year)
+    if row is None:
+        raise ReeplanError("the demand table has no world magnet share of volume")
+    return float(row["value"]) / 100.0, str(row["source_id"])
+
+
+def _magnet_share_row(demand: pd.DataFrame, year: int) -> pd.Series | None:
+    return _nearest(demand[(demand["scope"] == "WLD")
+                           & (demand["end_use"] == "magnets share of volume")], year)
 
 
 def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:

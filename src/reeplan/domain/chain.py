@@ -22,6 +22,7 @@ from reeplan.types import CHAIN_STAGES, Stage
 
 if TYPE_CHECKING:
     from reeplan.data import FactBase
+    from reeplan.domain.recipe import Recipe
 
 __all__ = ["PRE_SEPARATION", "UNITS", "StageChain", "chain_from_facts"]
 
@@ -91,6 +92,13 @@ class StageChain:
     def metal_recovery(self) -> float:
         """Metal recovered per tonne of metal contained in the oxide fed [fraction]."""
         return self.recovery[Stage.METAL]
+
+    def oxide_per_magnet(self, recipe: Recipe, metal_per_oxide: Mapping[str, float]) -> float:
+        """Oxide needed per tonne of finished magnet [t REO / t].
+
+        The recipe's oxide content over the alloy and magnet yields.
+        """
+        return recipe.oxide_content(metal_per_oxide) / self.magnet_per_alloy_metal
 
     @property
     def magnet_per_alloy_metal(self) -> float:

@@ -14,7 +14,7 @@ import numpy as np
 import xarray as xr
 
 from reeplan.errors import MassBalanceError
-from reeplan.optimize.expressions import stage_ids
+from reeplan.optimize.expressions import solved_stage_output, stage_ids
 
 __all__ = ["check_plan_balance", "plan_residuals"]
 
@@ -34,10 +34,7 @@ def _a(da: xr.DataArray, *dims: str) -> np.ndarray:
 
 def _stage_sum(sol: xr.Dataset, params: xr.Dataset, stage: str) -> np.ndarray:
     """Output of all plants of ``stage`` by year [t/yr]."""
-    ids = set(stage_ids(params, stage))  # type: ignore[arg-type]
-    pick = np.array([c in ids for c in sol["candidate"].values], dtype=bool)
-    total: np.ndarray = _a(sol["prod"], "candidate", "year")[pick].sum(axis=0)
-    return total
+    return _a(solved_stage_output(sol, params, stage), "year")  # type: ignore[arg-type]
 
 
 def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xarray as xr
 
+from reeplan.domain import Recipe
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.optimize.params import oxide_price
 from reeplan.types import PlanStage
@@ -20,7 +21,9 @@ __all__ = [
     "magnet_oxide",
     "mine_feed",
     "output_value",
+    "recipe_arrays",
     "separated_oxide",
+    "solved_stage_output",
     "stage_ids",
     "stage_output",
     "traded_reo",
@@ -64,9 +67,9 @@ def separated_oxide(lp: LinearProgram) -> list[Term]:
 def magnet_oxide(params: Param) -> float:
     """Oxide needed per tonne of finished magnet [t REO / t].
 
-    From the recipe's content (stored on the dataset) and the alloy and magnet yields.
+    :meth:`reeplan.domain.StageChain.oxide_per_magnet`, stored on the dataset.
     """
-    return float(params.attrs["magnet_oxide_content"]) / float(params["magnet_per_alloy_metal"])
+    return float(params["oxide_per_magnet"])
 
 
 ElementGroup = str
@@ -119,3 +122,26 @@ def output_value(lp: LinearProgram) -> list[Term]:
     terms.append(v["metal_in"].term(metal_gain).sum("element"))
     terms.append(stage_output(lp, "magnet") * magnet_gain)
     return terms
+
+
+def recipe_arrays(recipe: Recipe, params: Param) -> tuple[xr.DataArray, xr.DataArray]:
+    """Metal per tonne of magnet by recipe component [t/t], and who supplies each.
+
+    The need is wt% over the alloy and magnet yields; the members are 0/1 over component
+    and element.
+    """
+    comps = list(recipe.wt_pct)
+    member = xr.DataArray([[float(e in recipe.members(c)) for e in params["element"].values]
+                           for c in comps],
+                          coords={"component": comps, "element": params["element"].values})
+    need = xr.DataArray([w / 100 for w in recipe.wt_pct.values()],
+                        coords={"component": comps}) / params["magnet_per_alloy_metal"]
+    return need, member
+
+
+def solved_stage_output(solution: xr.Dataset, params: Param, stage: PlanStage) -> xr.DataArray:
+    """Output of all plants of ``stage`` in a solution [t/yr of its product], over year."""
+    total: xr.DataArray = solution["prod"].sel(candidate=stage_ids(params, stage)).sum(
+        "candidate")
+    return total
+

@@ -17,6 +17,7 @@ import xarray as xr
 
 from reeplan.optimize.expressions import (
     MUSD,
+    recipe_arrays,
     separated_oxide,
     stage_ids,
     stage_output,
@@ -276,13 +277,9 @@ def define_magnets(lp: LinearProgram, problem: Problem) -> None:
     if stage_ids(p, "recycling"):
         supply.append(recycled_metal(lp))
     lp.add_constraints("metal_balance", supply, "==", 0.0, coords, mask=recipe)
+    need, member = recipe_arrays(problem.recipe, p)
     components = list(problem.recipe.wt_pct)
-    member = xr.DataArray([[e in problem.recipe.members(c) for e in p["element"].values]
-                           for c in components], coords={"component": components,
-                                                         "element": p["element"].values})
-    need = xr.DataArray([w / 100 for w in problem.recipe.wt_pct.values()],
-                        coords={"component": components}) / p["magnet_per_alloy_metal"]
-    lp.add_constraints("recipe", [(alloy.term(member.astype(float))).sum("element"),
+    lp.add_constraints("recipe", [(alloy.term(member)).sum("element"),
                                   stage_output(lp, "magnet") * -need], "==", 0.0,
                        {"component": components, "year": list(p["year"].values)})
     lp.add_constraints("magnet_demand", [stage_output(lp, "magnet"),

@@ -91,8 +91,8 @@ def build_parameters(p: Problem) -> xr.Dataset:
     out = xr.Dataset(ds, coords=coords)
     out.attrs["ramp_up"] = list(p.ramp_up)
     out.attrs["reference_market"] = reference_market(p)
-    out.attrs["magnet_oxide_content"] = p.recipe.oxide_content(
-        {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
+    out["oxide_per_magnet"] = p.chain.oxide_per_magnet(
+        p.recipe, {e: float(p.metal_per_oxide.get(e, 1.0)) for e in p.recipe.elements})
     _check_finite(out)
     return out
 

@@ -22,13 +22,13 @@ import xarray as xr
 
 from reeplan.errors import ReeplanError
 from reeplan.optimize.balance import check_plan_balance
-from reeplan.optimize.expressions import MUSD, stage_ids
+from reeplan.optimize.expressions import MUSD, recipe_arrays, stage_ids
 from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, Target
-from reeplan.optimize.targets import rule, shortfall_cost
+from reeplan.optimize.targets import penalty_cost, rule
 
 __all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
 
@@ -123,12 +123,8 @@ class Plan:
     @property
     def penalties(self) -> float:
         """Discounted cost of target shortfalls and unmet demand [USD]."""
-        s, q = self.solution, self.params
-        total = (q["unmet_penalty"] * (s["unmet_magnets"] + s["unmet_other"])
-                 * q["discount"]).sum()
-        if "shortfall" in s:
-            total = total + (s["shortfall"] * shortfall_cost(q) * q["discount"]).sum()
-        return float(total)
+        return float((penalty_cost(self.solution, self.params)
+                      * self.params["discount"]).sum())
 
     @cached_property
     def builds(self) -> pd.DataFrame:
@@ -210,16 +206,6 @@ def _solution_dataset(lp: LinearProgram, sol: Solution) -> xr.Dataset:
     return ds
 
 
-def _recipe_arrays(problem: Problem, params: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
-    comps = list(problem.recipe.wt_pct)
-    member = xr.DataArray([[float(e in problem.recipe.members(c))
-                            for e in params["element"].values] for c in comps],
-                          coords={"component": comps, "element": params["element"].values})
-    need = xr.DataArray([w / 100 for w in problem.recipe.wt_pct.values()],
-                        coords={"component": comps}) / params["magnet_per_alloy_metal"]
-    return need, member
-
-
 def solve(problem: Problem, *, name: str = "plan", params: xr.Dataset | None = None,
           provenance: Provenance | None = None, time_limit: float | None = None) -> Plan:
     """Build the model of ``problem`` once, solve it with HiGHS, check and explain it.
@@ -252,7 +238,7 @@ def solve(problem: Problem, *, name: str = "plan", params: xr.Dataset | None = N
 def _plan(problem: Problem, params: xr.Dataset, lp: LinearProgram, sol: Solution, name: str,
           provenance: Provenance | None) -> Plan:
     ds = _solution_dataset(lp, sol)
-    check_plan_balance(ds, params, *_recipe_arrays(problem, params))
+    check_plan_balance(ds, params, *recipe_arrays(problem.recipe, params))
     prov = provenance or Provenance(sources=tuple(sorted(problem.sources)))
     prov = replace(prov, versions=prov.versions or _versions(), status=str(sol.status),
                    termination=sol.termination, mip_gap=sol.mip_gap)

@@ -27,7 +27,7 @@ from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
 from reeplan.optimize.problem import Problem, Target
 from reeplan.types import PlanStage
 
-__all__ = ["RULES", "TargetRule", "define_targets", "rule", "shortfall_cost"]
+__all__ = ["RULES", "TargetRule", "define_targets", "penalty_cost", "rule", "shortfall_cost"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,15 @@ def define_targets(lp: LinearProgram, problem: Problem) -> None:
 
         lp.add_constraints(f"target_{t.id}", [*r.lhs(lp, t), s], r.sense, rhs,
                            {"year": list(p["year"].values)}, mask=active.sel(target=t.id))
+
+
+def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
+    """Penalties of a solution by year [USD, undiscounted].
+
+    Unmet demand at its penalty and each target's shortfall at its own.
+    """
+    total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"]
+                                                     + solution["unmet_other"])
+    if "shortfall" in solution:
+        total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
+    return total

@@ -24,10 +24,16 @@ import xarray as xr
 
 from reeplan.domain import UNITS
 from reeplan.optimize import Plan
-from reeplan.optimize.expressions import MUSD, consumption_reo, magnet_oxide, stage_ids
+from reeplan.optimize.expressions import (
+    MUSD,
+    consumption_reo,
+    magnet_oxide,
+    solved_stage_output,
+    stage_ids,
+)
 from reeplan.optimize.model import concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price
-from reeplan.optimize.targets import rule, shortfall_cost
+from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
@@ -45,11 +51,6 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
         v[np.abs(v) < 1e-9] = 0.0
         out[c] = v
     return out
-
-
-def _stage_sum(plan: Plan, stage: str) -> xr.DataArray:
-    ids = stage_ids(plan.params, stage)  # type: ignore[arg-type]
-    return plan.solution["prod"].sel(candidate=ids).sum("candidate")
 
 
 def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -109,7 +110,8 @@ def flows_table(plan: Plan) -> pd.DataFrame:
                       to_next_stage=metal_in * q["metal_recovery"],
                       losses=metal_in * (1 - q["metal_recovery"]), final_use=s["other_use"],
                       stock_change=s["stock_oxide"]))
-    recycled = _stage_sum(plan, "recycling") * q["recipe_share"] * q["recycling_recovery"]
+    recycled = solved_stage_output(s, q, "recycling") * q["recipe_share"] \
+        * q["recycling_recovery"]
     yields = q["magnet_per_alloy_metal"]
     alloy = s["alloy_use"]
     rows.append(_rows("metal", UNITS[Stage.METAL], production=made, recycled_in=recycled,
@@ -137,7 +139,7 @@ def _rows(stage: str, unit: str, **flows: xr.DataArray) -> pd.DataFrame:
 
 def _magnet_rows(plan: Plan) -> pd.DataFrame:
     s = plan.solution
-    made = _stage_sum(plan, "magnet").to_series()
+    made = solved_stage_output(plan.solution, plan.params, "magnet").to_series()
     imports = s["import_magnet"].sum("partner").to_series()
     exports = s["export_magnet"].sum("partner").to_series()
     df = pd.DataFrame({"production": made, "imports": imports, "exports": exports})
@@ -263,9 +265,7 @@ def costs_table(plan: Plan) -> pd.DataFrame:
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"]
     freight = (moved * q["freight"]).sum("partner")
-    penalties = q["unmet_penalty"] * (s["unmet_magnets"] + s["unmet_other"])
-    if "shortfall" in s:
-        penalties = penalties + (s["shortfall"] * shortfall_cost(q)).sum("target")
+    penalties = penalty_cost(s, q)
     df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
                        "imports_musd": (paid / MUSD).to_series(),
                        "export_revenue_musd": (earned / MUSD).to_series(),

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pandas as pd
+import xarray as xr
 
 from reeplan.optimize import Evaluation, Evaluator, Plan, solve
 from reeplan.optimize.expressions import MUSD
-from reeplan.optimize.targets import shortfall_cost
+from reeplan.optimize.targets import penalty_cost
 
 __all__ = ["build_worth", "cost_of_targets_musd"]
 
@@ -46,14 +47,11 @@ def build_worth(plan: Plan) -> pd.DataFrame:
 
 
 def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:
-    """Discounted penalties of an evaluation [USD]: target shortfalls and unmet demand."""
-    q = plan.params
-    unmet = ev.values(result, "unmet_magnets") + ev.values(result, "unmet_other")
-    total = float((unmet * q["unmet_penalty"] * q["discount"]).sum())
-    if "shortfall" in ev.lp.variables:
-        short = ev.values(result, "shortfall")
-        total += float((short * shortfall_cost(q) * q["discount"]).sum())
-    return total
+    """Discounted penalties of an evaluation [USD] (:func:`penalty_cost`)."""
+    names = ["unmet_magnets", "unmet_other"] + (["shortfall"] if "shortfall" in
+                                                ev.lp.variables else [])
+    values = xr.Dataset({n: ev.values(result, n) for n in names})
+    return float((penalty_cost(values, plan.params) * plan.params["discount"]).sum())
 
 
 def cost_of_targets_musd(plan: Plan) -> float:

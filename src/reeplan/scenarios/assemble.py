@@ -17,11 +17,12 @@ from reeplan.data.selection import (
     assumption_value,
     concentrate_value,
     consumption,
+    magnet_share,
     market_prices,
     mine_output,
     oxide_prices,
 )
-from reeplan.domain import Recipe, StageChain, chain_from_facts, recipe_as_used
+from reeplan.domain import chain_from_facts, recipe_as_used
 from reeplan.errors import DataValidationError, Problem, ReeplanError
 from reeplan.flows.coproduction import (
     best_distribution,
@@ -179,7 +180,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                   for m in MARKETS))
     conc = concentrate_value(facts, _price_year(scenario))
     price_sources |= conc.sources
-    per_magnet = _magnet_oxide(recipe, factors, chain)
+    per_magnet = chain.oxide_per_magnet(recipe, factors)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
     total, share, demand_sources = _consumption(scenario, facts)
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
@@ -242,14 +243,6 @@ def _market(facts: FactBase, year: int, market: str) -> tuple[dict[str, float],
     found = market_prices(facts, year, market)
     oxide = {e: 1000 * v for e, v in found.oxide.items()}  # USD/t
     return oxide, {e: v * found.metal_ratio for e, v in oxide.items()}
-
-
-def _magnet_oxide(recipe: Recipe, factors: Mapping[str, float], chain: StageChain) -> float:
-    """Oxide per tonne of finished magnet [t REO / t], as the model counts it.
-
-    The recipe's content over the alloy and magnet yields.
-    """
-    return recipe.oxide_content(factors) / chain.magnet_per_alloy_metal
 
 
 def _cited(scenario: Scenario) -> set[str]:
@@ -327,20 +320,12 @@ def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float, set
     year = scenario.demand.consumption_year or scenario.horizon.start
     found = consumption(facts, scenario.country, year)
     if scenario.demand.consumption_t_reo is not None:
-        share = found.magnet_share if found is not None else _world_share(facts, scenario)
-        return scenario.demand.consumption_t_reo, share, set()
+        share, source = magnet_share(facts, year)
+        return scenario.demand.consumption_t_reo, share, {source}
     if found is None:
         raise ReeplanError(f"no rare-earth consumption for {scenario.country} in the demand "
                            f"table; give demand.consumption_t_reo in the scenario")
     return found.total, found.magnet_share, set(found.source_ids)
-
-
-def _world_share(facts: FactBase, scenario: Scenario) -> float:
-    demand = facts["demand"]
-    rows = demand[(demand["scope"] == "WLD") & (demand["end_use"] == "magnets share of volume")]
-    if rows.empty:
-        raise ReeplanError("the demand table has no world magnet share of volume")
-    return float(rows.sort_values("year")["value"].iloc[-1]) / 100
 
 
 def _reserve(facts: FactBase, scenario: Scenario) -> float | None:
