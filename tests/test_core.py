@@ -4,6 +4,7 @@ answers, evaluate in place, and the economics of each objective term by hand."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -515,6 +516,12 @@ def test_nothing_is_cut_short_at_80_columns(args: list[str]) -> None:
                          text=True, env=env, check=True).stdout
     assert "…" not in out
     assert max(len(line) for line in out.splitlines()) <= 80
+    if args[0] == "chain":  # numbers are never split over two lines
+        from reeplan.flows.country import country_chain
+
+        mined = country_chain("RUS", 2024).elements.set_index("element")["mined"]
+        for element in ("La", "Ce", "Nd"):
+            assert re.search(rf"^ {element} +{float(mined[element]):,.0f} ", out, re.M)
 
 
 def test_the_scenario_reference_is_up_to_date() -> None:

@@ -83,3 +83,6 @@ Confidence = Literal["high", "medium", "low", "unverified"]
 """How sure we are of a fact-base row: ``high`` read in a primary source, ``medium`` from a
 reputable secondary source, ``low`` recalled or derived, ``unverified`` a press claim."""
 CONFIDENCE_LEVELS: tuple[Confidence, ...] = get_args(Confidence)
+
+POOLED_ELEMENTS = "other"
+"""Element label of a balance row pooling every element whose demand is not broken down."""

@@ -39,6 +39,7 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import MagnetEndOfLife, end_of_life_magnets
 from reeplan.flows.stages import STAGE_ORDER, run_chain
 from reeplan.metrics.basket import basket_value
+from reeplan.types import POOLED_ELEMENTS
 
 __all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
 
@@ -48,8 +49,7 @@ _ONLINE_STATUS = {"operating", "commissioning"}
 _ANNOUNCED_STATUS = {"construction", "planned"}
 _DEMAND_STAGES = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
 """Stages whose product is measured in t REO, so consumption in t REO applies to them."""
-OTHER = "other"
-"""Balance row pooling every element whose demand is not broken down."""
+OTHER = POOLED_ELEMENTS
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ import re
 import sys
 from typing import TYPE_CHECKING, Any
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from reeplan.types import OutputFormat
+from reeplan.types import POOLED_ELEMENTS, OutputFormat
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,6 +145,38 @@ def _blank(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def _narrow_table(title: str, columns: tuple[tuple[str, bool], ...]) -> Table:
+    r"""A table that stays legible in 80 columns: no vertical rules, numbers never split.
+
+    ``columns`` gives each header (a ``\n`` in it breaks the header line) and whether
+    the column holds numbers (right-aligned). No cell is ever wrapped, so a figure such as
+    ``15,210`` is never printed as ``15,21`` over ``0``: a cell that may be long must hold
+    its own line breaks.
+    """
+    table = Table(title=title, header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header, numeric in columns:
+        if numeric:
+            table.add_column(header, justify="right", no_wrap=True)
+        else:
+            table.add_column(header, no_wrap=True)
+    return table
+
+
+_POOLED = "all others"
+"""How the pooled balance row (:data:`reeplan.types.POOLED_ELEMENTS`) reads in a table."""
+
+
+def _element_label(element: object) -> str:
+    return _POOLED if element == POOLED_ELEMENTS else str(element)
+
+
+def _num(value: Any) -> str:
+    """A tonnage for a narrow table: one decimal below 100, none above."""
+    if _blank(value):
+        return "NA"
+    return fmt_number(value, digits=1 if abs(float(value)) < 100 else 0)
+
+
 def emit_world(ov: WorldOverview, fmt: Format) -> None:
     """Write a :class:`~reeplan.metrics.world.WorldOverview` in the chosen format."""
     if fmt == "csv":
@@ -238,40 +271,69 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     console.print(f"[bold]Rare-earth chain of {_cell(result.country)} in {_cell(result.year)}"
                   f"[/bold]  (mine output: {_cell(result.series)}; t REO up to separation, "
                   "t product after)")
-    table = Table(title="By stage", header_style="bold")
-    for col in ("Stage", "Plants online", "Capacity", "Output", "Unit", "Demand", "Imports",
-                "Dependence"):
-        table.add_column(col, overflow="fold",
-                         justify="left" if col in {"Stage", "Plants online", "Unit"}
-                         else "right")
-    for r in result.stages.itertuples(index=False):
-        table.add_row(*map(_cell, (str(r.stage), str(r.plants),
-                      "not published" if _blank(r.capacity) else fmt_number(r.capacity),
-                      fmt_number(r.output), str(r.unit), fmt_number(r.demand),
-                      fmt_number(r.imports), fmt_pct(r.dependence))))
-    console.print(table)
-    table = Table(title="By element (t REO; balance at separation)", header_style="bold")
-    for col in ("Element", "Mined", "Separated", "Demand", "Imports", "Dependence", "Surplus",
-                "Surplus value (USD)", "Share of ore value", "Bottleneck"):
-        table.add_column(col, overflow="fold",
-                         justify="left" if col in {"Element", "Bottleneck"} else "right")
-    for r in result.elements.itertuples(index=False):
-        table.add_row(*map(_cell, (str(r.element), fmt_number(r.mined, digits=1),
-                      fmt_number(r.separated, digits=1), fmt_number(r.demand, digits=1),
-                      fmt_number(r.imports, digits=1), fmt_pct(r.dependence),
-                      fmt_number(r.surplus, digits=1), fmt_number(r.surplus_value),
-                      fmt_pct(r.revenue_share), str(r.bottleneck) or "-")))
-    console.print(table)
-    if result.end_of_life is not None:
-        emit_frame(result.end_of_life.products.round(1), "table", console=console,
-                   title=f"Magnets in use and at end of life, {safe_text(result.year)} "
-                         "(t magnet)")
+    _chain_stage_table(console, result)
+    _chain_element_tables(console, result)
+    _end_of_life_table(console, result)
     console.print("[bold]Notes[/bold]")
     for note in result.notes:
         console.print(_cell(f"  - {note}"), highlight=False)
     console.print("[bold]Sources and assumptions[/bold]")
     for r in result.sources.itertuples(index=False):
         console.print(_cell(f"  [{r.source_id}] {r.description}"), highlight=False)
+
+
+def _chain_stage_table(console: Console, result: CountryChain) -> None:
+    table = _narrow_table("By stage", (
+        ("Stage", False), ("Capacity", True), ("Output", True), ("Unit", False),
+        ("Demand", True), ("Imports", True), ("Import\nshare", True)))
+    for r in result.stages.itertuples(index=False):
+        capacity = "not published" if _blank(r.capacity) else fmt_number(r.capacity)
+        table.add_row(*map(_cell, (str(r.stage), capacity, fmt_number(r.output), str(r.unit),
+                                   fmt_number(r.demand), fmt_number(r.imports),
+                                   fmt_pct(r.dependence))))
+    console.print(table)
+    online = [(str(r.stage), str(r.plants)) for r in result.stages.itertuples(index=False)
+              if str(r.plants) not in {"", "-"}]
+    if online:
+        console.print("[bold]Plants online[/bold]")
+        for stage, plants in online:
+            console.print(_cell(f"  {stage}: {plants}"), highlight=False)
+
+
+def _chain_element_tables(console: Console, result: CountryChain) -> None:
+    table = _narrow_table("By element: balance at separation (t REO)", (
+        ("Element", False), ("Mined", True), ("Separated", True), ("Demand", True),
+        ("Imports", True), ("Import\nshare", True), ("Surplus", True)))
+    for r in result.elements.itertuples(index=False):
+        table.add_row(*map(_cell, (_element_label(r.element), _num(r.mined), _num(r.separated),
+                      _num(r.demand), _num(r.imports), fmt_pct(r.dependence),
+                      _num(r.surplus))))
+    console.print(table)
+    table = _narrow_table("By element: what the surplus is worth, what limits it", (
+        ("Element", False), ("Surplus value (M USD)", True), ("Share of ore value", True),
+        ("Bottleneck", False)))
+    for r in result.elements.itertuples(index=False):
+        value = r.surplus_value if _blank(r.surplus_value) else float(r.surplus_value) / 1e6
+        table.add_row(*map(_cell, (_element_label(r.element), _num(value),
+                                   fmt_pct(r.revenue_share),
+                                   str(r.bottleneck) or "-")))
+    console.print(table)
+    if POOLED_ELEMENTS in set(result.elements["element"]):
+        console.print(f"{_POOLED}: every element whose demand is not broken down, pooled "
+                      "(the rows above included).", highlight=False)
+
+
+def _end_of_life_table(console: Console, result: CountryChain) -> None:
+    if result.end_of_life is None:
+        return
+    table = _narrow_table(
+        f"Magnets in use and at end of life, {_cell(result.year)} (t magnet)",
+        (("Product", False), ("Share", True), ("Inflow", True), ("In use", True),
+         ("End of life", True), ("Recycled", True)))
+    for r in result.end_of_life.products.itertuples(index=False):
+        table.add_row(*map(_cell, (str(r.product), fmt_pct(r.share), _num(r.inflow),
+                                   _num(r.stock), _num(r.end_of_life), _num(r.recycled))))
+    console.print(table)
 
 
 def emit_plan(result: Plan, name: str) -> None:
