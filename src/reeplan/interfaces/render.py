@@ -312,8 +312,8 @@ def _chain_element_tables(console: Console, result: CountryChain) -> None:
     table = _narrow_table("By element: what the surplus is worth, what limits it", (
         ("Element", False), ("Surplus value (M USD)", True), ("Share of ore value", True),
         ("Bottleneck", False)))
-    for r in result.elements.itertuples(index=False):
-        value = r.surplus_value if _blank(r.surplus_value) else float(r.surplus_value) / 1e6
+    musd = result.elements["surplus_value"] / 1e6
+    for r, value in zip(result.elements.itertuples(index=False), musd, strict=True):
         table.add_row(*map(_cell, (_element_label(r.element), _num(value),
                                    fmt_pct(r.revenue_share),
                                    str(r.bottleneck) or "-")))
