@@ -17,6 +17,9 @@ __all__ = [
     "CONFIDENCE_LEVELS",
     "MARKETS",
     "PARTNER_IDS",
+    "POOLED_ELEMENTS",
+    "SELF_SUFFICIENCY_STAGES",
+    "SINGLE_COUNTRY_PARTNERS",
     "TARGET_KINDS",
     "Confidence",
     "Market",
@@ -63,9 +66,14 @@ PartnerId = Literal["CHN", "WEST", "OTHER"]
 """Trading partners: China; the West (the countries sanctioning Russia, order 430-r, and
 their allies); every other country (third countries such as Kazakhstan, the UAE, Turkey)."""
 PARTNER_IDS: tuple[PartnerId, ...] = get_args(PartnerId)
+SELF_SUFFICIENCY_STAGES: tuple[PlanStage, ...] = ("mining", "separation", "recycling")
+"""Stages a ``self_sufficiency`` target can measure, each in t REO (see
+:func:`reeplan.optimize.expressions.domestic_reo`)."""
+SINGLE_COUNTRY_PARTNERS: tuple[PartnerId, ...] = ("CHN",)
+"""Partners that are one country (the others are groups of countries)."""
 
 TargetKind = Literal["output", "output_multiple", "import_share", "self_sufficiency",
-                     "output_value"]
+                     "output_value", "supplier_share"]
 """Kinds of roadmap target; :mod:`reeplan.optimize.targets` holds the rule of each."""
 TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 

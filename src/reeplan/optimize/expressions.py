@@ -11,13 +11,14 @@ from __future__ import annotations
 import xarray as xr
 
 from reeplan.domain import Recipe
-from reeplan.optimize.lp import LinearProgram, Param, Term
+from reeplan.optimize.lp import LinearProgram, Param, Term, Var
 from reeplan.optimize.params import oxide_price
 from reeplan.types import PlanStage
 
 __all__ = [
     "MUSD",
     "consumption_reo",
+    "domestic_reo",
     "magnet_oxide",
     "mine_feed",
     "output_value",
@@ -76,17 +77,46 @@ ElementGroup = str
 """``"all"`` rare earths or the ``"magnet"`` elements (those of the magnet recipe)."""
 
 
-def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all") -> list[Term]:
+def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
+               partner: str | None = None) -> list[Term]:
     """Imports or exports (``flow``) of rare-earth products [t REO/yr].
 
     Oxide, metal over its factor, magnets by their oxide content; for the magnet group
-    only the recipe's elements.
+    only the recipe's elements; with ``partner``, trade with that partner only.
     """
     v, p = lp.variables, lp.params
-    pick = p["in_recipe"].astype(float) if group == "magnet" else 1.0
-    return [v[f"{flow}_oxide"].term(pick).sum("partner", "element"),
-            (v[f"{flow}_metal"].term(pick / p["metal_per_oxide"])).sum("partner", "element"),
-            v[f"{flow}_magnet"].term(magnet_oxide(p)).sum("partner")]
+
+    def pick(name: str) -> Var:
+        return v[name] if partner is None else v[name].sel(partner=[partner])
+
+    share = p["in_recipe"].astype(float) if group == "magnet" else 1.0
+    return [pick(f"{flow}_oxide").term(share).sum("partner", "element"),
+            pick(f"{flow}_metal").term(share / p["metal_per_oxide"]).sum("partner", "element"),
+            pick(f"{flow}_magnet").term(magnet_oxide(p)).sum("partner")]
+
+
+def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all"
+                 ) -> list[Term]:
+    """What the country itself supplies at ``stage`` [t REO/yr], over year.
+
+    ``mining``: ore mined (t REO, kept or exported); ``separation``: oxide separated;
+    ``recycling``: metal recovered from scrap, in oxide equivalent. For the magnet group,
+    only the recipe's elements (mined and separated by the ore's distribution).
+    """
+    p = lp.params
+    if stage == "recycling":
+        recovered = stage_output(lp, "recycling") * (
+            p["recipe_share"] * p["recycling_recovery"] / p["metal_per_oxide"])
+        return [recovered.sum("element")]
+    if group == "magnet":
+        pick = p["in_recipe"].astype(float)
+        if stage == "mining":
+            mines = list(p["mine"].values)
+            prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
+            return [prod.term(p["distribution"] * pick).sum("mine", "element")]
+        return [(t * (p["oxide_per_mined"] * p["distribution"] * pick)).sum("mine", "element")
+                for t in mine_feed(lp)]
+    return [stage_output(lp, stage)]
 
 
 def consumption_reo(params: Param, group: ElementGroup = "all") -> xr.DataArray:

@@ -17,6 +17,7 @@ import xarray as xr
 
 from reeplan.optimize.expressions import (
     MUSD,
+    mine_feed,
     recipe_arrays,
     separated_oxide,
     stage_ids,
@@ -223,6 +224,9 @@ def define_separation(lp: LinearProgram) -> None:
         lp.add_constraints("separation_feed", [stage_output(lp, "separation"),
                                                *[-t for t in separated]], "==", 0.0,
                            _coords(p, "year"))
+    elif mines:  # nothing at home separates ore: all of it leaves as concentrate
+        lp.add_constraints("unseparated_ore", [t.sum("mine") for t in mine_feed(lp)], "==",
+                           0.0, _coords(p, "year"))
     v = lp.variables
     terms = [v["import_oxide"].sum("partner"), -v["export_oxide"].sum("partner"),
              -stock.term(), -metal_in.term(), -other_use.term()]

@@ -20,7 +20,8 @@ from reeplan.types import PlanStage, Technology
 __all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "Target",
            "TargetKind"]
 
-TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value"]
+TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value",
+                     "supplier_share"]
 """Target kinds the model knows (``output_multiple`` becomes ``output`` when assembled)."""
 
 DEFAULT_UNMET_PENALTY = 1e7
@@ -156,6 +157,10 @@ class Target:
     measure, elements
         For ``import_share``: gross imports or imports net of exports; of all rare earths
         or of the magnet elements only (the recipe's, magnets by their content).
+        ``elements`` also for ``self_sufficiency`` and ``supplier_share``.
+    partner
+        For ``supplier_share``: the partner (one country) whose share of consumption is
+        capped.
     penalty
         Cost of each unit short [USD per t, or USD per USD for ``output_value``]; stated
         in the scenario.
@@ -169,6 +174,7 @@ class Target:
     penalty: float = 1e6
     measure: Literal["gross", "net"] = "gross"
     elements: Literal["all", "magnet"] = "all"
+    partner: str = ""
 
 
 @dataclass(frozen=True)

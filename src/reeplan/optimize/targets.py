@@ -19,6 +19,7 @@ from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.expressions import (
     MUSD,
     consumption_reo,
+    domestic_reo,
     output_value,
     stage_output,
     traded_reo,
@@ -74,6 +75,7 @@ _UPSTREAM: Mapping[str, tuple[PlanStage, ...]] = {
 """A stage and the stages that feed it: where a miss of its output may come from."""
 
 
+
 def _per_year(q: Param, value: float, t: Target) -> xr.DataArray:
     return xr.full_like(q["discount"], value)
 
@@ -107,10 +109,19 @@ RULES: Mapping[str, TargetRule] = {
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
         lambda t: ("separation", "metal", "magnet")),
     "self_sufficiency": TargetRule(
-        "self_sufficiency", "domestic separated oxide at least the value [fraction] of "
-        "consumption [t REO]", ">=", lambda lp, t: [stage_output(lp, "separation")],
-        _share_of_consumption, "t REO/yr of domestic oxide", 1.0, _fraction,
-        lambda t: ("mining", "separation")),
+        "self_sufficiency", "domestic supply at the target's stage (ore mined, oxide "
+        "separated, or metal recycled, in t REO) at least the value [fraction] of "
+        "consumption [t REO] of the target's elements", ">=",
+        lambda lp, t: domestic_reo(lp, t.stage, t.elements),
+        _share_of_consumption, "t REO/yr of domestic supply", 1.0, _fraction,
+        lambda t: _UPSTREAM[t.stage]),
+    "supplier_share": TargetRule(
+        "supplier_share", "imports from one partner country of all rare-earth products "
+        "(oxide, metal and magnets, in t REO) at most the value [fraction] of consumption of "
+        "the target's elements", "<=",
+        lambda lp, t: traded_reo(lp, "import", t.elements, partner=t.partner),
+        _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
+        lambda t: ("mining", "separation", "metal", "magnet", "recycling")),
     "output_value": TargetRule(
         "output_value", "domestic output worth at least the value [USD/yr] at reference "
         "prices, each stage's value added counted once", ">=",

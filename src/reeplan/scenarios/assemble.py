@@ -8,6 +8,7 @@ candidate) or from the fact base; references the fact base cannot resolve raise 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,7 +34,7 @@ from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
 from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
-from reeplan.types import MARKETS
+from reeplan.types import MARKETS, SINGLE_COUNTRY_PARTNERS
 
 __all__ = ["assemble", "check_references"]
 
@@ -207,7 +208,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
-        targets=tuple(_target(t, scenario, facts) for t in scenario.targets),
+        targets=_targets(scenario, facts),
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
         budget=None if scenario.budget_musd_per_year is None
@@ -269,11 +270,26 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
                      min_size=c.min_size_t, unassigned=rest, region=c.region)
 
 
+def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:
+    """The scenario's targets; a ``supplier_share`` one becomes one target per partner."""
+    found: list[Target] = []
+    for t in scenario.targets:
+        target = _target(t, scenario, facts)
+        if t.kind != "supplier_share":
+            found.append(target)
+            continue
+        partners = t.partners or [p for p in sorted(scenario.policy.partners)
+                                  if p in SINGLE_COUNTRY_PARTNERS]
+        if not partners:
+            raise ReeplanError(f"target '{t.id}': supplier_share caps imports from one "
+                               f"country, and the scenario has no single-country partner "
+                               f"(policy.partners: {', '.join(SINGLE_COUNTRY_PARTNERS)})")
+        found += [replace(target, id=f"{t.id}_{p}", partner=p) for p in partners]
+    return tuple(found)
+
+
 def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     penalty = t.penalty if t.penalty is not None else DEFAULT_PENALTY[t.kind]
-    if t.kind == "self_sufficiency" and t.stage != "separation":
-        raise ReeplanError(f"target '{t.id}': self_sufficiency is measured on separated oxide; "
-                           f"stage '{t.stage}' is not supported yet (give stage: separation)")
     if t.kind == "output_multiple":  # "triple by 2030": an output target in tonnes
         base = t.baseline_t if t.baseline_t is not None else _mine_output(facts, scenario, t)
         return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)

@@ -39,7 +39,15 @@ from pydantic import (
 from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reeplan.errors import DataValidationError, Problem
-from reeplan.types import Market, PartnerId, PlanStage, TargetKind, Technology
+from reeplan.types import (
+    SELF_SUFFICIENCY_STAGES,
+    SINGLE_COUNTRY_PARTNERS,
+    Market,
+    PartnerId,
+    PlanStage,
+    TargetKind,
+    Technology,
+)
 
 __all__ = ["DEFAULT_PENALTY", "MAX_BYTES", "MAX_DEPTH", "MAX_EXTENDS", "MAX_MAGNITUDE",
            "MAX_VALUES", "CandidateSpec", "PartnerSpec", "Scenario", "TargetSpec",
@@ -63,13 +71,13 @@ planner's coefficients in the range a double-precision LP solver handles."""
 
 DEFAULT_PENALTY: dict[TargetKind, float] = {
     "output": 1e7, "output_multiple": 1e7, "import_share": 1e7, "self_sufficiency": 1e7,
-    "output_value": 10.0}
+    "output_value": 10.0, "supplier_share": 1e7}
 """Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
 price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
 USD of value."""
 
 _ELEMENT = re.compile(r"[A-Z][a-z]?")
-_FRACTION_KINDS = ("import_share", "self_sufficiency")
+_FRACTION_KINDS = ("import_share", "self_sufficiency", "supplier_share")
 
 
 def _bounded(x: float) -> float:
@@ -116,16 +124,18 @@ class TargetSpec(_Spec):
     """What the target measures (see the rules in `reeplan.optimize.targets`)."""
     value: NonNegative
     """t/yr for ``output``; a multiple of ``baseline_t`` for ``output_multiple`` ("triple":
-    3); a fraction of consumption for ``import_share`` (at most) and ``self_sufficiency``
-    (at least), so at most 1; M USD/yr for ``output_value``."""
+    3); a fraction of consumption for ``import_share`` and ``supplier_share`` (at most) and
+    ``self_sufficiency`` (at least), so at most 1; M USD/yr for ``output_value``."""
     baseline_t: NonNegative | None = None
     """``output_multiple``: the output it multiplies [t/yr]; by default, for the mining
     stage, the country's mine output in the year before the horizon (production table)."""
     year: Year
     """First year the target applies."""
     stage: PlanStage = "separation"
-    """For ``output``: which stage's product counts; ``self_sufficiency`` counts separated
-    oxide."""
+    """For ``output``: which stage's product counts. For ``self_sufficiency``: ``mining``
+    (ore mined, t REO), ``separation`` (oxide separated) or ``recycling`` (metal recovered
+    from scrap, in t REO), e.g. the EU Critical Raw Materials Act's 10% extracted, 40%
+    processed and 25% recycled."""
     penalty: Number | None = Field(default=None, gt=0)
     """Cost of each unit short [USD per t, or USD per USD of value]; by default
     :data:`DEFAULT_PENALTY` for the target's kind."""
@@ -135,14 +145,30 @@ class TargetSpec(_Spec):
     """For ``import_share``: ``gross`` imports / consumption, or ``net``: max(imports -
     exports, 0) / consumption."""
     elements: Literal["all", "magnet"] = "all"
-    """For ``import_share``: all rare earths, or the magnet elements only (the magnet
-    recipe's Nd, Pr, Dy, Tb, magnets traded counted by their content)."""
+    """For ``import_share``, ``self_sufficiency`` and ``supplier_share``: all rare earths,
+    or the magnet elements only (the magnet recipe's Nd, Pr, Dy, Tb, magnets traded counted
+    by their content)."""
+    partners: list[PartnerId] = Field(default_factory=list)
+    """For ``supplier_share``: the partners capped, each a single country (``CHN``); by
+    default every single-country partner of the scenario. ``WEST`` and ``OTHER`` are groups
+    of countries, not one third country, so they cannot be named."""
 
     @model_validator(mode="after")
     def _fraction_at_most_one(self) -> TargetSpec:
         if self.kind in _FRACTION_KINDS and self.value > 1:
             raise _keyed("value", f"{self.value:g} is above 1; {self.kind} is a fraction "
                                   f"of consumption (0.48 for 48%), at most 1")
+        if self.kind == "self_sufficiency" and self.stage not in SELF_SUFFICIENCY_STAGES:
+            raise _keyed("stage", f"self_sufficiency measures "
+                                  f"{', '.join(SELF_SUFFICIENCY_STAGES)} (in t REO), not "
+                                  f"stage '{self.stage}'")
+        groups = [p for p in self.partners if p not in SINGLE_COUNTRY_PARTNERS]
+        if groups:
+            raise _keyed("partners", f"{', '.join(groups)} is a group of countries; a "
+                                     f"supplier_share cap is on one third country (e.g. CHN)")
+        if self.partners and self.kind != "supplier_share":
+            raise _keyed("partners", f"only a supplier_share target names partners, not "
+                                     f"{self.kind}")
         return self
 
 

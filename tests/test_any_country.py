@@ -1,0 +1,99 @@
+"""Any country, or a clear no: supplier concentration, self-sufficiency by stage, country
+groups and ownership statements (issue 11, point 7), each checked by hand."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from reeplan.domain import Recipe, StageChain
+from reeplan.interfaces.cli import app
+from reeplan.optimize import Candidate, Partner, Problem, Target, solve
+
+YEARS = (2025, 2026)
+ROOT = Path(__file__).parent.parent
+
+
+def _importer(*partners: Partner, mine: Candidate | None = None) -> Problem:
+    """One element (Nd), 100 t REO/yr of oxide demand, nothing at home but ``mine``."""
+    cands = (mine,) if mine is not None else ()
+    return Problem(years=YEARS, elements=("Nd",), candidates=cands, partners=partners,
+                   recipe=Recipe("t", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+                   oxide_price={"Nd": 10_000.0}, metal_price={"Nd": 20_000.0},
+                   magnet_price=50_000.0, magnet_demand={},
+                   other_demand=dict.fromkeys(YEARS, 100.0), discount_rate=0.0,
+                   chain=StageChain.ideal())
+
+
+def test_a_supplier_share_cap_moves_imports_to_the_next_supplier() -> None:
+    """CHN sells at 10,000 USD/t, OTHER at 15% more. Uncapped, all 100 t come from CHN;
+    capped at 65% of consumption (the CRMA's single-country benchmark), 65 t come from CHN
+    and 35 t from OTHER: the cost rises by 35 x 1,500 = 52,500 USD a year."""
+    chn, other = Partner("CHN"), Partner("OTHER", buy_premium=0.15)
+    free = solve(_importer(chn, other))
+    capped = solve(replace(_importer(chn, other), targets=(
+        Target("crma_65_CHN", "supplier_share", 0.65, 2025, partner="CHN"),)))
+    imports = capped.solution["import_oxide"].sel(element="Nd", year=2025).to_series()
+    assert free.solution["import_oxide"].sel(partner="CHN", element="Nd").values.tolist() \
+        == pytest.approx([100, 100])
+    assert imports["CHN"] == pytest.approx(65) and imports["OTHER"] == pytest.approx(35)
+    assert capped.cost - free.cost == pytest.approx(2 * 35 * 1_500, rel=1e-9)
+    assert bool(capped.targets["met"].all())
+    assert capped.targets["achieved"].tolist() == pytest.approx([0.65, 0.65])
+
+
+def test_self_sufficiency_at_the_mining_stage_counts_ore_mined() -> None:
+    """A mine costing 30,000 USD per t REO to run (dearer than imports) idles, unless 10% of
+    consumption must be mined at home (the CRMA extraction benchmark): then it mines
+    exactly 10 t REO a year and exports them as concentrate."""
+    mine = Candidate("mine", "mining", existing=50, max_capacity=50, capex=0, opex=30_000,
+                     lead_time=0, distribution={"Nd": 1.0})
+    p = _importer(Partner("CHN"), mine=mine)
+    idle = solve(p)
+    held = solve(replace(p, targets=(Target("extract_10", "self_sufficiency", 0.10, 2025,
+                                            "mining"),)))
+    assert idle.solution["prod"].sel(candidate="mine").values.tolist() == pytest.approx([0, 0])
+    assert held.solution["prod"].sel(candidate="mine").values.tolist() == \
+        pytest.approx([10, 10])
+    assert bool(held.targets["met"].all())
+
+
+def _scenario(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+_BASE = """\
+name: t
+country: {country}
+horizon: {{start: 2025, end: 2027}}
+demand: {{consumption_t_reo: 1000, source: demand_growth_ru}}
+targets: [{target}]
+policy:
+  partners:
+    CHN: {{}}
+candidates:
+{candidates}
+"""
+
+
+@pytest.mark.parametrize(("target", "says"), [
+    ("{id: c, kind: supplier_share, value: 0.65, year: 2026, partners: [WEST]}",
+     "WEST is a group of countries"),
+    ("{id: c, kind: self_sufficiency, value: 0.4, year: 2026, stage: metal}",
+     "self_sufficiency measures mining, separation, recycling"),
+    ("{id: c, kind: import_share, value: 0.4, year: 2026, partners: [CHN]}",
+     "only a supplier_share target names partners"),
+])
+def test_a_target_the_model_cannot_measure_is_exit_2(tmp_path: Path, target: str,
+                                                     says: str) -> None:
+    cands = ("  sep: {stage: separation, max_capacity_t: 100, capex_usd_per_tpa: 1, "
+             "opex_usd_per_t: 1, lead_time_years: 1, source: generic_costs_ru}")
+    path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=cands))
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output
