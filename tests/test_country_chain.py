@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from reeplan.data import FactBase
+from reeplan.errors import ReeplanError
 from reeplan.flows.country import OTHER, country_chain
 from reeplan.interfaces.cli import app
 
@@ -91,13 +92,20 @@ def test_chain_command_table_prints_stages_and_surplus() -> None:
     assert "2,500" in res.stdout
 
 
-def test_several_producing_deposits_need_a_mix() -> None:
-    res = runner.invoke(app, ["chain", "--country", "CHN", "--year", "2024"])
-    assert res.exit_code == 2
-    assert "--mix" in res.stderr and "Traceback" not in res.output
+def test_several_producing_deposits_take_the_published_mix(facts: FactBase) -> None:
+    """China's 2024 output splits 92.5% Bayan Obo, 7.5% ion-adsorption clays (first-batch
+    quota, Project Blue); --mix overrides it; without a published mix it is exit 2."""
+    res = runner.invoke(app, ["chain", "--country", "CHN", "--year", "2024"],
+                        env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "deposit_mixes table (2024): bayan_obo 92.5%, china_ionic_clay_hree 7.5%" in \
+        res.output
     res = runner.invoke(app, ["chain", "--country", "CHN", "--year", "2024",
                               "--mix", "bayan_obo=0.9", "--mix", "china_ionic_clay_hree=0.1"])
     assert res.exit_code == 0, res.output
+    bare = FactBase({**facts.tables, "deposit_mixes": facts["deposit_mixes"].iloc[0:0]})
+    with pytest.raises(ReeplanError, match="--mix DEPOSIT=SHARE"):
+        country_chain("CHN", 2024, facts=bare)
 
 
 FAC_HEADER = ("facility_id,name,operator,country,region,stage,feed,product,capacity,"

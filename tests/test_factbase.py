@@ -139,7 +139,7 @@ def test_complete_distributions_sum_to_100(facts: FactBase) -> None:
     d = facts.tables["element_distributions"]
     sums = d[d["complete"]].groupby("distribution_id")["value"].sum()
     assert len(sums) > 0
-    assert ((sums > 99.0) & (sums <= 101.0)).all(), sums
+    assert ((sums >= 98.5) & (sums <= 101.0)).all(), sums  # rounding of published tables
 
 
 def test_user_layer_adds_and_replaces_rows(tmp_path: Path, facts: FactBase) -> None:

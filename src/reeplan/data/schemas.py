@@ -259,6 +259,19 @@ class ElementDistributionRow(TableRow):
     note: str | None = None
 
 
+class DepositMixRow(TableRow):
+    """Share of a country's mine output in a year that comes from one deposit."""
+
+    country: Iso3
+    year: Year
+    deposit_id: Ident
+    value: Percent
+    """Share of the country's rare-earth mine output [% of t REO]."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class FacilityRow(TableRow):
     """An existing or announced processing plant at one stage of the chain."""
 
@@ -367,7 +380,8 @@ class PriceRow(TableRow):
 class DemandRow(TableRow):
     """Demand for a set of elements by end use, scenario and year."""
 
-    scope: Iso3
+    scope: Ident
+    """A country (ISO 3166-1 alpha-3, or WLD) or a country group (e.g. EU27)."""
     elements: Text
     """Element symbols covered (semicolon-separated) or a named basket."""
     end_use: Text
@@ -539,6 +553,10 @@ _SPECS = (
                     CrossRef("element", "elements", "symbol"), _src()),
               shares=(ShareRule(("distribution_id",), tolerance=1.0),),
               description="Element shares of total REO per deposit."),
+    TableSpec("deposit_mixes", DepositMixRow, ("country", "year", "deposit_id"),
+              refs=(_country(), CrossRef("deposit_id", "deposits", "deposit_id"), _src()),
+              shares=(ShareRule(("country", "year"), tolerance=0.5),),
+              description="How a country's mine output splits between its deposits."),
     TableSpec("facilities", FacilityRow, ("facility_id",),
               refs=(_country(), CrossRef("feed", "deposits", "deposit_id"), _src()),
               description="Existing and announced plants, by stage."),
@@ -551,7 +569,8 @@ _SPECS = (
               description="Oxide, metal and alloy prices."),
     TableSpec("demand", DemandRow, ("scope", "elements", "end_use", "scenario", "year",
                                     "source_id"),
-              refs=(_country("scope"), _src()), description="Demand by end use."),
+              refs=(CrossRef("scope", "places", "id"), _src()),
+              description="Demand by end use."),
     TableSpec("magnet_composition", MagnetCompositionRow, ("material", "component", "source_id"),
               refs=(_src(),), shares=(ShareRule(("material", "source_id"), tolerance=1.0),),
               description="Composition of NdFeB and SmCo magnets."),

@@ -300,34 +300,49 @@ class Consumption:
     year
         Year of the consumption row used.
     magnet_share
-        Share of rare-earth volume used in magnets [fraction] (the world's: no country
-        breakdown is published).
+        Share of rare-earth volume used in magnets [fraction]: the country's own where it
+        is published (Japan), else the world's.
     source_ids
-        Sources and assumptions behind both figures.
+        Sources and assumptions behind the figures.
+    magnets_t
+        Magnets used [t/yr] where published apart (EU27); ``total`` then excludes them and
+        holds only the compounds and metals used.
     """
 
     total: float
     year: int
     magnet_share: float
     source_ids: frozenset[str]
+    magnets_t: float | None = None
+
+
+MAGNETS_USED = "NdFeB magnets used"
+"""``end_use`` of a demand row giving the magnets a country uses [t magnet/yr]."""
 
 
 def consumption(facts: FactBase, country: str, year: int) -> Consumption | None:
     """Consumption of ``country`` nearest to ``year`` (the later one on a tie), or ``None``.
 
-    The one rule by which ``reeplan chain`` and the planner read consumption.
+    The one rule by which ``reeplan chain`` and the planner read consumption. The magnet
+    share is the country's own row nearest ``year`` if it has one, else the world's (and
+    the assumption that the country splits its use like the world is cited).
     """
     demand = facts["demand"]
-    total = _nearest(demand[(demand["scope"] == country) & (demand["end_use"] == "consumption")
-                            & (demand["unit"] == "t")], year)
-    share = _magnet_share_row(demand, year)
+    here = demand[demand["scope"] == country]
+    total = _nearest(here[(here["end_use"] == "consumption") & (here["unit"] == "t")], year)
+    own = _nearest(here[here["end_use"] == "magnets share of volume"], year)
+    share = own if own is not None else _magnet_share_row(demand, year)
     if total is None or share is None:
         return None
     sources = {str(total["source_id"]), str(share["source_id"])}
-    if country != "WLD":
+    if own is None and country != "WLD":
         sources.add("magnet_share_as_russian_split")
+    magnets = _nearest(here[(here["end_use"] == MAGNETS_USED) & (here["unit"] == "t")], year)
+    if magnets is not None:
+        sources.add(str(magnets["source_id"]))
     return Consumption(float(total["value"]), int(total["year"]),
-                       float(share["value"]) / 100.0, frozenset(sources))
+                       float(share["value"]) / 100.0, frozenset(sources),
+                       None if magnets is None else float(magnets["value"]))
 
 
 def magnet_share(facts: FactBase, year: int) -> tuple[float, str]:

@@ -37,10 +37,11 @@ def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.Dat
     Returns
     -------
     xarray.DataArray
-        Mass fractions of total REO [fraction] along dimension ``element``. A partial
-        distribution (``complete`` false) keeps the share it does not break down in the
-        attribute ``unassigned`` [fraction of TREO], never as an element, so shares stay
-        shares of TREO and mass is conserved.
+        Mass fractions of total REO [fraction] along dimension ``element``. A complete
+        distribution (every element listed) is scaled to sum to 1, as its shares are
+        rounded (Bayan Obo's sum to 99.6%). A partial one (``complete`` false) keeps the
+        share it does not break down in the attribute ``unassigned`` [fraction of TREO],
+        never as an element, so shares stay shares of TREO and mass is conserved.
     """
     rows = table[table["distribution_id"] == distribution_id]
     if rows.empty:
@@ -50,7 +51,10 @@ def distribution_from_table(table: pd.DataFrame, distribution_id: str) -> xr.Dat
     elements = rows["element"].to_list()
     values = list(rows["value"].to_numpy(float) / 100.0)
     rest = 0.0
-    if not bool(rows["complete"].iloc[0]):
+    if bool(rows["complete"].iloc[0]):  # every element listed: rounding spread pro rata
+        total = sum(values)
+        values = [v / total for v in values]
+    else:
         rest = 1.0 - sum(values)
         if rest < -DISTRIBUTION_TOL:
             raise ChainDefinitionError(f"distribution '{distribution_id}' sums to "

@@ -155,7 +155,7 @@ def country_chain(
     trace = _Trace()
     _known_country(facts, country)
     mine_total, chosen = _mine_output(facts, country, year, series, trace)
-    distribution = _feed_distribution(facts, country, deposit_mix, mine_total, trace)
+    distribution = _feed_distribution(facts, country, year, deposit_mix, mine_total, trace)
     elements = _element_table(facts)
     magnet = recipe_as_used(facts, year) if recipe is None else recipe_from_facts(facts, recipe)
     trace.sources.update(magnet.source_ids)
@@ -229,17 +229,21 @@ def _mine_output(facts: FactBase, country: str, year: int, series: str | None,
     return found.value, found.series
 
 
-def _feed_distribution(facts: FactBase, country: str, mix: Mapping[str, float] | None,
-                       mine_total: float, trace: _Trace) -> xr.DataArray:
+def _feed_distribution(facts: FactBase, country: str, year: int,
+                       mix: Mapping[str, float] | None, mine_total: float,
+                       trace: _Trace) -> xr.DataArray:
     deposits = facts["deposits"]
     dists = facts["element_distributions"]
     producing = deposits[(deposits["country"] == country) & (deposits["status"] == "producing")]
     usable = [d for d in producing["deposit_id"] if d in set(dists["deposit_id"])]
-    if mix is None:
-        if len(usable) > 1:
+    if mix is None and len(usable) > 1:
+        mix = _published_mix(facts, country, year, trace)
+        if mix is None:
             raise ReeplanError(f"{country} has several producing deposits with an element "
-                               f"distribution ({', '.join(usable)}); give deposit_mix (CLI: "
-                               f"--mix DEPOSIT=SHARE) to say how mine output splits")
+                               f"distribution ({', '.join(usable)}) and the deposit_mixes "
+                               f"table has no split for it; give deposit_mix (CLI: --mix "
+                               f"DEPOSIT=SHARE) to say how mine output splits")
+    if mix is None:
         mix = {usable[0]: 1.0} if usable else {}
     if not mix:
         if mine_total > 0:
@@ -247,6 +251,26 @@ def _feed_distribution(facts: FactBase, country: str, mix: Mapping[str, float] |
                                f"deposits has an element distribution in the fact base")
         return _empty_distribution(facts)
     return _mixed(facts, dists, mix, trace)
+
+
+def _published_mix(facts: FactBase, country: str, year: int,
+                   trace: _Trace) -> dict[str, float] | None:
+    """The country's deposit mix from the ``deposit_mixes`` table, nearest ``year``."""
+    table = facts["deposit_mixes"]
+    rows = table[table["country"] == country]
+    if rows.empty:
+        return None
+    nearest = int(rows.assign(gap=(rows["year"] - year).abs()).sort_values(
+        ["gap", "year"], ascending=[True, False])["year"].iloc[0])
+    rows = rows[rows["year"] == nearest]
+    total = float(rows["value"].sum())
+    trace.sources.update(str(s) for s in rows["source_id"])
+    trace.notes.append(f"Mine output split between deposits as in the deposit_mixes table "
+                       f"({nearest}): " + ", ".join(f"{d} {v:g}%" for d, v in
+                                                     zip(rows["deposit_id"], rows["value"],
+                                                         strict=True)) + ".")
+    return {str(d): float(v) / total for d, v in zip(rows["deposit_id"], rows["value"],
+                                                     strict=True)}
 
 
 def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],
@@ -302,6 +326,8 @@ def _stage_capacities(
         if not online.empty:
             members[stage] = {str(f): None if pd.isna(c) else float(c) for f, c in
                               zip(online["facility_id"], online["stage_capacity"], strict=True)}
+    capacity[Stage.SEPARATION] = _separated_as_published(facts, country, year,
+                                                         capacity[Stage.SEPARATION], trace)
     trace.sources.update(str(s) for s in plants.loc[plants["counted"], "source_id"])
     for fid, (counted, why) in zip(plants["facility_id"], verdicts, strict=True):
         if not counted and why.startswith("feed"):
@@ -309,6 +335,31 @@ def _stage_capacities(
     cols = ["facility_id", "stage", "feed", "status", "start_year", "stage_capacity",
             "counted", "why"]
     return capacity, members, plants[cols].reset_index(drop=True)
+
+
+def _separated_as_published(facts: FactBase, country: str, year: int, capacity: float | None,
+                            trace: _Trace) -> float | None:
+    """The year's separation: at most the separated output the statistics report.
+
+    A plant's capacity is what it could do; in a past year the chain separates what was
+    reported (USGS: US compounds and metals, 1,300 t REO in 2024), and the rest of the
+    concentrate stays unseparated (exported, as Mountain Pass's went to China).
+    """
+    prod = facts["production"]
+    rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
+                & (prod["metric"] == "refinery_production") & (prod["year"] == year)
+                & (prod["unit"] == "t REO")]
+    if rows.empty or pd.isna(rows["value"].iloc[0]):
+        return capacity
+    row = rows.iloc[0]
+    published = float(row["value"])
+    trace.sources.add(str(row["source_id"]))
+    if capacity is None or published < capacity:
+        trace.notes.append(f"Separation in {year} is the reported output of separated "
+                           f"compounds and metals, {published:,.0f} t REO ({row['series']}); "
+                           f"the rest of the concentrate is not separated at home.")
+        return published
+    return capacity
 
 
 def _counts(r: Any, year: int, feeds: set[str]) -> tuple[bool, str]:
