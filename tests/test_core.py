@@ -480,9 +480,12 @@ def test_output_tables_add_up(path: Path) -> None:
     cost, penalties = discounted_cost_musd(t["costs"])
     assert cost + penalties == pytest.approx(plan.cost / 1e6, rel=1e-6, abs=1e-6)
     d = t["dependence"]
-    assert np.allclose(d["gross_import_share"], d["imports_t_reo"] / d["consumption_t_reo"])
+    assert np.allclose(d["gross_import_share"], d["imports_t_reo"] / d["consumption_t_reo"],
+                       equal_nan=True)
     net = (d["imports_t_reo"] - d["exports_t_reo"]).clip(lower=0) / d["consumption_t_reo"]
-    assert np.allclose(d["net_import_share"], net)
+    assert np.allclose(d["net_import_share"], net, equal_nan=True)
+    unused = d[d["consumption_t_reo"] == 0]  # a share of nothing: no imports either
+    assert (unused["imports_t_reo"] == 0).all() and unused["gross_import_share"].isna().all()
     assert (t["builds"]["capacity_t_per_yr"] > 0).all()
 
 

@@ -191,14 +191,19 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     """Dependence: consumption, imports, exports [t REO] and import shares [fraction].
 
     Gross share = imports / consumption; net share = max(imports - exports, 0) /
-    consumption; all rare-earth products in oxide equivalent, by year: for all rare
-    earths, for each element of the magnet recipe (its use in magnets, with magnets
-    traded counted by their content) and for the magnet elements as a group. Non-magnet
-    uses are not broken down by element, so other elements have no row.
+    consumption; in oxide equivalent, by year. Stage ``all products``: every product
+    traded over all consumption, for all rare earths, for each element of the magnet
+    recipe (its use in magnets, with magnets traded counted by their content) and for the
+    magnet elements as a group. Stages ``oxide``, ``metal`` and ``magnet``: one product's
+    trade over the use of that product at home (oxide used in other uses and in metal
+    making; metal used in alloy; magnets needed). Non-magnet uses are not broken down by
+    element, so other elements have no row.
     """
     q = plan.params
     frames = [_shares(consumption_reo(q), _reo(plan, "import"), _reo(plan, "export"),
                       "all rare earths")]
+    frames += [_shares(use, imports, exports, "all rare earths", stage)
+               for stage, (use, imports, exports) in _stage_flows(plan).items()]
     magnet_elements = [str(e) for e, r in zip(q["element"].values, q["recipe_share"].values,
                                               strict=True) if r > 0]
     group = [_element_flows(plan, e) for e in magnet_elements]
@@ -210,8 +215,29 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     return clean(pd.concat(frames, ignore_index=True))
 
 
+def _stage_flows(plan: Plan) -> dict[str, tuple[xr.DataArray, xr.DataArray, xr.DataArray]]:
+    """Use at home, imports and exports of each traded product [t REO], by year."""
+    s, q = plan.solution, plan.params
+    per_oxide = q["metal_per_oxide"]
+
+    def traded(flow: str, product: str) -> xr.DataArray:
+        amount = s[f"{flow}_{product}"].sum("partner")
+        if product == "magnet":
+            return amount * magnet_oxide(q)
+        total: xr.DataArray = (amount / per_oxide if product == "metal" else amount).sum(
+            "element")
+        return total
+
+    oxide_use = s["other_use"].sum("element") + s["metal_in"].sum("element")
+    metal_use = (s["alloy_use"] / per_oxide).sum("element")
+    magnet_use = q["magnet_demand"] * magnet_oxide(q)
+    return {product: (use, traded("import", product), traded("export", product))
+            for product, use in (("oxide", oxide_use), ("metal", metal_use),
+                                 ("magnet", magnet_use))}
+
+
 def _shares(use: xr.DataArray, imports: xr.DataArray, exports: xr.DataArray,
-            label: str) -> pd.DataFrame:
+            label: str, stage: str = "all products") -> pd.DataFrame:
     df = pd.DataFrame({"consumption_t_reo": use.to_series(),
                        "imports_t_reo": imports.to_series(),
                        "exports_t_reo": exports.to_series()})
@@ -220,7 +246,7 @@ def _shares(use: xr.DataArray, imports: xr.DataArray, exports: xr.DataArray,
     df["net_import_share"] = (df["imports_t_reo"] - df["exports_t_reo"]).clip(lower=0) / c
     df = df.reset_index()
     df.insert(0, "element", label)
-    df.insert(0, "stage", "all products")
+    df.insert(0, "stage", stage)
     return df
 
 
