@@ -97,3 +97,72 @@ def test_a_target_the_model_cannot_measure_is_exit_2(tmp_path: Path, target: str
     res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
     assert res.exit_code == 2, res.output
     assert says in res.output and "Traceback" not in res.output
+
+
+def _offtake(**kw: object) -> Problem:
+    """A mine abroad (WEST) whose Nd concentrate is worth 50% of its oxide (10,000 USD/t),
+    bought at a 10% premium with 100 USD/t freight, separated at home (100 t/yr) for 100
+    t/yr of demand; CHN sells the oxide at 10,000 USD/t."""
+    mine = Candidate("weld", "mining", existing=500, max_capacity=500, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, abroad="WEST")
+    sep = Candidate("sep", "separation", existing=100, max_capacity=100, capex=0,
+                    opex=1_000, lead_time=0)
+    p = _importer(Partner("CHN"), Partner("WEST", buy_premium=0.10, transport_cost=100.0))
+    return replace(p, candidates=(mine, sep), concentrate_share=0.5, **kw)  # type: ignore[arg-type]
+
+
+def test_a_mine_abroad_is_imported_feed_at_the_concentrate_price() -> None:
+    """Concentrate costs 0.5 x 10,000 x 1.1 + 100 = 5,600 USD per t REO and separating it
+    1,000: 6,600 < 10,000 for Chinese oxide, so all 100 t come from the offtake mine. It
+    counts as imports (gross share 100%, all from WEST), not as domestic extraction, and
+    it is never re-exported as concentrate."""
+    from reeplan.reporting.tables import costs_table, dependence_table, flows_table
+
+    plan = solve(_offtake())
+    assert plan.solution["prod"].sel(candidate="weld").values.tolist() == \
+        pytest.approx([100, 100])
+    assert plan.cost == pytest.approx(2 * 100 * (5_600 + 1_000), rel=1e-9)
+    c = costs_table(plan).set_index("year")
+    assert c["imports_musd"].tolist() == pytest.approx([0.55, 0.55])  # 100 t x 5,500
+    assert c["freight_musd"].tolist() == pytest.approx([0.01, 0.01])
+    trade = plan.trade
+    assert set(trade["product"]) == {"concentrate"} and set(trade["partner"]) == {"WEST"}
+    assert set(trade["flow"]) == {"import"}
+    dep = dependence_table(plan)
+    total = dep[(dep["stage"] == "all products") & (dep["element"] == "all rare earths")]
+    assert total["gross_import_share"].tolist() == [1.0, 1.0]
+    mining = flows_table(plan).query("stage == 'mining' and element == 'Nd'")
+    assert mining["production"].tolist() == [0, 0] and mining["imports"].tolist() == [100, 100]
+    held = solve(_offtake(targets=(Target("x", "self_sufficiency", 0.1, 2025, "mining"),)))
+    assert not bool(held.targets["met"].any())  # feed bought abroad is not extraction
+
+
+def test_a_mine_abroad_behind_a_closed_border_produces_nothing() -> None:
+    p = _offtake()
+    blocked = replace(p, partners=(Partner("CHN"), Partner("WEST", blocked=True)))
+    plan = solve(blocked)
+    assert plan.solution["prod"].sel(candidate="weld").values.tolist() == [0, 0]
+    assert plan.solution["import_oxide"].sel(partner="CHN", element="Nd").values.tolist() \
+        == pytest.approx([100, 100])
+
+
+@pytest.mark.parametrize(("mine", "says"), [
+    ("  weld: {stage: mining, deposit: mount_weld, max_capacity_t: 100, capex_usd_per_tpa: 1,"
+     " opex_usd_per_t: 1, lead_time_years: 1, source: generic_costs_ru}",
+     "deposit 'mount_weld' is in AUS, outside RUS: a mine abroad needs ownership"),
+    ("  weld: {stage: mining, deposit: mount_weld, max_capacity_t: 100, capex_usd_per_tpa: 1,"
+     " opex_usd_per_t: 1, lead_time_years: 1, ownership: offtake, supplied_by: WEST,"
+     " source: generic_costs_ru}",
+     "partner 'WEST' is not in policy.partners"),
+    ("  lov: {stage: mining, deposit: lovozero, max_capacity_t: 100, capex_usd_per_tpa: 1,"
+     " opex_usd_per_t: 1, lead_time_years: 1, ownership: state, supplied_by: CHN,"
+     " source: generic_costs_ru}",
+     "deposit 'lovozero' is in RUS, at home"),
+])
+def test_a_mine_abroad_needs_an_ownership_statement(tmp_path: Path, mine: str,
+                                                    says: str) -> None:
+    target = "{id: c, kind: import_share, value: 0.5, year: 2026}"
+    path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=mine))
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output

@@ -19,6 +19,7 @@ __all__ = [
     "MUSD",
     "consumption_reo",
     "domestic_reo",
+    "feed_bought",
     "magnet_oxide",
     "mine_feed",
     "output_value",
@@ -90,9 +91,37 @@ def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
         return v[name] if partner is None else v[name].sel(partner=[partner])
 
     share = p["in_recipe"].astype(float) if group == "magnet" else 1.0
-    return [pick(f"{flow}_oxide").term(share).sum("partner", "element"),
-            pick(f"{flow}_metal").term(share / p["metal_per_oxide"]).sum("partner", "element"),
-            pick(f"{flow}_magnet").term(magnet_oxide(p)).sum("partner")]
+    terms = [pick(f"{flow}_oxide").term(share).sum("partner", "element"),
+             pick(f"{flow}_metal").term(share / p["metal_per_oxide"]).sum("partner",
+                                                                          "element"),
+             pick(f"{flow}_magnet").term(magnet_oxide(p)).sum("partner")]
+    if flow == "import":
+        terms += feed_bought(lp, group, partner)
+    return terms
+
+
+def feed_bought(lp: LinearProgram, group: ElementGroup = "all",
+                partner: str | None = None) -> list[Term]:
+    """Concentrate from mines abroad (equity or offtake) [t REO/yr], over year: imports.
+
+    For the magnet group, the recipe's elements in it; with ``partner``, from that one.
+    """
+    p = lp.params
+    abroad = [str(m) for m, a, c in zip(p["mine"].values, p["mine_abroad"].values,
+                                        _mine_partners(lp), strict=True)
+              if a and (partner is None or c == partner)]
+    if not abroad:
+        return []
+    prod = lp.variables["prod"].sel(candidate=abroad).rename(candidate="mine")
+    if group == "magnet":
+        share = p["distribution"].sel(mine=abroad) * p["in_recipe"].astype(float)
+        return [prod.term(share).sum("mine", "element")]
+    return [prod.sum("mine")]
+
+
+def _mine_partners(lp: LinearProgram) -> list[str]:
+    """The partner each mine's concentrate comes from ('' for a domestic mine)."""
+    return [str(x) for x in lp.params["mine_partner"].values]
 
 
 def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all"
@@ -104,6 +133,7 @@ def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all
     only the recipe's elements (mined and separated by the ore's distribution).
     """
     p = lp.params
+    home = (~p["mine_abroad"]).astype(float)
     if stage == "recycling":
         recovered = stage_output(lp, "recycling") * (
             p["recipe_share"] * p["recycling_recovery"] / p["metal_per_oxide"])
@@ -113,9 +143,13 @@ def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all
         if stage == "mining":
             mines = list(p["mine"].values)
             prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-            return [prod.term(p["distribution"] * pick).sum("mine", "element")]
+            return [prod.term(p["distribution"] * pick * home).sum("mine", "element")]
         return [(t * (p["oxide_per_mined"] * p["distribution"] * pick)).sum("mine", "element")
                 for t in mine_feed(lp)]
+    if stage == "mining":  # extraction at home: mines abroad are imported feed
+        mines = list(p["mine"].values)
+        return [lp.variables["prod"].sel(candidate=mines).rename(candidate="mine").term(
+            home).sum("mine")]
     return [stage_output(lp, stage)]
 
 

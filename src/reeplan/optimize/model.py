@@ -132,21 +132,24 @@ def define_mining(lp: LinearProgram) -> None:
     reference prices times the concentrate share (a realised concentrate price over its
     oxides' value), when any partner is open to buy it.
 
-    Mine output either feeds domestic cracking and separation or leaves as concentrate.
-    All mines together stay within the national reserve; a mine with its own reserve stays
-    within it too.
+    Mine output either feeds domestic cracking and separation or leaves as concentrate;
+    a mine abroad (equity or offtake) only feeds, its concentrate never re-exported. All
+    domestic mines together stay within the national reserve; a mine with its own reserve
+    stays within it too.
     """
     p = lp.params
     mines = list(p["mine"].values)
     if not mines:
         return
-    conc = lp.add_variables("conc_export", _coords(p, "mine", "year"))
+    home = xr.broadcast(~p["mine_abroad"], p["discount"])[0]  # (mine, year)
+    conc = lp.add_variables("conc_export", _coords(p, "mine", "year"), mask=home)
     prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
     lp.add_constraints("conc_export_limit", [conc.term(), -prod.term()], "<=", 0.0,
                        _coords(p, "mine", "year"))
     if np.isfinite(float(p["national_reserve"])):
-        lp.add_constraints("national_reserve", [prod.sum("mine", "year")], "<=",
-                           float(p["national_reserve"]), {})
+        lp.add_constraints("national_reserve",
+                           [prod.term((~p["mine_abroad"]).astype(float)).sum("mine", "year")],
+                           "<=", float(p["national_reserve"]), {})
     reserve = p["reserve"].sel(candidate=mines).rename(candidate="mine")
     bounded = reserve < np.inf
     if bool(bounded.any()):
@@ -343,6 +346,17 @@ def concentrate_price(q: Param) -> xr.DataArray:
     return value
 
 
+def concentrate_cost(q: Param) -> xr.DataArray:
+    """What a tonne of REO in concentrate from a mine abroad costs [USD/t], (mine, year).
+
+    Its oxides at reference prices times the concentrate share, times the supplying
+    partner's premium; 0 for a domestic mine (whose cost is its opex).
+    """
+    value: xr.DataArray = (q["distribution"] * oxide_price(q)).sum("element") \
+        * q["concentrate_value_share"] * q["mine_buy_factor"]
+    return value
+
+
 def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
     """Discounted cost of a tonne of ``product`` bought or sold [M USD/t].
 
@@ -394,3 +408,6 @@ def define_objective(lp: LinearProgram) -> None:
         lp.add_cost(v["shortfall"].term(at()(shortfall_cost)))
     if "conc_export" in v:
         lp.add_cost(v["conc_export"].term(at()(lambda q: -concentrate_price(q))))
+        mines = list(lp.params["mine"].values)
+        bought = v["prod"].sel(candidate=mines).rename(candidate="mine")
+        lp.add_cost(bought.term(at()(lambda q: concentrate_cost(q) + q["mine_freight"])))

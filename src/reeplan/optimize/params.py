@@ -103,8 +103,11 @@ Vars = dict[str, object]
 def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
     years = np.array(p.years)
     lead = np.array([int(c.lead_time) for c in cands])
+    blocked = {q.id for q in p.partners if q.blocked}
     for name in ("existing", "max_capacity", "capex", "opex", "min_size"):
-        ds[name] = ("candidate", [float(getattr(c, name)) for c in cands])
+        shut = name in ("existing", "max_capacity")  # a mine abroad behind a closed border
+        ds[name] = ("candidate", [0.0 if shut and c.abroad in blocked else
+                                  float(getattr(c, name)) for c in cands])
     ds["lead_time"] = ("candidate", lead)
     ds["allowed"] = ("candidate", np.array([c.technology in p.allowed_technology
                                             for c in cands], dtype=bool))
@@ -130,6 +133,19 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
                                     for c in mines]).reshape(len(mines), len(p.elements)))
     buyer = any(not q.blocked for q in p.partners)
     ds["concentrate_share"] = float(p.concentrate_share) if buyer else 0.0
+    known = {q.id: q for q in p.partners}
+    for c in mines:
+        if c.abroad and c.abroad not in known:
+            raise ChainDefinitionError(f"candidate '{c.id}': its concentrate comes from "
+                                       f"partner '{c.abroad}', which the problem does not "
+                                       f"have (partners: {', '.join(known) or 'none'})")
+    ds["mine_abroad"] = ("mine", np.array([bool(c.abroad) for c in mines], dtype=bool))
+    coords["mine_partner"] = ("mine", [c.abroad for c in mines])
+    ds["mine_buy_factor"] = ("mine", [1.0 + known[c.abroad].buy_premium if c.abroad else 0.0
+                                      for c in mines])
+    ds["mine_freight"] = ("mine", [float(known[c.abroad].transport_cost) if c.abroad else 0.0
+                                   for c in mines])
+    ds["concentrate_value_share"] = float(p.concentrate_share)
     ds["oxide_per_mined"] = p.chain.oxide_per_mined
     ds["metal_recovery"] = p.chain.metal_recovery
     ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal

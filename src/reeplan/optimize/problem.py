@@ -62,6 +62,13 @@ class Candidate:
     unassigned
         Mines only: share of the ore's REO the distribution does not break down by element
         [fraction]; it leaves separation as residue.
+    region
+        Where it is, for reports.
+    abroad
+        Mines only: the partner whose deposit it is (an equity or offtake mine abroad);
+        empty for a domestic mine. Its concentrate is imported feed: bought at the
+        concentrate price with the partner's premium and freight, never re-exported,
+        counted as imports and not as domestic extraction.
     """
 
     id: str
@@ -77,6 +84,7 @@ class Candidate:
     min_size: float = 0.0
     unassigned: float = 0.0
     region: str = ""
+    abroad: str = ""
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""

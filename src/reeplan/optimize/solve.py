@@ -143,7 +143,7 @@ class Plan:
     @cached_property
     def trade(self) -> pd.DataFrame:
         """Imports and exports per product, partner, element and year [t] (non-zero)."""
-        return _trade(self.solution)
+        return _trade(self.solution, self.params)
 
     @cached_property
     def targets(self) -> pd.DataFrame:
@@ -383,7 +383,16 @@ _PRODUCTS = {"oxide": ("import_oxide", "export_oxide"), "metal": ("import_metal"
              "magnet": ("import_magnet", "export_magnet")}
 
 
-def _trade(sol: xr.Dataset) -> pd.DataFrame:
+CONCENTRATE_BUYER = "any"
+"""Partner label of concentrate sold: it goes to whichever open partner buys it."""
+
+
+def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
+    """Every product traded [t], by flow, partner, element and year.
+
+    Concentrate counts by the oxides it holds [t REO]: sold from domestic mines (to any
+    open buyer), bought from mines abroad (from their partner).
+    """
     frames = []
     for product, names in _PRODUCTS.items():
         for name in names:
@@ -393,6 +402,21 @@ def _trade(sol: xr.Dataset) -> pd.DataFrame:
             df.insert(0, "flow", name.split("_")[0])
             if "element" not in df:
                 df["element"] = ""
+            frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
+    mines = params["mine"].values
+    if len(mines):
+        dist = params["distribution"]
+        prod = sol["prod"].sel(candidate=list(mines)).rename(candidate="mine")
+        bought = prod.where(params["mine_abroad"], 0.0)
+        partners = params["mine_partner"].to_series()
+        for flow, amount, who in (("export", sol["conc_export"].fillna(0.0), None),
+                                  ("import", bought, partners)):
+            s = (amount * dist).to_series()
+            df = s[s > TOL].rename("tonnes").reset_index()
+            df["partner"] = CONCENTRATE_BUYER if who is None else df["mine"].map(who)
+            df = df.groupby(["partner", "element", "year"])["tonnes"].sum().reset_index()
+            df.insert(0, "product", "concentrate")
+            df.insert(0, "flow", flow)
             frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
     return pd.concat(frames, ignore_index=True)
 

@@ -100,7 +100,8 @@ def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
 RULES: Mapping[str, TargetRule] = {
     "output": TargetRule(
         "output", "domestic output of the target's stage of at least the value [t/yr]",
-        ">=", lambda lp, t: [stage_output(lp, t.stage)], _per_year, "t/yr", 1.0,
+        ">=", lambda lp, t: domestic_reo(lp, "mining") if t.stage == "mining"
+        else [stage_output(lp, t.stage)], _per_year, "t/yr", 1.0,
         lambda lhs, q, t: lhs, lambda t: _UPSTREAM[t.stage]),
     "import_share": TargetRule(
         "import_share", "imports (gross, or net of exports) of all rare-earth products, or of "

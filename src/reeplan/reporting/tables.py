@@ -31,7 +31,7 @@ from reeplan.optimize.expressions import (
     solved_stage_output,
     stage_ids,
 )
-from reeplan.optimize.model import concentrate_price
+from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price
 from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
@@ -95,12 +95,14 @@ def flows_table(plan: Plan) -> pd.DataFrame:
     separated = zero
     if mines:
         prod = s["prod"].sel(candidate=mines).rename(candidate="mine")
-        mined = (q["distribution"] * prod).sum("mine")
-        sold = (q["distribution"] * s["conc_export"]).sum("mine")
-        fed = mined - sold
+        abroad = q["mine_abroad"]
+        mined = (q["distribution"] * prod.where(~abroad, 0.0)).sum("mine")
+        bought = (q["distribution"] * prod.where(abroad, 0.0)).sum("mine")
+        sold = (q["distribution"] * s["conc_export"].fillna(0.0)).sum("mine")
+        fed = mined + bought - sold
         reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
-        rows.append(_rows("mining", UNITS[Stage.MINING], production=mined, exports=sold,
-                          to_next_stage=reached, losses=fed - reached))
+        rows.append(_rows("mining", UNITS[Stage.MINING], production=mined, imports=bought,
+                          exports=sold, to_next_stage=reached, losses=fed - reached))
         separated = reached
     metal_in = s["metal_in"]
     made = metal_in * q["metal_per_oxide"] * q["metal_recovery"]
@@ -163,8 +165,17 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     t = plan.trade.copy()
     q = plan.params
     prices = {p: partner_price(q, p) for p in ("oxide", "metal")}
+    reference = oxide_price(q)
     values = []
     for r in t.itertuples():
+        if r.product == "concentrate":  # its oxides at reference prices, times the share
+            share = float(q["concentrate_share" if r.flow == "export"
+                            else "concentrate_value_share"])
+            factor = 1.0 if r.flow == "export" else float(
+                q["buy_factor"].sel(partner=r.partner))
+            price = float(reference.sel(element=r.element, year=r.year)) * share
+            values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
+            continue
         partner = q.sel(partner=r.partner)
         factor = float(partner["buy_factor"] if r.flow == "import" else partner["sell_factor"])
         if r.product == "magnet":
@@ -184,7 +195,17 @@ def _reo(plan: Plan, flow: str) -> xr.DataArray:
     metal = (s[f"{flow}_metal"] / q["metal_per_oxide"]).sum(["partner", "element"])
     magnets = magnet_oxide(q) * s[f"{flow}_magnet"].sum("partner")
     total: xr.DataArray = oxide + metal + magnets
+    if flow == "import":
+        total = total + _feed_bought(plan).sum("element")
     return total
+
+
+def _feed_bought(plan: Plan) -> xr.DataArray:
+    """Concentrate bought from mines abroad, by element [t REO], over (element, year)."""
+    s, q = plan.solution, plan.params
+    prod = s["prod"].sel(candidate=list(q["mine"].values)).rename(candidate="mine")
+    bought: xr.DataArray = (q["distribution"] * prod.where(q["mine_abroad"], 0.0)).sum("mine")
+    return bought
 
 
 def dependence_table(plan: Plan) -> pd.DataFrame:
@@ -266,6 +287,8 @@ def _element_flows(plan: Plan, element: str) -> tuple[xr.DataArray, xr.DataArray
         total: xr.DataArray = (s[f"{flow}_oxide"].sel(element=element).sum("partner")
                                + s[f"{flow}_metal"].sel(element=element).sum("partner") / f
                                + s[f"{flow}_magnet"].sum("partner") * per_magnet)
+        if flow == "import":
+            total = total + _feed_bought(plan).sel(element=element)
         return total
 
     return use, moved("import"), moved("export")
@@ -286,11 +309,14 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     earned = sum((s[f"export_{p}"] * partner_price(q, p) * q["sell_factor"])
                  .sum(["partner", "element"]) for p in ("oxide", "metal"))
     earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
-    earned = earned + (s["conc_export"] * concentrate_price(q)).sum("mine")
+    earned = earned + (s["conc_export"].fillna(0.0) * concentrate_price(q)).sum("mine")
+    mines = list(q["mine"].values)
+    bought = s["prod"].sel(candidate=mines).rename(candidate="mine")
+    paid = paid + (bought * concentrate_cost(q)).sum("mine")
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"]
-    freight = (moved * q["freight"]).sum("partner")
+    freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine")
     penalties = penalty_cost(s, q)
     df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
                        "imports_musd": (paid / MUSD).to_series(),

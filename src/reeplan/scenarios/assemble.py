@@ -69,9 +69,10 @@ def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
 
 def _check_country_and_elements(scenario: Scenario, facts: FactBase,
                                 bad: Callable[[str, str], None]) -> None:
-    if scenario.country not in set(facts["countries"]["iso3"]):
+    groups = set(facts["country_groups"]["group"])
+    if scenario.country not in set(facts["countries"]["iso3"]) | groups:
         bad("country", f"unknown country '{scenario.country}'; expected an ISO 3166 alpha-3 "
-                       f"code")
+                       f"code or a country group ({', '.join(sorted(groups))})")
     elements = set(facts["elements"]["symbol"])
     for pid, partner in scenario.policy.partners.items():
         for e in partner.export_caps_t:
@@ -124,17 +125,50 @@ def _check_sources(scenario: Scenario, facts: FactBase,
                 bad(key, f"'{s.strip()}' is not a known source, assumption or claim id")
 
 
+def domestic_countries(facts: FactBase, country: str) -> set[str]:
+    """The countries a plan for ``country`` counts as home: it, or a group's members."""
+    groups = facts["country_groups"]
+    members = set(groups.loc[groups["group"] == country, "iso3"])
+    return members or {country}
+
+
 def _check_candidates(scenario: Scenario, facts: FactBase,
                       bad: Callable[[str, str], None]) -> None:
-    deposits = set(facts["deposits"]["deposit_id"])
+    deposits = facts["deposits"].set_index("deposit_id")["country"]
     distributed = set(facts["element_distributions"]["deposit_id"])
+    home = domestic_countries(facts, scenario.country)
     for cid, c in scenario.candidates.items():
-        if c.stage == "mining" and c.deposit not in deposits:
-            bad(f"candidates.{cid}.deposit", f"unknown deposit '{c.deposit}'; a mine needs "
-                                             f"a fact-base deposit")
-        elif c.stage == "mining" and c.deposit not in distributed:
-            bad(f"candidates.{cid}.deposit", f"deposit '{c.deposit}' has no element "
-                                             f"distribution in the fact base")
+        key = f"candidates.{cid}"
+        if c.stage != "mining" and (c.ownership or c.supplied_by):
+            bad(f"{key}.ownership", "only a mine abroad takes ownership and supplied_by; "
+                                    "plants abroad (toll processing) are not modelled")
+        if c.stage != "mining":
+            continue
+        if c.deposit not in deposits.index:
+            bad(f"{key}.deposit", f"unknown deposit '{c.deposit}'; a mine needs a fact-base "
+                                  f"deposit")
+            continue
+        if c.deposit not in distributed:
+            bad(f"{key}.deposit", f"deposit '{c.deposit}' has no element distribution in "
+                                  f"the fact base")
+        _check_abroad(key, c, str(deposits[str(c.deposit)]), scenario, home, bad)
+
+
+def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, home: set[str],
+                  bad: Callable[[str, str], None]) -> None:
+    """A mine abroad states its ownership and supplier; a mine at home states neither."""
+    partners = scenario.policy.partners
+    if where in home and (c.ownership or c.supplied_by):
+        bad(f"{key}.ownership", f"deposit '{c.deposit}' is in {where}, at home: ownership "
+                                f"and supplied_by are for mines abroad")
+    elif where not in home and not (c.ownership and c.supplied_by):
+        bad(f"{key}.ownership", f"deposit '{c.deposit}' is in {where}, outside "
+                                f"{scenario.country}: a mine abroad needs ownership (the "
+                                f"equity or offtake that gives the country its concentrate) "
+                                f"and supplied_by (the partner it comes from)")
+    elif c.supplied_by and c.supplied_by not in partners:
+        bad(f"{key}.supplied_by", f"partner '{c.supplied_by}' is not in policy.partners "
+                                  f"({', '.join(partners) or 'none'})")
     for name in scenario.remove_candidates:
         if name not in scenario.candidates:
             bad("remove_candidates", f"unknown candidate '{name}'")
@@ -183,9 +217,13 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     price_sources |= conc.sources
     per_magnet = chain.oxide_per_magnet(recipe, factors)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
-    total, share, demand_sources = _consumption(scenario, facts)
+    total, share, magnets, demand_sources = _consumption(scenario, facts)
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
-    magnet_demand = {y: total * share / per_magnet * g * _rare_earth_part(scenario, y)
+    if magnets is None:  # magnets are the share of consumption that goes into them
+        magnets, others = total * share / per_magnet, total * (1 - share)
+    else:  # magnets published apart: the consumption is of compounds and metals only
+        others = total
+    magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
         | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]}
@@ -205,7 +243,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         oxide_price={e: oxide.get(e, 0.0) for e in elements},
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand=magnet_demand,
-        other_demand={y: total * (1 - share) * g for y, g in zip(years, growth, strict=True)},
+        other_demand={y: others * g for y, g in zip(years, growth, strict=True)},
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
         targets=_targets(scenario, facts),
@@ -267,7 +305,8 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
             rest = unassigned_share(d)
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
-                     min_size=c.min_size_t, unassigned=rest, region=c.region)
+                     min_size=c.min_size_t, unassigned=rest, region=c.region,
+                     abroad=c.supplied_by or "")
 
 
 def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:
@@ -328,20 +367,22 @@ def _rare_earth_part(scenario: Scenario, year: int) -> float:
     return 1.0 - d.rare_earth_free_share if year >= start else 1.0
 
 
-def _consumption(scenario: Scenario, facts: FactBase) -> tuple[float, float, set[str]]:
-    """Consumption [t REO/yr] in the first planning year, its magnet share, and sources.
+def _consumption(scenario: Scenario, facts: FactBase
+                 ) -> tuple[float, float, float | None, set[str]]:
+    """Consumption [t REO/yr], magnet share, magnets used [t/yr] (or None), sources.
 
-    The same rule ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`).
+    Consumption in the first planning year; magnets where published apart. The same rule
+    ``reeplan chain`` reads (:func:`reeplan.data.selection.consumption`).
     """
     year = scenario.demand.consumption_year or scenario.horizon.start
     found = consumption(facts, scenario.country, year)
     if scenario.demand.consumption_t_reo is not None:
         share, source = magnet_share(facts, year)
-        return scenario.demand.consumption_t_reo, share, {source}
+        return scenario.demand.consumption_t_reo, share, None, {source}
     if found is None:
         raise ReeplanError(f"no rare-earth consumption for {scenario.country} in the demand "
                            f"table; give demand.consumption_t_reo in the scenario")
-    return found.total, found.magnet_share, set(found.source_ids)
+    return found.total, found.magnet_share, found.magnets_t, set(found.source_ids)
 
 
 def _reserve(facts: FactBase, scenario: Scenario) -> float | None:

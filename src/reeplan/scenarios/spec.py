@@ -223,6 +223,13 @@ class CandidateSpec(_Spec):
     """Mines: the fact-base deposit whose element distribution the ore follows."""
     region: str = ""
     """Where in the country it is (e.g. Murmansk, Yakutia, Perm), for reports."""
+    ownership: str | None = None
+    """Mines of a deposit outside the planning country (or group): the equity or offtake
+    that puts their concentrate at the country's disposal (e.g. "Lynas offtake agreement,
+    2024"), with ``supplied_by``; without it such a mine is an error."""
+    supplied_by: PartnerId | None = None
+    """Mines abroad: the partner the concentrate comes from (its terms, blocks and freight
+    apply, and it counts as imported feed in dependence and supplier shares)."""
     source: str
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
