@@ -166,3 +166,46 @@ def test_a_mine_abroad_needs_an_ownership_statement(tmp_path: Path, mine: str,
     res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
     assert res.exit_code == 2, res.output
     assert says in res.output and "Traceback" not in res.output
+
+
+SCENARIOS = ROOT / "scenarios"
+
+
+def test_the_eu_plan_states_the_crma_benchmarks_and_why_it_misses_them() -> None:
+    """Regulation (EU) 2024/1252, Art. 5: 10% extracted, 40% processed, 25% recycled, at
+    most 65% from one third country, by 2030. The EU has no rare-earth mine, so extraction
+    is missed with that reason; feed bought abroad is processed but not extraction."""
+    from reeplan import run_plan
+
+    plan = run_plan(SCENARIOS / "eu-crma-2030.yaml")
+    kinds = plan.targets.drop_duplicates("target").set_index("target")["kind"].to_dict()
+    assert kinds == {"crma_extraction_10": "self_sufficiency",
+                     "crma_processing_40": "self_sufficiency",
+                     "crma_recycling_25": "self_sufficiency",
+                     "crma_single_country_65_CHN": "supplier_share"}
+    assert {t.value for t in plan.problem.targets} == {0.10, 0.40, 0.25, 0.65}
+    assert "eu_crma_2024" in set(plan.provenance.sources)
+    extraction = plan.targets[plan.targets["target"] == "crma_extraction_10"]
+    assert not bool(extraction["met"].any())
+    assert extraction["achieved"].max() == 0  # not a tonne mined in the EU
+    assert any("no mining candidate exists at home" in m for m in plan.missed)
+    single = plan.targets[plan.targets["target"] == "crma_single_country_65_CHN"]
+    assert bool(single["met"].all()) and single["achieved"].max() <= 0.65 + 1e-9
+    trade = plan.trade
+    assert set(trade.loc[trade["product"] == "concentrate", "partner"]) == {"WEST"}
+
+
+def test_the_usa_plan_makes_magnets_and_sells_none_to_china() -> None:
+    """Mountain Pass runs at its 45,000 t; magnets are made at home from 2026 and none is
+    sold to China (it buys none: china_buys_no_magnets); 10,000 t/yr by 2028 is out of
+    reach as new plants ramp up, and reached later."""
+    from reeplan import run_plan
+
+    plan = run_plan(SCENARIOS / "usa-mine-to-magnet.yaml")
+    out = plan.production.set_index(["candidate", "year"])["output"]
+    assert out.xs("mountain_pass", level="candidate").min() == pytest.approx(45_000)
+    trade = plan.trade
+    assert trade[(trade["product"] == "magnet") & (trade["flow"] == "export")
+                 & (trade["partner"] == "CHN")].empty
+    t = plan.targets.set_index("year")
+    assert not bool(t.at[2028, "met"]) and bool(t.loc[2030:, "met"].all())

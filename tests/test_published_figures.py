@@ -88,17 +88,26 @@ def test_japan_demand_at_separation_matches_its_nd_and_didymium_use(facts: FactB
     assert elements.loc[["Nd", "Pr"], "demand"].sum() == pytest.approx(5_500, rel=0.10)
 
 
-@pytest.mark.parametrize(("country", "consumption"), [("USA", 6_600), ("JPN", 18_835),
-                                                      ("DEU", 5_200)])
-def test_chain_shows_demand_at_separation(country: str, consumption: int) -> None:
-    """USGS apparent consumption (USA), JSNM (Japan), Destatis imports (Germany)."""
+@pytest.mark.parametrize(("country", "consumption", "magnets"), [
+    ("USA", 6_600, 6_250), ("JPN", 18_835, 0), ("DEU", 5_200, 0)])
+def test_chain_shows_demand_at_separation(facts: FactBase, country: str, consumption: int,
+                                          magnets: int) -> None:
+    """USGS apparent consumption of compounds and metals and 6,250 t of magnets (derived
+    from China's shipments and share, usa_magnets_used) for the USA; JSNM for Japan;
+    Destatis imports for Germany (magnets in their consumption)."""
+    import json
+
+    from reeplan.domain import chain_from_facts, recipe_as_used
+
     res = CliRunner().invoke(app, ["chain", "--country", country, "--year", "2024",
                                    "--format", "json"])
     assert res.exit_code == 0, res.output
-    import json
-
+    factors = facts["elements"].set_index("symbol")["metal_per_oxide"].to_dict()
+    recipe = recipe_as_used(facts, 2024)
+    per_magnet = chain_from_facts(facts).oxide_per_magnet(
+        recipe, {e: factors[e] for e in recipe.elements})
     stages = {s["stage"]: s for s in json.loads(res.output)["stages"]}
-    assert stages["separation"]["demand"] == pytest.approx(consumption)
+    assert stages["separation"]["demand"] == pytest.approx(consumption + magnets * per_magnet)
 
 
 def test_a_country_without_consumption_data_is_exit_2_naming_what_is_missing(

@@ -422,19 +422,29 @@ def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray
         return _as_array(values)
     trace.sources.update(found.source_ids)
     total, share = found.total, found.magnet_share
-    trace.notes.append(
-        f"Demand: {total:,.0f} t REO/yr ({found.year}); "
-        f"{100 * share:.0f}% of it for magnets split by the {recipe.material} recipe, the "
-        f"rest not broken down by element (row '{OTHER}').")
     oxide = {c: wt / factors[recipe.members(c)[0]] for c, wt in recipe.wt_pct.items()}
-    scale = total * share / sum(oxide.values())
+    if found.magnets_t is None:
+        trace.notes.append(
+            f"Demand: {total:,.0f} t REO/yr ({found.year}); "
+            f"{100 * share:.0f}% of it for magnets split by the {recipe.material} recipe, "
+            f"the rest not broken down by element (row '{OTHER}').")
+        in_magnets, others = total * share, total * (1.0 - share)
+    else:  # magnets published apart; the consumption is of compounds and metals
+        chain = chain_from_facts(facts)
+        per_magnet = chain.oxide_per_magnet(recipe, {e: factors[e] for e in recipe.elements})
+        in_magnets, others = found.magnets_t * per_magnet, total
+        trace.notes.append(
+            f"Demand: {total:,.0f} t REO/yr of compounds and metals ({found.year}), not "
+            f"broken down by element (row '{OTHER}'), and {found.magnets_t:,.0f} t of "
+            f"magnets, {in_magnets:,.0f} t REO split by the {recipe.material} recipe.")
+    scale = in_magnets / sum(oxide.values())
     for component, amount in oxide.items():
         members = [e for e in recipe.members(component) if e in values]
         feed = np.array([float(distribution.sel(element=e)) for e in members])
         weights = feed / feed.sum() if feed.sum() > 0 else np.eye(len(members))[0]
         for e, w in zip(members, weights, strict=True):
             values[e] = scale * amount * float(w)
-    values[OTHER] = total * (1.0 - share)
+    values[OTHER] = others
     return _as_array(values)
 
 

@@ -182,7 +182,8 @@ def define_trade(lp: LinearProgram) -> None:
     magnet_open = (~p["blocked"]).broadcast_like(p["discount"])
     lp.add_variables("import_magnet", magnet_coords, mask=magnet_open,
                      upper=lambda q: q["magnet_cap"].broadcast_like(q["year"]))
-    lp.add_variables("export_magnet", magnet_coords, mask=magnet_open)
+    lp.add_variables("export_magnet", magnet_coords, mask=magnet_open,
+                     upper=lambda q: q["magnet_buy_cap"].broadcast_like(q["year"]))
     v = lp.variables
     capped = p["export_cap"].notnull() & open_
     if bool(capped.any()):

@@ -197,6 +197,8 @@ def _trade(ds: Vars, p: Problem) -> None:
     ds["export_cap"] = (("partner", "element"),
                         np.array([[x.export_caps.get(e, np.nan) for e in p.elements]
                                   for x in q], dtype=float).reshape(len(q), len(p.elements)))
+    ds["magnet_buy_cap"] = ("partner", [math.inf if x.magnet_buy_cap is None
+                                        else float(x.magnet_buy_cap) for x in q])
     ds["magnet_cap"] = ("partner", [math.inf if x.magnet_cap is None else float(x.magnet_cap)
                                     for x in q])
     ds["route_capacity"] = ("partner", [math.inf if x.route_capacity is None

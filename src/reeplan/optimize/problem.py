@@ -124,6 +124,9 @@ class Partner:
         capped; an element the plan does not model raises.
     magnet_cap
         Most magnets it will sell us per year [t]; ``None`` uncapped.
+    magnet_buy_cap
+        Most magnets it will buy from us per year [t] (what its market absorbs: China, the
+        world's magnet maker, buys almost none); ``None`` uncapped.
     route_capacity
         Most tonnes of all products that the routes to it carry per year, both ways
         (border crossings, hubs) [t/yr]; ``None`` unlimited.
@@ -140,6 +143,7 @@ class Partner:
     buy_premium: float = 0.0
     export_caps: Mapping[str, float] = field(default_factory=dict)
     magnet_cap: float | None = None
+    magnet_buy_cap: float | None = None
     route_capacity: float | None = None
     transport_cost: float = 0.0
     market: str = ""

@@ -22,7 +22,7 @@ import xarray as xr
 
 from reeplan.errors import ReeplanError
 from reeplan.optimize.balance import check_plan_balance
-from reeplan.optimize.expressions import MUSD, recipe_arrays, stage_ids
+from reeplan.optimize.expressions import MUSD, recipe_arrays
 from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable
@@ -367,10 +367,22 @@ def _builds(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def _serves(c: Candidate, t: Target) -> bool:
+    """Whether ``c`` can help meet ``t``.
+
+    Its stage explains the target, and a mine abroad (imported feed) never counts as
+    extraction at home.
+    """
+    if c.stage not in rule(t.kind).stages(t):
+        return False
+    at_home = t.kind in ("self_sufficiency", "output") and t.stage == "mining"
+    return not (c.abroad and at_home)
+
+
 def _reason(c: Candidate, online: int, plan: Plan) -> str:
     """The target whose constraint binds while the build is online, else cost."""
     for t in plan.problem.targets:
-        if c.stage not in rule(t.kind).stages(t):
+        if not _serves(c, t):
             continue
         dual = plan.solution[f"dual_target_{t.id}"]
         later = dual.sel(year=dual["year"] >= online)
@@ -494,13 +506,14 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
     built = plan.solution["build"].sum("decision").to_series()
     reasons = []
     ramps = [r for stage in rule(t.kind).stages(t) for c in p.of_stage(stage)
-             if (r := _ramping(c, year, plan))]
+             if _serves(c, t) and (r := _ramping(c, year, plan))]
     if ramps:
         curve = ", ".join(f"{100 * x:.0f}%" for x in p.ramp_up)
         reasons.append(f"new plants ramp up ({curve} of their size in their first years "
                        f"online): usable in {year} {'; '.join(ramps)}")
     for stage in rule(t.kind).stages(t):
-        for c in p.of_stage(stage):
+        serving = [c for c in p.of_stage(stage) if _serves(c, t)]
+        for c in serving:
             if c.technology not in p.allowed_technology and c.max_capacity > c.existing:
                 reasons.append(f"{c.id} needs {c.technology} technology, which the "
                                f"scenario does not grant")
@@ -510,8 +523,11 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
             elif c.existing + float(built.get(c.id, 0.0)) >= c.max_capacity - TOL \
                     and c.max_capacity > 0:
                 reasons.append(f"{c.id} is built to its maximum of {c.max_capacity:,.0f} t/yr")
-        if not stage_ids(plan.params, stage):
-            reasons.append(f"no {stage} candidate exists")
+        if not serving:
+            abroad = [c.id for c in p.of_stage(stage) if not _serves(c, t)]
+            reasons.append(f"no {stage} candidate exists" if not abroad else
+                           f"no {stage} candidate exists at home ({', '.join(abroad)} is "
+                           f"abroad: imported feed, not extraction)")
     if "dual_reserves" in plan.solution:
         dual = plan.solution["dual_reserves"].to_series()
         reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()

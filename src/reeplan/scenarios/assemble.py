@@ -229,9 +229,13 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]}
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
-        partners=tuple(Partner(pid, q.blocked, q.sell_discount, q.buy_premium,
-                               dict(q.export_caps_t), q.magnet_cap_t, q.route_capacity_t,
-                               q.transport_cost_usd_per_t, _partner_market(pid, q.market))
+        partners=tuple(Partner(pid, blocked=q.blocked, sell_discount=q.sell_discount,
+                               buy_premium=q.buy_premium, export_caps=dict(q.export_caps_t),
+                               magnet_cap=q.magnet_cap_t,
+                               magnet_buy_cap=q.buys_magnets_at_most_t,
+                               route_capacity=q.route_capacity_t,
+                               transport_cost=q.transport_cost_usd_per_t,
+                               market=_partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         country=scenario.country, concentrate_share=conc.share,

@@ -186,6 +186,9 @@ class PartnerSpec(_Spec):
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
     magnet_cap_t: NonNegative | None = None
     """Most magnets it sells us a year [t]; none: not capped."""
+    buys_magnets_at_most_t: NonNegative | None = None
+    """Most magnets it buys from us a year [t] (what its market absorbs); none: not
+    capped."""
     route_capacity_t: NonNegative | None = None
     """Most tonnes of all products the routes to this partner carry a year, both ways."""
     transport_cost_usd_per_t: NonNegative = 0.0
