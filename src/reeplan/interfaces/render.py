@@ -350,15 +350,20 @@ def emit_plan(result: Plan, name: str) -> None:
         console.print(_cell(f"  target {target} (from {start}): {verdict}"))
     for line in result.missed:
         console.print(_cell(f"  {line}"), highlight=False)
-    table = Table(title="Roadmap", header_style="bold")
-    for col in ("Project", "Stage", "Capacity (t/yr)", "Decided", "Online", "Capex (M USD)",
-                "Why"):
-        table.add_column(col, overflow="fold")
-    for r in result.builds.to_dict(orient="records"):
+    table = _narrow_table("Roadmap", (
+        ("Project", False), ("Stage", False), ("Capacity\n(t/yr)", True), ("Decided", True),
+        ("Online", True), ("Capex\n(M USD)", True)))
+    builds = result.builds.to_dict(orient="records")
+    for r in builds:
         table.add_row(*map(_cell, (str(r["candidate"]), str(r["stage"]),
                       fmt_number(r["capacity"]), str(r["decision_year"]), str(r["online_year"]),
-                      fmt_number(float(r["capex"]) / 1e6, digits=1), str(r["reason"]))))
+                      fmt_number(float(r["capex"]) / 1e6, digits=1))))
     console.print(table)
+    if builds:
+        console.print("[bold]Why each build[/bold]")
+    for r in builds:
+        console.print(_cell(f"  {r['candidate']} ({r['decision_year']}): {r['reason']}"),
+                      highlight=False)
     if not result.binding.empty:
         top = ", ".join(result.binding["constraint"].head(5))
         console.print(_cell(f"Binding constraints (largest duals first): {top}"),
