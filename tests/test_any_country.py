@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from reeplan.data import FactBase
 from reeplan.domain import Recipe, StageChain
 from reeplan.interfaces.cli import app
 from reeplan.optimize import Candidate, Partner, Problem, Target, solve
@@ -209,3 +210,32 @@ def test_the_usa_plan_makes_magnets_and_sells_none_to_china() -> None:
                  & (trade["partner"] == "CHN")].empty
     t = plan.targets.set_index("year")
     assert not bool(t.at[2028, "met"]) and bool(t.loc[2030:, "met"].all())
+
+
+@pytest.mark.parametrize(("extra", "says"), [
+    ("project: nowhere", "unknown project 'nowhere'"),
+    ("project: smz_separation, capex_usd_per_tpa: 15000",
+     "15,000 USD per t/yr is outside the published range of project 'smz_separation', "
+     "28,000 to 35,000"),
+    ("project: neo_narva", "project 'neo_narva' is a magnet plant, not separation"),
+])
+def test_a_candidate_naming_a_project_keeps_to_its_published_figures(
+        tmp_path: Path, extra: str, says: str) -> None:
+    cands = ("  sep: {stage: separation, max_capacity_t: 100, lead_time_years: 1, "
+             "opex_usd_per_t: 1, source: generic_costs_ru, " + extra
+             + ("" if "capex" in extra else ", capex_usd_per_tpa: 31000") + "}")
+    target = "{id: c, kind: import_share, value: 0.5, year: 2026}"
+    path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=cands))
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output
+
+
+def test_project_costs_hold_ordered_ranges(facts: FactBase) -> None:
+    """Every real project has low <= central <= high capex and a source; the SMZ complex is
+    7 bn RUB for 2,500 t/yr (31,000 USD per t/yr at 90 RUB/USD)."""
+    p = facts["project_costs"].set_index("project_id")
+    assert (p["capex_low_usd_per_tpa"] <= p["capex_central_usd_per_tpa"]).all()
+    assert (p["capex_central_usd_per_tpa"] <= p["capex_high_usd_per_tpa"]).all()
+    assert p.at["smz_separation", "capex_central_usd_per_tpa"] == pytest.approx(
+        7e9 / 90 / 2500, rel=0.01)

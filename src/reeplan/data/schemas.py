@@ -33,6 +33,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -270,6 +271,38 @@ class DepositMixRow(TableRow):
     source_id: Ident
     confidence: Confidence
     note: str | None = None
+
+
+class ProjectCostRow(TableRow):
+    """Capital cost, size and lead time of a real project, with a range for risk draws."""
+
+    project_id: Ident
+    name: Text
+    country: Iso3
+    stage: StageName
+    capacity: NonNeg
+    """Design capacity as published, in ``capacity_unit`` (capacity, not a year's output)."""
+    capacity_unit: Text
+    capex_low_usd_per_tpa: NonNeg
+    """Lowest published (or implied) capital cost per unit of annual capacity [USD per
+    t/yr]; with central and high, the range a risk draw samples."""
+    capex_central_usd_per_tpa: NonNeg
+    capex_high_usd_per_tpa: NonNeg
+    lead_time_years: NonNeg
+    """Years from the decision (or groundbreaking) to first output."""
+    status: Literal["operating", "construction", "commissioning", "planned", "idle"]
+    first_output_year: Year | None = None
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ProjectCostRow:
+        if not (self.capex_low_usd_per_tpa <= self.capex_central_usd_per_tpa
+                <= self.capex_high_usd_per_tpa):
+            raise ValueError("capex_low_usd_per_tpa <= capex_central_usd_per_tpa <= "
+                             "capex_high_usd_per_tpa expected")
+        return self
 
 
 class FacilityRow(TableRow):
@@ -557,6 +590,8 @@ _SPECS = (
               refs=(_country(), CrossRef("deposit_id", "deposits", "deposit_id"), _src()),
               shares=(ShareRule(("country", "year"), tolerance=0.5),),
               description="How a country's mine output splits between its deposits."),
+    TableSpec("project_costs", ProjectCostRow, ("project_id",), refs=(_country(), _src()),
+              description="Capex ranges, capacities and lead times of real projects."),
     TableSpec("facilities", FacilityRow, ("facility_id",),
               refs=(_country(), CrossRef("feed", "deposits", "deposit_id"), _src()),
               description="Existing and announced plants, by stage."),

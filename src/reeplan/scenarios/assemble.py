@@ -137,8 +137,11 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
     deposits = facts["deposits"].set_index("deposit_id")["country"]
     distributed = set(facts["element_distributions"]["deposit_id"])
     home = domestic_countries(facts, scenario.country)
+    projects = facts["project_costs"].set_index("project_id")
     for cid, c in scenario.candidates.items():
         key = f"candidates.{cid}"
+        if c.project is not None:
+            _check_project(key, c, projects, bad)
         if c.stage != "mining" and (c.ownership or c.supplied_by):
             bad(f"{key}.ownership", "only a mine abroad takes ownership and supplied_by; "
                                     "plants abroad (toll processing) are not modelled")
@@ -152,6 +155,23 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
             bad(f"{key}.deposit", f"deposit '{c.deposit}' has no element distribution in "
                                   f"the fact base")
         _check_abroad(key, c, str(deposits[str(c.deposit)]), scenario, home, bad)
+
+
+def _check_project(key: str, c: CandidateSpec, projects: pd.DataFrame,
+                   bad: Callable[[str, str], None]) -> None:
+    """A candidate naming a real project stays within the project's published figures."""
+    if c.project not in projects.index:
+        bad(f"{key}.project", f"unknown project '{c.project}'; expected a project_id of "
+                              f"the project_costs table")
+        return
+    row = projects.loc[str(c.project)].to_dict()
+    low, high = float(row["capex_low_usd_per_tpa"]), float(row["capex_high_usd_per_tpa"])
+    if not low <= c.capex_usd_per_tpa <= high:
+        bad(f"{key}.capex_usd_per_tpa",
+            f"{c.capex_usd_per_tpa:,.0f} USD per t/yr is outside the published range of "
+            f"project '{c.project}', {low:,.0f} to {high:,.0f} ({row['source_id']})")
+    if c.stage != row["stage"] and not (c.stage == "mining" and row["stage"] == "cracking"):
+        bad(f"{key}.stage", f"project '{c.project}' is a {row['stage']} plant, not {c.stage}")
 
 
 def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, home: set[str],

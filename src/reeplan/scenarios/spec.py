@@ -226,6 +226,9 @@ class CandidateSpec(_Spec):
     """Mines: the fact-base deposit whose element distribution the ore follows."""
     region: str = ""
     """Where in the country it is (e.g. Murmansk, Yakutia, Perm), for reports."""
+    project: str | None = None
+    """The real project it is (a ``project_costs`` row): its stated capex must lie in the
+    project's published range (low to high), which the risk engine draws from."""
     ownership: str | None = None
     """Mines of a deposit outside the planning country (or group): the equity or offtake
     that puts their concentrate at the country's disposal (e.g. "Lynas offtake agreement,
