@@ -55,7 +55,8 @@ def test_russia_2024_elements_follow_lovozero_and_nothing_is_separated(facts: Fa
 
 
 def test_russia_2024_magnet_demand_by_hand(facts: FactBase) -> None:
-    """3,000 t REO x 29% magnets, split Nd(+Pr) : Dy as oxide per the NdFeB recipe."""
+    """3,000 t REO x 29% magnets, split Nd(+Pr) : Dy as oxide per the NdFeB recipe; the
+    other 71% by the world's non-magnet split (Ce 44.71%, La 36.34%, Nd 5.81%, ...)."""
     comp = facts["magnet_composition"]
     std = comp[comp["material"] == "NdFeB_sintered_standard"].set_index("component")["value"]
     el = facts["elements"].set_index("symbol")["metal_per_oxide"]
@@ -67,10 +68,12 @@ def test_russia_2024_magnet_demand_by_hand(facts: FactBase) -> None:
     nd_share = lov.at["Nd", "value"] / (lov.at["Nd", "value"] + lov.at["Pr", "value"])
     result = country_chain("RUS", 2024, facts=facts, recipe="NdFeB_sintered_standard")
     sep = result.elements.set_index("element")
-    assert sep.at["Nd", "demand"] == pytest.approx(ndpr * nd_share)
-    assert sep.at["Pr", "demand"] == pytest.approx(ndpr * (1 - nd_share))
+    others = 3000 * 0.71 / 100.01  # the split's shares sum to 100.01%
+    assert sep.at["Nd", "demand"] == pytest.approx(ndpr * nd_share + others * 5.81)
+    assert sep.at["Pr", "demand"] == pytest.approx(ndpr * (1 - nd_share) + others * 2.82)
     assert sep.at["Dy", "demand"] == pytest.approx(magnets * dy_ox / (nd_ox + dy_ox))
-    assert sep.at[OTHER, "demand"] == pytest.approx(3000 * 0.71)
+    assert sep.at["Ce", "demand"] == pytest.approx(others * 44.71)
+    assert OTHER not in sep.index  # no pooled demand left
     stage = result.stages.set_index("stage")
     assert stage.at["separation", "demand"] == pytest.approx(3000)
 

@@ -40,23 +40,32 @@ def test_magnet_demand_is_the_stated_3000_t_times_the_world_magnet_share(
     assert {"metalinfo_fedorov", "canadianminingreport_2021"} <= set(baseline.provenance.sources)
 
 
-def test_dysprosium_and_terbium_arrive_only_inside_chinese_magnets(
+def test_dysprosium_and_terbium_arrive_inside_chinese_magnets(
         baseline: Plan, facts: FactBase) -> None:
     """China refuses Dy and Tb licences to Russia (export caps 0, chn_heavy_licences_refused)
-    and the West is closed, and loparite carries no Dy or Tb (Hedrick 1997): so no Dy or Tb
-    oxide or metal is traded, and they come in the magnets bought from China, 33.3 t of Dy
-    and 4.2 t of Tb oxide in 2025 (the IEA 2024 grades weighed by use)."""
+    and the West is closed, and loparite carries no Dy or Tb (Hedrick 1997): the Dy and Tb
+    of magnets come in the magnets bought from China, 33.3 t of Dy and 4.2 t of Tb oxide
+    in 2025 (the IEA 2024 grades weighed by use); the Tb of phosphors (non-magnet uses) is
+    bought from third countries as oxide, and no Dy is traded at all."""
     trade = trade_table(baseline)
-    assert trade[trade["element"].isin(["Dy", "Tb"])].empty
+    assert trade[trade["element"] == "Dy"].empty
+    tb = trade[trade["element"] == "Tb"]
+    assert set(tb["partner"]) == {"OTHER"} and set(tb["flow"]) == {"import"}
+    q = baseline.params
+    phosphors = (q["other_demand"] * q["other_split"].sel(element="Tb")).sel(year=2025)
+    assert float(tb[tb["year"] == 2025]["tonnes"].sum()) == pytest.approx(float(phosphors))
     magnets = trade[(trade["product"] == "magnet") & (trade["year"] == 2025)]
     assert set(magnets["partner"]) == {"CHN"} and set(magnets["flow"]) == {"import"}
     tonnes = float(magnets["tonnes"].sum())
     dep = dependence_table(baseline)
     for element, expected in (("Dy", 33.3), ("Tb", 4.18)):
+        in_magnets = tonnes * _oxide_per_magnet(facts, element)
+        assert in_magnets == pytest.approx(expected, abs=0.05)
         row = dep[(dep["element"] == element) & (dep["year"] == 2025)].iloc[0]
-        assert row["imports_t_reo"] == pytest.approx(tonnes * _oxide_per_magnet(facts,
-                                                                                 element))
-        assert row["imports_t_reo"] == pytest.approx(expected, abs=0.05)
+        q = baseline.params
+        other = float((q["other_demand"] * q["other_split"].sel(element=element)).sel(
+            year=2025))
+        assert row["consumption_t_reo"] == pytest.approx(in_magnets + other)
         assert row["gross_import_share"] == 1.0
 
 

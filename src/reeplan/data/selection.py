@@ -15,7 +15,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
-           "magnet_share", "market_prices", "mine_output", "oxide_prices", "stage_parameter"]
+           "magnet_share", "market_prices", "mine_output", "non_magnet_split", "oxide_prices",
+           "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -343,6 +344,31 @@ def consumption(facts: FactBase, country: str, year: int) -> Consumption | None:
     return Consumption(float(total["value"]), int(total["year"]),
                        float(share["value"]) / 100.0, frozenset(sources),
                        None if magnets is None else float(magnets["value"]))
+
+
+NON_MAGNET_USES = "non-magnet uses"
+"""``end_use`` of the world demand rows that split non-magnet use by element [%]."""
+
+
+def non_magnet_split(facts: FactBase, year: int) -> tuple[dict[str, float], frozenset[str]]:
+    """Share of each element in non-magnet rare-earth use [fraction], and its sources.
+
+    The world's split nearest ``year`` (the one rule for ``reeplan chain`` and the
+    planner); every country is taken to use rare earths outside magnets like the world.
+    Empty when the demand table holds none.
+    """
+    demand = facts["demand"]
+    rows = demand[(demand["scope"] == "WLD") & (demand["end_use"] == NON_MAGNET_USES)
+                  & (demand["unit"] == "%")]
+    if rows.empty:
+        return {}, frozenset()
+    nearest = int(rows.assign(gap=(rows["year"] - year).abs()).sort_values(
+        ["gap", "year"], ascending=[True, False])["year"].iloc[0])
+    rows = rows[rows["year"] == nearest]
+    total = float(rows["value"].sum())
+    return ({str(e): float(v) / total for e, v in zip(rows["elements"], rows["value"],
+                                                      strict=True)},
+            frozenset(str(s) for s in rows["source_id"]))
 
 
 def magnet_share(facts: FactBase, year: int) -> tuple[float, str]:

@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.data.selection import consumption, mine_output, oxide_prices
+from reeplan.data.selection import consumption, mine_output, non_magnet_split, oxide_prices
 from reeplan.domain import (
     UNITS,
     Recipe,
@@ -159,8 +159,10 @@ def country_chain(
     elements = _element_table(facts)
     magnet = recipe_as_used(facts, year) if recipe is None else recipe_from_facts(facts, recipe)
     trace.sources.update(magnet.source_ids)
-    # elements the magnet needs appear even where the ore holds none (all imported)
-    extra = sorted(magnet.elements - {str(e) for e in distribution["element"].values})
+    # elements the magnet and other uses need appear even where the ore holds none
+    split, split_sources = non_magnet_split(facts, year)
+    needed = magnet.elements | set(split)
+    extra = sorted(needed - {str(e) for e in distribution["element"].values})
     distribution = xr.concat([distribution, xr.zeros_like(distribution.isel(element=0))
                               .expand_dims(element=extra)], dim="element") \
         if extra else distribution
@@ -176,7 +178,9 @@ def country_chain(
                            f"and leaves it as residue (no element, no price).")
     flows = run_chain(mine_total * distribution, chain, capacity, factors, magnet, members,
                       unassigned=rest)
-    demand = _demand(facts, country, year, distribution, factors, magnet, trace)
+    demand = _demand(facts, (country, year), distribution, factors, magnet, split, trace)
+    if demand.notnull().any():
+        trace.sources.update(split_sources)
     prices, price_sources = oxide_prices(facts, year)
     trace.sources.update(price_sources)
     balance = _balance(flows, demand, prices)
@@ -410,9 +414,15 @@ def _capacity(plants: pd.DataFrame, stage: Stage, integrated: Mapping[int, list[
     return float(online["stage_capacity"].sum())
 
 
-def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray,
-            factors: Mapping[str, float], recipe: Recipe, trace: _Trace) -> xr.DataArray:
-    """Domestic demand [t REO] by element; NaN where not broken down, the rest on OTHER."""
+def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
+            factors: Mapping[str, float], recipe: Recipe, split: Mapping[str, float],
+            trace: _Trace) -> xr.DataArray:
+    """Domestic demand of (country, year) [t REO] by element.
+
+    Magnets by the recipe, other uses by the non-magnet split; NaN for an element neither
+    uses, OTHER holding what no split covers.
+    """
+    country, year = where
     elements = [str(e) for e in distribution["element"].values]
     values = dict.fromkeys([*elements, OTHER], math.nan)
     found = consumption(facts, country, year)
@@ -427,15 +437,15 @@ def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray
         trace.notes.append(
             f"Demand: {total:,.0f} t REO/yr ({found.year}); "
             f"{100 * share:.0f}% of it for magnets split by the {recipe.material} recipe, "
-            f"the rest not broken down by element (row '{OTHER}').")
+            f"the rest by the world's non-magnet split (an assumption).")
         in_magnets, others = total * share, total * (1.0 - share)
     else:  # magnets published apart; the consumption is of compounds and metals
         chain = chain_from_facts(facts)
         per_magnet = chain.oxide_per_magnet(recipe, {e: factors[e] for e in recipe.elements})
         in_magnets, others = found.magnets_t * per_magnet, total
         trace.notes.append(
-            f"Demand: {total:,.0f} t REO/yr of compounds and metals ({found.year}), not "
-            f"broken down by element (row '{OTHER}'), and {found.magnets_t:,.0f} t of "
+            f"Demand: {total:,.0f} t REO/yr of compounds and metals ({found.year}), split by "
+            f"the world's non-magnet split (an assumption), and {found.magnets_t:,.0f} t of "
             f"magnets, {in_magnets:,.0f} t REO split by the {recipe.material} recipe.")
     scale = in_magnets / sum(oxide.values())
     for component, amount in oxide.items():
@@ -444,7 +454,9 @@ def _demand(facts: FactBase, country: str, year: int, distribution: xr.DataArray
         weights = feed / feed.sum() if feed.sum() > 0 else np.eye(len(members))[0]
         for e, w in zip(members, weights, strict=True):
             values[e] = scale * amount * float(w)
-    values[OTHER] = others
+    for e, part in split.items():
+        values[e] = (0.0 if math.isnan(values[e]) else values[e]) + others * part
+    values[OTHER] = 0.0 if split else others
     return _as_array(values)
 
 
@@ -497,6 +509,9 @@ def _element_view(flows: xr.Dataset, balance: pd.DataFrame, distribution: xr.Dat
     out = flows["output"]
     rows = []
     for element in sep.index:
+        if element == OTHER and not (mined.get(element, 0.0) or sep.at[element, "demand"]
+                                     or sep.at[element, "output"]):
+            continue  # nothing pooled: every element has its own row
         is_el = element in out["element"].values
         last = STAGE_ORDER[-1] if element in recipe.elements else Stage.SEPARATION
         rows.append({

@@ -24,7 +24,7 @@ from reeplan.optimize.expressions import (
     stage_output,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Term
-from reeplan.optimize.params import build_parameters, oxide_price, partner_price
+from reeplan.optimize.params import build_parameters, oxide_price, partner_price, sale_price
 from reeplan.optimize.problem import Problem
 from reeplan.optimize.targets import define_targets, shortfall_cost
 
@@ -211,16 +211,21 @@ def define_separation(lp: LinearProgram) -> None:
     Separated output = concentrate, cracking and separation recoveries x mine feed,
     element by element in the ore's ratios; its total is the separation plants' ``prod``
     (capacity on output). Oxide balance per element: output + imports - exports -
-    stockpiled = metal feed + non-magnet use. Non-magnet demand is met by any oxide
-    (the data do not break it down), or left unmet at the stated penalty.
+    stockpiled = metal feed + non-magnet use. Non-magnet demand is met element by element
+    in its split, each element's use exactly its demand (what is left is exported or
+    stockpiled, never used up unseen); a problem without a split (small tests) lets any
+    oxide meet it. Demand no supply reaches is unmet at the stated penalty.
     """
     p = lp.params
     coords = _coords(p, "element", "year")
     recipe = p["in_recipe"].broadcast_like(p["discount"])
     metal_in = lp.add_variables("metal_in", coords, mask=recipe)
-    other_use = lp.add_variables("other_use", coords)
+    pooled = bool(p["other_pooled"])
+    split = (p["other_split"] > 0).broadcast_like(p["discount"])
+    other_use = lp.add_variables("other_use", coords, mask=None if pooled else split)
     stock = lp.add_variables("stock_oxide", coords)
-    unmet = lp.add_variables("unmet_other", _coords(p, "year"))
+    unmet = lp.add_variables("unmet_other", coords, mask=split) if not pooled \
+        else lp.add_variables("unmet_other", _coords(p, "year"))
     seps = stage_ids(p, "separation")
     mines = list(p["mine"].values)
     if seps:
@@ -237,8 +242,12 @@ def define_separation(lp: LinearProgram) -> None:
     if mines and seps:
         terms += separated_oxide(lp)
     lp.add_constraints("oxide_balance", terms, "==", 0.0, coords)
-    lp.add_constraints("other_demand", [other_use.sum("element"), unmet.term()], ">=",
-                       lambda q: q["other_demand"], _coords(p, "year"))
+    if pooled:
+        lp.add_constraints("other_demand", [other_use.sum("element"), unmet.term()], ">=",
+                           lambda q: q["other_demand"], _coords(p, "year"))
+    else:
+        lp.add_constraints("other_demand", [other_use.term(), unmet.term()], "==",
+                           lambda q: q["other_demand"] * q["other_split"], coords, mask=split)
 
 
 def define_metal(lp: LinearProgram) -> None:
@@ -361,16 +370,20 @@ def concentrate_cost(q: Param) -> xr.DataArray:
 def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
     """Discounted cost of a tonne of ``product`` bought or sold [M USD/t].
 
-    Over (partner, element, year): the partner's market price times its premium (or,
-    negative, less its discount), plus freight either way; computed on arrays, since risk
-    draws re-price it thousands of times.
+    Over (partner, element, year): the partner's market price times its premium, or,
+    negative, :func:`~reeplan.optimize.params.sale_price` (less its discount, and never
+    above what the same tonne costs from a free seller), plus freight either way; computed
+    on arrays, since risk draws re-price it thousands of times.
     """
-    price = partner_price(q, product)
-    factor = q["buy_factor" if flow == "import" else "sell_factor"].values[:, None, None]
-    sign = 1.0 if flow == "import" else -1.0
+    if flow == "import":
+        price = partner_price(q, product)
+        unit = price.values * q["buy_factor"].values[:, None, None]
+    else:
+        price = sale_price(q, product)
+        unit = -price.values
     freight = q["freight"].values[:, None, None]
     discount = q["discount"].values[None, None, :]
-    return price.copy(data=(sign * price.values * factor + freight) * discount / MUSD)
+    return price.copy(data=(unit + freight) * discount / MUSD)
 
 
 def define_objective(lp: LinearProgram) -> None:

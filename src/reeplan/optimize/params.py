@@ -23,7 +23,7 @@ from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import Problem
 
 __all__ = ["REFERENCE", "build_parameters", "delayed", "online_schedule", "oxide_price",
-           "partner_price", "reference_market"]
+           "partner_price", "reference_market", "sale_price"]
 
 
 def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
@@ -70,7 +70,9 @@ def build_parameters(p: Problem) -> xr.Dataset:
     partners = [q.id for q in p.partners]
     coords: dict[str, object] = {"candidate": ids, "decision": years, "year": years,
                                  "element": elements, "partner": partners,
-                                 "stage": ("candidate", [c.stage for c in cands])}
+                                 "stage": ("candidate", [c.stage for c in cands]),
+                                 "element_group": ("element", [p.element_groups.get(e, "")
+                                                               for e in elements])}
     ds: dict[str, object] = {}
     _candidates(ds, p, cands)
     _mines(ds, coords, p)
@@ -209,6 +211,15 @@ def _demand(ds: Vars, p: Problem) -> None:
     years = list(p.years)
     ds["magnet_demand"] = ("year", [float(p.magnet_demand.get(y, 0.0)) for y in years])
     ds["other_demand"] = ("year", [float(p.other_demand.get(y, 0.0)) for y in years])
+    unknown = sorted(set(p.other_split) - set(p.elements))
+    if unknown:
+        raise ChainDefinitionError(f"non-magnet demand split names {', '.join(unknown)}, "
+                                   f"which the problem does not model")
+    if p.other_split and abs(sum(p.other_split.values()) - 1.0) > 1e-6:
+        raise ChainDefinitionError(f"non-magnet demand split sums to "
+                                   f"{sum(p.other_split.values()):.6f}; expected 1")
+    ds["other_split"] = ("element", [float(p.other_split.get(e, 0.0)) for e in p.elements])
+    ds["other_pooled"] = not p.other_split
     ds["scrap"] = ("year", [float(p.scrap_available.get(y, 0.0)) for y in years])
 
 
@@ -279,3 +290,25 @@ def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
                         coords={"partner": q["partner"].values,
                                 "element": table["element"].values,
                                 "year": table["year"].values})
+
+
+def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:
+    """What a tonne of ``product`` sold to each partner earns [USD/t].
+
+    Over (partner, element, year): the partner's market price less its discount, but never
+    more than the same tonne costs to buy from a partner that sells it freely (open, and
+    no export cap on the element): a market premium (ex-China over China) is a price of
+    scarce supply, and while the plan can buy from China without limit it cannot also
+    sell at the premium.
+    So buying and selling one product and element never earns money, and with freight
+    both ways round trips lose it.
+    """
+    price = partner_price(q, product)
+    own = price * q["sell_factor"]
+    if not q.sizes.get("partner", 0):
+        return own
+    free = (~q["blocked"] & q["export_cap"].isnull()).reindex(element=price["element"])
+    cheapest = (price * q["buy_factor"]).where(free).min("partner")
+    capped: xr.DataArray = xr.where(cheapest.isnull(), own, np.minimum(own, cheapest))
+    return capped.transpose("partner", "element", "year")
+

@@ -214,8 +214,13 @@ class Problem:
     magnet_demand
         Magnets needed each year [t/yr], by year.
     other_demand
-        Rare-earth oxides needed for uses other than magnets [t REO/yr], by year; any
-        non-magnet element can meet it (the data do not break it down).
+        Rare-earth oxides needed for uses other than magnets [t REO/yr], by year.
+    other_split
+        Share of each element in ``other_demand`` [fraction, summing to 1]: each element's
+        part must be met by that element. Empty: any oxide meets it (a pool, as in
+        small test problems).
+    element_groups
+        ``light``, ``medium`` or ``heavy`` by element, for dependence by group.
     scrap_available
         End-of-life magnets collectable each year [t/yr], by year.
     chain
@@ -245,6 +250,8 @@ class Problem:
     magnet_price: float
     magnet_demand: Mapping[int, float]
     other_demand: Mapping[int, float]
+    other_split: Mapping[str, float] = field(default_factory=dict)
+    element_groups: Mapping[str, str] = field(default_factory=dict)
     scrap_available: Mapping[int, float] = field(default_factory=dict)
     chain: StageChain = field(default_factory=StageChain.ideal)
     ramp_up: tuple[float, ...] = ()

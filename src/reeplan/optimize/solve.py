@@ -178,9 +178,12 @@ class Plan:
     def unmet(self) -> pd.DataFrame:
         """Demand left unmet per product and year [t/yr] (non-zero), at its penalty."""
         s = self.solution
+        other = s["unmet_other"]
+        totals = {"magnet": s["unmet_magnets"],
+                  "oxide": other.sum("element") if "element" in other.dims else other}
         rows = [{"product": name, "year": int(y), "tonnes": float(v)}
-                for name, var in (("magnet", "unmet_magnets"), ("oxide", "unmet_other"))
-                for y, v in zip(s["year"].values, s[var].values, strict=True) if v > TOL]
+                for name, var in totals.items()
+                for y, v in zip(s["year"].values, var.values, strict=True) if v > TOL]
         return pd.DataFrame(rows, columns=["product", "year", "tonnes"])
 
     @cached_property

@@ -177,8 +177,10 @@ def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
 
     Unmet demand at its penalty and each target's shortfall at its own.
     """
-    total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"]
-                                                     + solution["unmet_other"])
+    other = solution["unmet_other"]
+    if "element" in other.dims:
+        other = other.sum("element")
+    total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
     if "shortfall" in solution:
         total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
     return total

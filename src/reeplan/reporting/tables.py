@@ -32,7 +32,7 @@ from reeplan.optimize.expressions import (
     stage_ids,
 )
 from reeplan.optimize.model import concentrate_cost, concentrate_price
-from reeplan.optimize.params import oxide_price, partner_price
+from reeplan.optimize.params import oxide_price, partner_price, sale_price
 from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
 
@@ -164,7 +164,8 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     """
     t = plan.trade.copy()
     q = plan.params
-    prices = {p: partner_price(q, p) for p in ("oxide", "metal")}
+    prices = {(p, "import"): partner_price(q, p) * q["buy_factor"] for p in ("oxide", "metal")}
+    prices |= {(p, "export"): sale_price(q, p) for p in ("oxide", "metal")}
     reference = oxide_price(q)
     values = []
     for r in t.itertuples():
@@ -176,14 +177,15 @@ def trade_table(plan: Plan) -> pd.DataFrame:
             price = float(reference.sel(element=r.element, year=r.year)) * share
             values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
             continue
-        partner = q.sel(partner=r.partner)
-        factor = float(partner["buy_factor"] if r.flow == "import" else partner["sell_factor"])
         if r.product == "magnet":
-            price = float(q["magnet_price"].sel(year=r.year))
+            partner = q.sel(partner=r.partner)
+            factor = float(partner["buy_factor"] if r.flow == "import"
+                           else partner["sell_factor"])
+            price = float(q["magnet_price"].sel(year=r.year)) * factor
         else:
-            price = float(prices[str(r.product)].sel(partner=r.partner, element=r.element,
-                                                year=r.year))
-        values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
+            price = float(prices[(str(r.product), str(r.flow))].sel(
+                partner=r.partner, element=r.element, year=r.year))
+        values.append(float(r.tonnes) * price / MUSD)  # type: ignore[arg-type]
     t["value_musd"] = values
     return clean(t[["flow", "product", "element", "partner", "year", "tonnes",
                      "value_musd"]])
@@ -213,26 +215,30 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
 
     Gross share = imports / consumption; net share = max(imports - exports, 0) /
     consumption; in oxide equivalent, by year. Stage ``all products``: every product
-    traded over all consumption, for all rare earths, for each element of the magnet
-    recipe (its use in magnets, with magnets traded counted by their content) and for the
-    magnet elements as a group. Stages ``oxide``, ``metal`` and ``magnet``: one product's
-    trade over the use of that product at home (oxide used in other uses and in metal
-    making; metal used in alloy; magnets needed). Non-magnet uses are not broken down by
-    element, so other elements have no row.
+    traded over all consumption, for all rare earths, for each element used (in magnets,
+    by the recipe, with magnets traded counted by their content, and in other uses, by
+    the non-magnet split), for the light, medium and heavy groups and for the magnet
+    elements (the recipe's) as a group. Stages ``oxide``, ``metal`` and ``magnet``: one
+    product's trade over the use of that product at home (oxide used in other uses and in
+    metal making; metal used in alloy; magnets needed).
     """
     q = plan.params
     frames = [_shares(consumption_reo(q), _reo(plan, "import"), _reo(plan, "export"),
                       "all rare earths")]
     frames += [_shares(use, imports, exports, "all rare earths", stage)
                for stage, (use, imports, exports) in _stage_flows(plan).items()]
-    magnet_elements = [str(e) for e, r in zip(q["element"].values, q["recipe_share"].values,
-                                              strict=True) if r > 0]
-    group = [_element_flows(plan, e) for e in magnet_elements]
-    for e, (use, imports, exports) in zip(magnet_elements, group, strict=True):
-        frames.append(_shares(use, imports, exports, e))
-    if group:
-        totals = [xr.concat([g[k] for g in group], dim="e").sum("e") for k in range(3)]
-        frames.append(_shares(totals[0], totals[1], totals[2], "magnet elements"))
+    used = [str(e) for e, r, o in zip(q["element"].values, q["recipe_share"].values,
+                                      q["other_split"].values, strict=True) if r > 0 or o > 0]
+    flows = {e: _element_flows(plan, e) for e in used}
+    frames += [_shares(*flows[e], e) for e in used]
+    groups = dict(zip(q["element"].values, q["element_group"].values, strict=True))
+    members = {g: [e for e in used if groups[e] == g] for g in ("light", "medium", "heavy")}
+    members["magnet elements"] = [e for e in used if float(q["recipe_share"].sel(element=e))]
+    for label, elements in members.items():
+        if elements:
+            totals = [sum(flows[e][k] for e in elements) for k in range(3)]
+            frames.append(_shares(totals[0], totals[1], totals[2],  # type: ignore[arg-type]
+                                  label if label == "magnet elements" else f"{label} group"))
     return clean(pd.concat(frames, ignore_index=True))
 
 
@@ -273,15 +279,18 @@ def _shares(use: xr.DataArray, imports: xr.DataArray, exports: xr.DataArray,
 
 def _element_flows(plan: Plan, element: str) -> tuple[xr.DataArray, xr.DataArray,
                                                       xr.DataArray]:
-    """Consumption in magnets, imports and exports of one magnet element [t REO].
+    """Consumption, imports and exports of one element [t REO].
 
-    Oxide, metal over its factor, and the element's oxide in magnets (by the recipe).
+    Consumption: its content in the magnets needed (by the recipe) and its part of other
+    uses (the non-magnet split); trade: oxide, metal over its factor, the element's oxide
+    in magnets, and concentrate bought abroad.
     """
     s, q = plan.solution, plan.params
     f = float(q["metal_per_oxide"].sel(element=element))
     per_magnet = float(q["recipe_share"].sel(element=element)) / f \
         / float(q["magnet_per_alloy_metal"])
-    use = q["magnet_demand"] * per_magnet
+    use = q["magnet_demand"] * per_magnet \
+        + q["other_demand"] * float(q["other_split"].sel(element=element))
 
     def moved(flow: str) -> xr.DataArray:
         total: xr.DataArray = (s[f"{flow}_oxide"].sel(element=element).sum("partner")
@@ -306,8 +315,8 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     paid = sum((s[f"import_{p}"] * partner_price(q, p) * q["buy_factor"])
                .sum(["partner", "element"]) for p in ("oxide", "metal"))
     paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")
-    earned = sum((s[f"export_{p}"] * partner_price(q, p) * q["sell_factor"])
-                 .sum(["partner", "element"]) for p in ("oxide", "metal"))
+    earned = sum((s[f"export_{p}"] * sale_price(q, p)).sum(["partner", "element"])
+                 for p in ("oxide", "metal"))
     earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
     earned = earned + (s["conc_export"].fillna(0.0) * concentrate_price(q)).sum("mine")
     mines = list(q["mine"].values)

@@ -21,6 +21,7 @@ from reeplan.data.selection import (
     magnet_share,
     market_prices,
     mine_output,
+    non_magnet_split,
     oxide_prices,
 )
 from reeplan.domain import chain_from_facts, recipe_as_used
@@ -238,6 +239,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     per_magnet = chain.oxide_per_magnet(recipe, factors)
     magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
     total, share, magnets, demand_sources = _consumption(scenario, facts)
+    split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
+                                                                     if e in oxide))
+    demand_sources |= split_sources
     growth = [(1 + scenario.demand.growth_per_year) ** (y - years[0]) for y in years]
     if magnets is None:  # magnets are the share of consumption that goes into them
         magnets, others = total * share / per_magnet, total * (1 - share)
@@ -268,6 +272,10 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         metal_price={e: metal.get(e, 0.0) for e in elements}, magnet_price=magnet_price,
         magnet_demand=magnet_demand,
         other_demand={y: others * g for y, g in zip(years, growth, strict=True)},
+        other_split=split,
+        element_groups={str(k): str(v) for k, v in
+                        facts["elements"].set_index("symbol")["group"].items()
+                        if str(k) in elements},
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
         targets=_targets(scenario, facts),
@@ -280,6 +288,21 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         integer_sizes=scenario.minimum_plant_sizes,
         sources=frozenset(sources),
     )
+
+
+def _traded_split(facts: FactBase, scenario: Scenario, tradable: frozenset[str]
+                  ) -> tuple[dict[str, float], set[str]]:
+    """Non-magnet demand by element [fraction], over the elements the plan can trade.
+
+    Elements without a price (no market, so no import) share out pro rata over the
+    priced ones, as the ``non_magnet_element_split`` assumption says.
+    """
+    split, sources = non_magnet_split(facts, scenario.horizon.start)
+    kept = {e: v for e, v in split.items() if e in tradable}
+    total = sum(kept.values())
+    if total <= 0:
+        return {}, set()
+    return {e: v / total for e, v in sorted(kept.items())}, set(sources)
 
 
 def _price_year(scenario: Scenario) -> int:
