@@ -343,11 +343,12 @@ def _stage_capacities(
 
 def _separated_as_published(facts: FactBase, country: str, year: int, capacity: float | None,
                             trace: _Trace) -> float | None:
-    """The year's separation: at most the separated output the statistics report.
+    """The year's separation: the national figure where one is published.
 
     A plant's capacity is what it could do; in a past year the chain separates what was
-    reported (USGS: US compounds and metals, 1,300 t REO in 2024), and the rest of the
-    concentrate stays unseparated (exported, as Mountain Pass's went to China).
+    reported (USGS: US compounds, 7,600 t REO in 2024; China's separation quota), and the
+    rest of the concentrate stays unseparated (exported, as Mountain Pass's went to China).
+    A published figure above the listed plants' capacity says the list is incomplete.
     """
     prod = facts["production"]
     rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
@@ -358,12 +359,13 @@ def _separated_as_published(facts: FactBase, country: str, year: int, capacity: 
     row = rows.iloc[0]
     published = float(row["value"])
     trace.sources.add(str(row["source_id"]))
-    if capacity is None or published < capacity:
-        trace.notes.append(f"Separation in {year} is the reported output of separated "
-                           f"compounds and metals, {published:,.0f} t REO ({row['series']}); "
-                           f"the rest of the concentrate is not separated at home.")
-        return published
-    return capacity
+    trace.notes.append(f"Separation in {year} is the published national figure, "
+                       f"{published:,.0f} t REO ({row['series']}: {row['basis']}); feed beyond "
+                       f"it is not separated at home.")
+    if capacity is not None and published > capacity:
+        trace.notes.append(f"The plants listed for {country} separate at most "
+                           f"{capacity:,.0f} t REO/yr: the list is incomplete.")
+    return published
 
 
 def _counts(r: Any, year: int, feeds: set[str]) -> tuple[bool, str]:
