@@ -239,3 +239,43 @@ def test_project_costs_hold_ordered_ranges(facts: FactBase) -> None:
     assert (p["capex_central_usd_per_tpa"] <= p["capex_high_usd_per_tpa"]).all()
     assert p.at["smz_separation", "capex_central_usd_per_tpa"] == pytest.approx(
         7e9 / 90 / 2500, rel=0.01)
+
+
+def _tolling(**kw: object) -> Problem:
+    """A mine at home (100 t REO/yr, Nd only, free to run) and no separation at home; a
+    separator abroad (OTHER) tolls the ore for 2,000 USD/t with 500 USD/t freight each way;
+    CHN sells Nd oxide at 10,000 USD/t; 100 t/yr of Nd oxide are needed."""
+    mine = Candidate("mine", "mining", existing=100, max_capacity=100, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    toll = Candidate("toller", "separation", existing=500, max_capacity=500, capex=0,
+                     opex=2_000, lead_time=0, abroad="OTHER")
+    p = _importer(Partner("CHN"), Partner("OTHER", transport_cost=500.0))
+    return replace(p, candidates=(mine, toll), **kw)  # type: ignore[arg-type]
+
+
+def test_toll_processing_abroad_sends_ore_out_and_brings_oxide_back() -> None:
+    """Tolling costs 2,000 + 2 x 500 = 3,000 USD per t REO against 10,000 from China, so all
+    100 t of ore are tolled; the oxide comes back as imports (gross share 100%), the ore
+    leaves as concentrate in the flows, and it is not separation at home."""
+    from reeplan.reporting.tables import costs_table, dependence_table, flows_table
+
+    plan = solve(_tolling())
+    assert plan.solution["toll_feed"].sel(mine="mine").values.tolist() == \
+        pytest.approx([100, 100])
+    assert plan.cost == pytest.approx(2 * 100 * 3_000, rel=1e-9)
+    c = costs_table(plan).set_index("year")
+    assert c["opex_musd"].tolist() == pytest.approx([0.2, 0.2])
+    assert c["freight_musd"].tolist() == pytest.approx([0.1, 0.1])
+    trade = plan.trade.groupby(["flow", "product"])["tonnes"].sum().to_dict()
+    assert trade == pytest.approx({("export", "concentrate (tolling)"): 200,
+                                   ("import", "oxide (tolled)"): 200})
+    dep = dependence_table(plan)
+    total = dep[(dep["stage"] == "all products") & (dep["element"] == "all rare earths")]
+    assert total["gross_import_share"].tolist() == [1.0, 1.0]
+    flows = flows_table(plan).set_index(["stage", "element", "year"])
+    assert flows.at[("mining", "Nd", 2025), "exports"] == pytest.approx(100)
+    assert flows.at[("separation", "Nd", 2025), "imports"] == pytest.approx(100)
+    assert flows.at[("separation", "Nd", 2025), "production"] == 0
+    held = solve(_tolling(targets=(Target("x", "self_sufficiency", 0.5, 2025,
+                                          "separation"),)))
+    assert not bool(held.targets["met"].any())  # separated abroad is not separated at home

@@ -11,6 +11,7 @@ from __future__ import annotations
 import xarray as xr
 
 from reeplan.domain import Recipe
+from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.lp import LinearProgram, Param, Term, Var
 from reeplan.optimize.params import oxide_price
 from reeplan.types import PlanStage
@@ -20,6 +21,7 @@ __all__ = [
     "consumption_reo",
     "domestic_reo",
     "feed_bought",
+    "home_output",
     "magnet_oxide",
     "mine_feed",
     "output_value",
@@ -28,6 +30,8 @@ __all__ = [
     "solved_stage_output",
     "stage_ids",
     "stage_output",
+    "tolled_ids",
+    "tolled_oxide",
     "traded_reo",
 ]
 
@@ -47,6 +51,34 @@ def stage_output(lp: LinearProgram, stage: PlanStage) -> Term:
     """Output of all plants of ``stage`` [t/yr of its product], over year."""
     ids = stage_ids(lp.params, stage)
     return lp.variables["prod"].sel(candidate=ids).sum("candidate")
+
+
+def tolled_ids(params: Param, partner: str | None = None) -> list[str]:
+    """Separation plants abroad that separate the country's ore under a tolling contract."""
+    p = params
+    return [str(c) for c, s, a, who in zip(p["candidate"].values, p["stage"].values,
+                                           p["abroad"].values, p["candidate_partner"].values,
+                                           strict=True)
+            if s == "separation" and a and (partner is None or who == partner)]
+
+
+def home_output(lp: LinearProgram, stage: PlanStage) -> Term:
+    """Output of the plants of ``stage`` at home [t/yr]: neither mines abroad nor tolling."""
+    p = lp.params
+    ids = [c for c in stage_ids(p, stage) if not bool(p["abroad"].sel(candidate=c))]
+    return lp.variables["prod"].sel(candidate=ids).sum("candidate")
+
+
+def tolled_oxide(lp: LinearProgram) -> list[Term]:
+    """Oxide separated abroad from the country's ore (tolling) [t REO/yr], (element, year).
+
+    It comes back as imports; the ore left the country as concentrate.
+    """
+    if "toll_feed" not in lp.variables:
+        return []
+    p = lp.params
+    share = p["oxide_per_mined"] * p["distribution"]
+    return [lp.variables["toll_feed"].term(share).sum("mine")]
 
 
 def mine_feed(lp: LinearProgram) -> list[Term]:
@@ -97,7 +129,23 @@ def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
              pick(f"{flow}_magnet").term(magnet_oxide(p)).sum("partner")]
     if flow == "import":
         terms += feed_bought(lp, group, partner)
+        terms += _tolled_back(lp, group, partner)
     return terms
+
+
+def _tolled_back(lp: LinearProgram, group: ElementGroup, partner: str | None) -> list[Term]:
+    """Oxide coming back from tolling abroad [t REO/yr], over year."""
+    p = lp.params
+    ids = tolled_ids(p, partner)
+    if not ids:
+        return []
+    if group != "magnet":
+        return [lp.variables["prod"].sel(candidate=ids).sum("candidate")]
+    if partner is not None and len(set(p["candidate_partner"].sel(
+            candidate=tolled_ids(p)).values)) > 1:
+        raise ChainDefinitionError("a magnet-element cap on one partner with tolling through "
+                                   "several partners is not modelled")
+    return [(t * p["in_recipe"].astype(float)).sum("element") for t in tolled_oxide(lp)]
 
 
 def feed_bought(lp: LinearProgram, group: ElementGroup = "all",
@@ -145,12 +193,13 @@ def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all
             prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
             return [prod.term(p["distribution"] * pick * home).sum("mine", "element")]
         return [(t * (p["oxide_per_mined"] * p["distribution"] * pick)).sum("mine", "element")
-                for t in mine_feed(lp)]
+                for t in mine_feed(lp)] + [-(t * pick).sum("element")
+                                           for t in tolled_oxide(lp)]
     if stage == "mining":  # extraction at home: mines abroad are imported feed
         mines = list(p["mine"].values)
         return [lp.variables["prod"].sel(candidate=mines).rename(candidate="mine").term(
             home).sum("mine")]
-    return [stage_output(lp, stage)]
+    return [home_output(lp, stage)]  # separation abroad (tolling) is not done at home
 
 
 def consumption_reo(params: Param, group: ElementGroup = "all") -> xr.DataArray:

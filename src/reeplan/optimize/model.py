@@ -22,6 +22,8 @@ from reeplan.optimize.expressions import (
     separated_oxide,
     stage_ids,
     stage_output,
+    tolled_ids,
+    tolled_oxide,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.optimize.params import build_parameters, oxide_price, partner_price, sale_price
@@ -236,6 +238,15 @@ def define_separation(lp: LinearProgram) -> None:
     elif mines:  # nothing at home separates ore: all of it leaves as concentrate
         lp.add_constraints("unseparated_ore", [t.sum("mine") for t in mine_feed(lp)], "==",
                            0.0, _coords(p, "year"))
+    tolled = tolled_ids(p)
+    if tolled and mines:  # part of the feed is separated abroad and comes back as oxide
+        toll = lp.add_variables("toll_feed", _coords(p, "mine", "year"))
+        lp.add_constraints("toll_feed_within_feed", [toll.term(), *[-t for t in mine_feed(lp)]],
+                           "<=", 0.0, _coords(p, "mine", "year"))
+        lp.add_constraints("tolled_separation",
+                           [lp.variables["prod"].sel(candidate=tolled).sum("candidate"),
+                            *[-t.sum("element") for t in tolled_oxide(lp)]], "==", 0.0,
+                           _coords(p, "year"))
     v = lp.variables
     terms = [v["import_oxide"].sum("partner"), -v["export_oxide"].sum("partner"),
              -stock.term(), -metal_in.term(), -other_use.term()]
@@ -406,7 +417,7 @@ def define_objective(lp: LinearProgram) -> None:
 
     costs = {
         "build": at("decision")(lambda q: q["capex"]),
-        "prod": at()(lambda q: q["opex"]),
+        "prod": at()(lambda q: q["opex"] + q["toll_freight"]),
         "import_oxide": lambda q: trade_cost(q, "oxide", "import"),
         "export_oxide": lambda q: trade_cost(q, "oxide", "export"),
         "import_metal": lambda q: trade_cost(q, "metal", "import"),

@@ -72,7 +72,8 @@ def build_parameters(p: Problem) -> xr.Dataset:
                                  "element": elements, "partner": partners,
                                  "stage": ("candidate", [c.stage for c in cands]),
                                  "element_group": ("element", [p.element_groups.get(e, "")
-                                                               for e in elements])}
+                                                               for e in elements]),
+                                 "candidate_partner": ("candidate", [c.abroad for c in cands])}
     ds: dict[str, object] = {}
     _candidates(ds, p, cands)
     _mines(ds, coords, p)
@@ -105,6 +106,20 @@ Vars = dict[str, object]
 def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
     years = np.array(p.years)
     lead = np.array([int(c.lead_time) for c in cands])
+    known = {q.id: q for q in p.partners}
+    for c in cands:
+        if c.abroad and c.abroad not in known:
+            raise ChainDefinitionError(f"candidate '{c.id}': it works with partner "
+                                       f"'{c.abroad}', which the problem does not have "
+                                       f"(partners: {', '.join(known) or 'none'})")
+        if c.abroad and c.stage not in ("mining", "separation"):
+            raise ChainDefinitionError(f"candidate '{c.id}': only mines (equity or offtake) "
+                                       f"and separation (tolling) may be abroad, not "
+                                       f"{c.stage}")
+    ds["abroad"] = ("candidate", np.array([bool(c.abroad) for c in cands], dtype=bool))
+    ds["toll_freight"] = ("candidate", [2.0 * float(known[c.abroad].transport_cost)
+                                        if c.abroad and c.stage == "separation" else 0.0
+                                        for c in cands])
     blocked = {q.id for q in p.partners if q.blocked}
     for name in ("existing", "max_capacity", "capex", "opex", "min_size"):
         shut = name in ("existing", "max_capacity")  # a mine abroad behind a closed border
@@ -136,11 +151,6 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     buyer = any(not q.blocked for q in p.partners)
     ds["concentrate_share"] = float(p.concentrate_share) if buyer else 0.0
     known = {q.id: q for q in p.partners}
-    for c in mines:
-        if c.abroad and c.abroad not in known:
-            raise ChainDefinitionError(f"candidate '{c.id}': its concentrate comes from "
-                                       f"partner '{c.abroad}', which the problem does not "
-                                       f"have (partners: {', '.join(known) or 'none'})")
     ds["mine_abroad"] = ("mine", np.array([bool(c.abroad) for c in mines], dtype=bool))
     coords["mine_partner"] = ("mine", [c.abroad for c in mines])
     ds["mine_buy_factor"] = ("mine", [1.0 + known[c.abroad].buy_premium if c.abroad else 0.0

@@ -373,12 +373,12 @@ def _builds(plan: Plan) -> pd.DataFrame:
 def _serves(c: Candidate, t: Target) -> bool:
     """Whether ``c`` can help meet ``t``.
 
-    Its stage explains the target, and a mine abroad (imported feed) never counts as
-    extraction at home.
+    Its stage explains the target, and a plant abroad (a mine supplying imported feed,
+    a separator tolling the country's ore) never counts as that stage done at home.
     """
     if c.stage not in rule(t.kind).stages(t):
         return False
-    at_home = t.kind in ("self_sufficiency", "output") and t.stage == "mining"
+    at_home = t.kind in ("self_sufficiency", "output") and t.stage == c.stage
     return not (c.abroad and at_home)
 
 
@@ -433,7 +433,34 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
             df.insert(0, "product", "concentrate")
             df.insert(0, "flow", flow)
             frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
+    if "toll_feed" in sol:
+        frames += _tolling(sol, params)
     return pd.concat(frames, ignore_index=True)
+
+
+TOLLED = ("concentrate (tolling)", "oxide (tolled)")
+"""Products of tolling: the ore sent out to be separated, the oxide that comes back."""
+
+
+def _tolling(sol: xr.Dataset, params: xr.Dataset) -> list[pd.DataFrame]:
+    """Ore sent abroad for separation and the oxide coming back [t REO], by partner."""
+    tolled = [str(c) for c, s, a in zip(params["candidate"].values, params["stage"].values,
+                                        params["abroad"].values, strict=True)
+              if s == "separation" and a]
+    partners = sorted({str(params["candidate_partner"].sel(candidate=c).values)
+                       for c in tolled})
+    partner = partners[0] if len(partners) == 1 else "+".join(partners)
+    sent = sol["toll_feed"] * params["distribution"]
+    back = sent * params["oxide_per_mined"]
+    frames = []
+    for flow, product, amount in (("export", TOLLED[0], sent), ("import", TOLLED[1], back)):
+        s = amount.sum("mine").to_series()
+        df = s[s > TOL].rename("tonnes").reset_index()
+        df.insert(0, "partner", partner)
+        df.insert(0, "product", product)
+        df.insert(0, "flow", flow)
+        frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
+    return frames
 
 
 def _targets(plan: Plan) -> pd.DataFrame:
@@ -530,7 +557,7 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
             abroad = [c.id for c in p.of_stage(stage) if not _serves(c, t)]
             reasons.append(f"no {stage} candidate exists" if not abroad else
                            f"no {stage} candidate exists at home ({', '.join(abroad)} is "
-                           f"abroad: imported feed, not extraction)")
+                           f"abroad: it does not count as {stage} at home)")
     if "dual_reserves" in plan.solution:
         dual = plan.solution["dual_reserves"].to_series()
         reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()

@@ -20,8 +20,8 @@ from reeplan.optimize.expressions import (
     MUSD,
     consumption_reo,
     domestic_reo,
+    home_output,
     output_value,
-    stage_output,
     traded_reo,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
@@ -101,7 +101,7 @@ RULES: Mapping[str, TargetRule] = {
     "output": TargetRule(
         "output", "domestic output of the target's stage of at least the value [t/yr]",
         ">=", lambda lp, t: domestic_reo(lp, "mining") if t.stage == "mining"
-        else [stage_output(lp, t.stage)], _per_year, "t/yr", 1.0,
+        else [home_output(lp, t.stage)], _per_year, "t/yr", 1.0,
         lambda lhs, q, t: lhs, lambda t: _UPSTREAM[t.stage]),
     "import_share": TargetRule(
         "import_share", "imports (gross, or net of exports) of all rare-earth products, or of "

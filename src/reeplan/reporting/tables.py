@@ -33,6 +33,7 @@ from reeplan.optimize.expressions import (
 )
 from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price, sale_price
+from reeplan.optimize.solve import TOLLED
 from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
 
@@ -99,15 +100,16 @@ def flows_table(plan: Plan) -> pd.DataFrame:
         mined = (q["distribution"] * prod.where(~abroad, 0.0)).sum("mine")
         bought = (q["distribution"] * prod.where(abroad, 0.0)).sum("mine")
         sold = (q["distribution"] * s["conc_export"].fillna(0.0)).sum("mine")
-        fed = mined + bought - sold
+        sent = (q["distribution"] * s["toll_feed"]).sum("mine") if "toll_feed" in s else zero
+        fed = mined + bought - sold - sent
         reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
         rows.append(_rows("mining", UNITS[Stage.MINING], production=mined, imports=bought,
-                          exports=sold, to_next_stage=reached, losses=fed - reached))
+                          exports=sold + sent, to_next_stage=reached, losses=fed - reached))
         separated = reached
     metal_in = s["metal_in"]
     made = metal_in * q["metal_per_oxide"] * q["metal_recovery"]
     rows.append(_rows("separation", UNITS[Stage.SEPARATION], production=separated,
-                      imports=s["import_oxide"].sum("partner"),
+                      imports=s["import_oxide"].sum("partner") + _tolled_back(plan),
                       exports=s["export_oxide"].sum("partner"),
                       to_next_stage=metal_in * q["metal_recovery"],
                       losses=metal_in * (1 - q["metal_recovery"]), final_use=s["other_use"],
@@ -169,6 +171,9 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     reference = oxide_price(q)
     values = []
     for r in t.itertuples():
+        if r.product in TOLLED:  # our own ore and oxide: the fee is in opex, freight apart
+            values.append(0.0)
+            continue
         if r.product == "concentrate":  # its oxides at reference prices, times the share
             share = float(q["concentrate_share" if r.flow == "export"
                             else "concentrate_value_share"])
@@ -198,8 +203,18 @@ def _reo(plan: Plan, flow: str) -> xr.DataArray:
     magnets = magnet_oxide(q) * s[f"{flow}_magnet"].sum("partner")
     total: xr.DataArray = oxide + metal + magnets
     if flow == "import":
-        total = total + _feed_bought(plan).sum("element")
+        total = total + (_feed_bought(plan) + _tolled_back(plan)).sum("element")
     return total
+
+
+def _tolled_back(plan: Plan) -> xr.DataArray:
+    """Oxide separated abroad from the country's ore, by element [t REO], (element, year)."""
+    s, q = plan.solution, plan.params
+    if "toll_feed" not in s:
+        return xr.zeros_like(oxide_price(q))
+    back: xr.DataArray = (q["oxide_per_mined"] * q["distribution"] * s["toll_feed"]).sum(
+        "mine")
+    return back
 
 
 def _feed_bought(plan: Plan) -> xr.DataArray:
@@ -258,7 +273,9 @@ def _stage_flows(plan: Plan) -> dict[str, tuple[xr.DataArray, xr.DataArray, xr.D
     oxide_use = s["other_use"].sum("element") + s["metal_in"].sum("element")
     metal_use = (s["alloy_use"] / per_oxide).sum("element")
     magnet_use = q["magnet_demand"] * magnet_oxide(q)
-    return {product: (use, traded("import", product), traded("export", product))
+    tolled = _tolled_back(plan).sum("element")
+    return {product: (use, traded("import", product) + (tolled if product == "oxide" else 0.0),
+                      traded("export", product))
             for product, use in (("oxide", oxide_use), ("metal", metal_use),
                                  ("magnet", magnet_use))}
 
@@ -297,7 +314,7 @@ def _element_flows(plan: Plan, element: str) -> tuple[xr.DataArray, xr.DataArray
                                + s[f"{flow}_metal"].sel(element=element).sum("partner") / f
                                + s[f"{flow}_magnet"].sum("partner") * per_magnet)
         if flow == "import":
-            total = total + _feed_bought(plan).sel(element=element)
+            total = total + (_feed_bought(plan) + _tolled_back(plan)).sel(element=element)
         return total
 
     return use, moved("import"), moved("export")
@@ -325,7 +342,8 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"]
-    freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine")
+    freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
+        + (s["prod"] * q["toll_freight"]).sum("candidate")
     penalties = penalty_cost(s, q)
     df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
                        "imports_musd": (paid / MUSD).to_series(),

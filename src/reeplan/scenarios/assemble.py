@@ -143,9 +143,15 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
         key = f"candidates.{cid}"
         if c.project is not None:
             _check_project(key, c, projects, bad)
-        if c.stage != "mining" and (c.ownership or c.supplied_by):
-            bad(f"{key}.ownership", "only a mine abroad takes ownership and supplied_by; "
-                                    "plants abroad (toll processing) are not modelled")
+        if c.stage == "separation" and bool(c.ownership) != bool(c.supplied_by):
+            bad(f"{key}.ownership", "a separation plant abroad (tolling) needs both ownership "
+                                    "(the tolling contract) and supplied_by (the partner)")
+        elif c.stage not in ("mining", "separation") and (c.ownership or c.supplied_by):
+            bad(f"{key}.ownership", "only a mine abroad (equity or offtake) or a separation "
+                                    "plant abroad (tolling) takes ownership and supplied_by")
+        elif c.supplied_by and c.supplied_by not in scenario.policy.partners:
+            bad(f"{key}.supplied_by", f"partner '{c.supplied_by}' is not in policy.partners "
+                                      f"({', '.join(scenario.policy.partners) or 'none'})")
         if c.stage != "mining":
             continue
         if c.deposit not in deposits.index:
@@ -178,7 +184,6 @@ def _check_project(key: str, c: CandidateSpec, projects: pd.DataFrame,
 def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, home: set[str],
                   bad: Callable[[str, str], None]) -> None:
     """A mine abroad states its ownership and supplier; a mine at home states neither."""
-    partners = scenario.policy.partners
     if where in home and (c.ownership or c.supplied_by):
         bad(f"{key}.ownership", f"deposit '{c.deposit}' is in {where}, at home: ownership "
                                 f"and supplied_by are for mines abroad")
@@ -187,9 +192,7 @@ def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, ho
                                 f"{scenario.country}: a mine abroad needs ownership (the "
                                 f"equity or offtake that gives the country its concentrate) "
                                 f"and supplied_by (the partner it comes from)")
-    elif c.supplied_by and c.supplied_by not in partners:
-        bad(f"{key}.supplied_by", f"partner '{c.supplied_by}' is not in policy.partners "
-                                  f"({', '.join(partners) or 'none'})")
+
     for name in scenario.remove_candidates:
         if name not in scenario.candidates:
             bad("remove_candidates", f"unknown candidate '{name}'")

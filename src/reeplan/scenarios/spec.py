@@ -232,10 +232,13 @@ class CandidateSpec(_Spec):
     ownership: str | None = None
     """Mines of a deposit outside the planning country (or group): the equity or offtake
     that puts their concentrate at the country's disposal (e.g. "Lynas offtake agreement,
-    2024"), with ``supplied_by``; without it such a mine is an error."""
+    2024"), with ``supplied_by``; without it such a mine is an error. Separation plants:
+    a tolling contract abroad (the country's ore separated there, the oxide sent back; the
+    fee is ``opex_usd_per_t``, freight both ways is the partner's)."""
     supplied_by: PartnerId | None = None
     """Mines abroad: the partner the concentrate comes from (its terms, blocks and freight
-    apply, and it counts as imported feed in dependence and supplier shares)."""
+    apply, and it counts as imported feed in dependence and supplier shares). Tolling: the
+    partner that separates; its oxide counts as imports, never as separation at home."""
     source: str
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
