@@ -279,3 +279,22 @@ def test_toll_processing_abroad_sends_ore_out_and_brings_oxide_back() -> None:
     held = solve(_tolling(targets=(Target("x", "self_sufficiency", 0.5, 2025,
                                           "separation"),)))
     assert not bool(held.targets["met"].any())  # separated abroad is not separated at home
+
+
+def test_an_offtake_contract_keeps_glazov_on_metal_made_from_smz_oxide(tmp_path: Path) -> None:
+    """smz-glazov-offtake: Glazov's magnets use at least 95% metal made at home, and that
+    metal at least 95% oxide separated at home; the contract can only cost more than the
+    same scenario without it (a metamorphic check)."""
+    from reeplan import run_plan
+
+    path = SCENARIOS / "smz-glazov-offtake.yaml"
+    plan = run_plan(path)
+    s, q = plan.solution, plan.params
+    made = (s["metal_in"] * q["metal_per_oxide"] * q["metal_recovery"]).sum("element")
+    alloy = s["alloy_use"].sum("element")
+    assert float(alloy.sum()) > 0  # Glazov runs
+    assert bool((made >= 0.95 * alloy - 1e-6).all())
+    free = tmp_path / "free.yaml"
+    free.write_text(f"extends: {path}\nname: free\npolicy: {{local_content: {{}}}}\n",
+                    encoding="utf-8")
+    assert run_plan(free).cost <= plan.cost + 1e-6

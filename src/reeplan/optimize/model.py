@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.expressions import (
     MUSD,
     mine_feed,
@@ -49,6 +50,7 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     define_recycling(lp)
     define_magnets(lp, p)
     define_exports_within_supply(lp, p)
+    define_local_content(lp, p)
     define_budget(lp)
     define_targets(lp, p)
     define_objective(lp)
@@ -314,6 +316,37 @@ def define_magnets(lp: LinearProgram, problem: Problem) -> None:
                                          v["import_magnet"].sum("partner"),
                                          -v["export_magnet"].sum("partner"), unmet.term()],
                        ">=", lambda q: q["magnet_demand"], _coords(p, "year"))
+
+
+def define_local_content(lp: LinearProgram, problem: Problem) -> None:
+    """Offtake contracts: a stage's input comes at least a share from the stage before it.
+
+    ``metal``: oxide fed to metal making at home [t REO] comes at least the share from
+    oxide separated at home (recipe elements, summed); ``magnet``: metal used in alloy at
+    home [t] comes at least the share from metal made or recycled at home. Both in total
+    over the recipe's elements and per year.
+    """
+    p, v = lp.params, lp.variables
+    coords = _coords(p, "year")
+    share = problem.local_content
+    unknown = sorted(set(share) - {"metal", "magnet"})
+    if unknown:
+        raise ChainDefinitionError(f"local content for {', '.join(unknown)}: only 'metal' "
+                                   f"and 'magnet' are modelled")
+    pick = p["in_recipe"].astype(float)
+    if share.get("metal", 0.0) > 0:
+        home = [(t * pick).sum("element") for t in separated_oxide(lp)] \
+            if list(p["mine"].values) and stage_ids(p, "separation") else []
+        lp.add_constraints("local_content_metal",
+                           [v["metal_in"].sum("element") * share["metal"], *[-t for t in home]],
+                           "<=", 0.0, coords)
+    if share.get("magnet", 0.0) > 0:
+        made = [v["metal_in"].term(p["metal_per_oxide"] * p["metal_recovery"]).sum("element")]
+        if stage_ids(p, "recycling"):
+            made.append(recycled_metal(lp).sum("element"))
+        lp.add_constraints("local_content_magnet",
+                           [v["alloy_use"].sum("element") * share["magnet"],
+                            *[-t for t in made]], "<=", 0.0, coords)
 
 
 def define_exports_within_supply(lp: LinearProgram, problem: Problem) -> None:

@@ -271,7 +271,11 @@ class Problem:
     country: str = ""
     concentrate_share: float = 0.0
     reference_market: str = ""
+    local_content: Mapping[str, float] = field(default_factory=dict)
 
+    # local_content: stage -> share of its input that must come from the stage before it
+    #   at home: "metal" (oxide from home separation), "magnet" (metal made or recycled at
+    #   home); an offtake contract such as SMZ's oxides for the Glazov magnet plant
     # national_reserve: REO all mines together may extract over the horizon [t]
     # tradable: elements with a reference price, the only ones bought or sold; all if None
     # fixed_builds: (candidate, decision year) -> capacity [t/yr] already decided

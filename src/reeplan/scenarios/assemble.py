@@ -116,7 +116,8 @@ def _check_sources(scenario: Scenario, facts: FactBase,
         (f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
-    cited += [("demand.source", scenario.demand.source),
+    cited += [("policy.local_content_source", scenario.policy.local_content_source),
+              ("demand.source", scenario.demand.source),
               ("ramp_up.source", scenario.ramp_up.source),
               ("prices.source", scenario.prices.source)]
     cited += [(f"targets.{i}.source", t.source) for i, t in enumerate(scenario.targets)]
@@ -265,6 +266,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                market=_partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
+        local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
         country=scenario.country, concentrate_share=conc.share,
         reference_market=scenario.prices.market,
         unmet_penalty=scenario.demand.unmet_penalty_usd_per_t,
@@ -282,6 +284,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
         targets=_targets(scenario, facts),
+        fixed_builds={(cid, int(year)): float(cap) for cid, c in sorted(
+            scenario.candidates.items()) if cid not in scenario.remove_candidates
+            for year, cap in c.decided_t.items()},
         allowed_technology=frozenset(scenario.policy.technology),
         discount_rate=scenario.discount_rate,
         budget=None if scenario.budget_musd_per_year is None
@@ -338,7 +343,8 @@ def _cited(scenario: Scenario) -> set[str]:
     """Every source, assumption or claim id the scenario cites."""
     cited: list[str | None] = [c.source for c in scenario.candidates.values()]
     cited += [q.source for q in scenario.policy.partners.values()]
-    cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source]
+    cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source,
+              scenario.policy.local_content_source]
     cited += [t.source for t in scenario.targets]
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 

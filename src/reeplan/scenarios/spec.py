@@ -226,6 +226,9 @@ class CandidateSpec(_Spec):
     """Mines: the fact-base deposit whose element distribution the ore follows."""
     region: str = ""
     """Where in the country it is (e.g. Murmansk, Yakutia, Perm), for reports."""
+    decided_t: dict[Year, NonNegative] = Field(default_factory=dict)
+    """Capacity already decided, by decision year [t/yr]: built whatever it costs (a state
+    decision, a signed contract); the plan decides only the rest."""
     project: str | None = None
     """The real project it is (a ``project_costs`` row): its stated capex must lie in the
     project's published range (low to high), which the risk engine draws from."""
@@ -253,6 +256,14 @@ class Policy(_Spec):
     off by default, so that a plan cannot live off price gaps between markets."""
     partners: dict[PartnerId, PartnerSpec] = Field(default_factory=dict)
     """Terms by partner; an empty mapping in a variant clears the base's."""
+    local_content: dict[Literal["metal", "magnet"], Annotated[Number, Field(ge=0, le=1)]] = \
+        Field(default_factory=dict)
+    """Offtake contracts as shares [fraction]: ``metal``, of the oxide fed to metal making
+    that comes from separation at home; ``magnet``, of the metal used in magnets that is
+    made (or recycled) at home. E.g. SMZ's oxides earmarked for the Glazov magnet plant:
+    ``{metal: 1, magnet: 1}``."""
+    local_content_source: str | None = None
+    """Source or assumption id(s) behind the offtake contracts, semicolon-separated."""
 
 
 class DemandSpec(_Spec):
