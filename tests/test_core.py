@@ -505,8 +505,10 @@ def test_cost_breakdown_by_hand() -> None:
     assert cost == pytest.approx(1.2 * (1 + 1 / 1.08 + 1 / 1.08 ** 2)) and penalties == 0
 
 
-@pytest.mark.parametrize("args", [["plan", str(BASE)], ["chain", "--country", "RUS"],
-                                  ["world", "--year", "2024"]])
+@pytest.mark.parametrize("args", [
+    ["plan", str(BASE)], ["plan", str(BASE.parent / "eu-crma-2030.yaml")],
+    ["chain", "--country", "RUS"], ["chain", "--country", "USA"],
+    ["world", "--year", "2024"]])
 def test_nothing_is_cut_short_at_80_columns(args: list[str]) -> None:
     """In an 80-column terminal or a pipe, tables wrap their cells; no line is wider and
     nothing ends in an ellipsis."""
@@ -522,7 +524,7 @@ def test_nothing_is_cut_short_at_80_columns(args: list[str]) -> None:
     if args[0] == "chain":  # numbers are never split over two lines
         from reeplan.flows.country import country_chain
 
-        mined = country_chain("RUS", 2024).elements.set_index("element")["mined"]
+        mined = country_chain(args[2], 2024).elements.set_index("element")["mined"]
         for element in ("La", "Ce", "Nd"):
             assert re.search(rf"^ {element} +{float(mined[element]):,.0f} ", out, re.M)
 
