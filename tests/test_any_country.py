@@ -298,3 +298,51 @@ def test_an_offtake_contract_keeps_glazov_on_metal_made_from_smz_oxide(tmp_path:
     free.write_text(f"extends: {path}\nname: free\npolicy: {{local_content: {{}}}}\n",
                     encoding="utf-8")
     assert run_plan(free).cost <= plan.cost + 1e-6
+
+
+def _ban(**kw: object) -> Problem:
+    """100 t/yr of Nd oxide from CHN only, at 10,000 USD/t in 2025-2027; CHN bans all
+    exports in 2027."""
+    years = (2025, 2026, 2027)
+    p = Problem(years=years, elements=("Nd",), candidates=(), partners=(
+        Partner("CHN", banned_years=frozenset({2027})),),
+        recipe=Recipe("t", {"Nd": 30.0}), metal_per_oxide={"Nd": 0.857},
+        oxide_price={"Nd": 10_000.0}, metal_price={"Nd": 20_000.0}, magnet_price=50_000.0,
+        magnet_demand={}, other_demand=dict.fromkeys(years, 100.0),
+        other_split={"Nd": 1.0}, discount_rate=0.0, chain=StageChain.ideal())
+    return replace(p, **kw)  # type: ignore[arg-type]
+
+
+def test_a_reserve_is_filled_before_a_known_ban_and_drawn_during_it() -> None:
+    """Without a reserve, 2027's 100 t go unmet (at the penalty). With room for 150 t and
+    a holding cost of 500 USD/t/yr, the plan buys the extra 100 t in 2026 (the latest year
+    before the ban: one year held), draws it in 2027, and costs 100 x (10,000 + 500) for
+    it: far less than the plan without the option."""
+    bare = solve(_ban())
+    assert float(bare.solution["unmet_other"].sel(year=2027).sum()) == pytest.approx(100)
+    held = solve(_ban(reserve_caps={"Nd": 150.0}, reserve_holding_cost=500.0))
+    fill = held.solution["reserve_fill"].sel(element="Nd").values.tolist()
+    draw = held.solution["reserve_draw"].sel(element="Nd").values.tolist()
+    assert fill == pytest.approx([0, 100, 0]) and draw == pytest.approx([0, 0, 100])
+    assert float(held.solution["unmet_other"].sum()) == pytest.approx(0)
+    assert held.cost == pytest.approx(3 * 100 * 10_000 + 100 * 500, rel=1e-9)
+    assert held.cost <= bare.cost
+    from reeplan.reporting.tables import costs_table, discounted_cost_musd, flows_table
+
+    cost, penalties = discounted_cost_musd(costs_table(held))
+    assert cost + penalties == pytest.approx(held.cost / 1e6, rel=1e-9)
+    stock = flows_table(held).query("stage == 'separation'").set_index("year")["stock_change"]
+    assert stock.tolist() == pytest.approx([0, 100, -100])
+
+
+def test_a_reserve_never_goes_below_empty_or_above_full() -> None:
+    """With room for only 60 t, 40 t of 2027's need go unmet; with 30 t already held (and
+    no holding cost), still 40 t, but 30 t fewer are bought: 300,000 USD less."""
+    small = solve(_ban(reserve_caps={"Nd": 60.0}))
+    assert float(small.solution["unmet_other"].sel(year=2027).sum()) == pytest.approx(40)
+    seeded = solve(_ban(reserve_caps={"Nd": 60.0}, reserve_initial={"Nd": 30.0}))
+    assert float(seeded.solution["unmet_other"].sel(year=2027).sum()) == pytest.approx(40)
+    assert seeded.cost == pytest.approx(small.cost - 30 * 10_000, rel=1e-9)
+    level = 30 + (seeded.solution["reserve_fill"] - seeded.solution["reserve_draw"]).cumsum(
+        "year")
+    assert float(level.min()) >= -1e-9 and float(level.max()) <= 60 + 1e-9

@@ -59,6 +59,13 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
     imports = _a(sol["import_oxide"], "partner", "element", "year").sum(axis=0)
     exports = _a(sol["export_oxide"], "partner", "element", "year").sum(axis=0)
     used = _a(sol["metal_in"], *ey) + _a(sol["other_use"], *ey) + _a(sol["stock_oxide"], *ey)
+    if "reserve_fill" in sol:  # a strategic reserve filled and drawn
+        used = used + _a(sol["reserve_fill"], *ey) - _a(sol["reserve_draw"], *ey)
+        level = np.cumsum(_a(sol["reserve_fill"], *ey) - _a(sol["reserve_draw"], *ey),
+                          axis=1) + _a(params["reserve_initial"], "element")[:, None]
+        cap = _a(params["reserve_cap"], "element")[:, None]
+        out["reserve level"] = (np.minimum(level, 0.0) + np.maximum(level - cap, 0.0),
+                                np.abs(level) + cap, ey)
     out["oxide market"] = (separated + imports - exports - used,
                            np.abs(separated) + imports + exports + used, ey)
     factor = _a(params["metal_per_oxide"], "element") * float(params["metal_recovery"])

@@ -174,7 +174,7 @@ def define_trade(lp: LinearProgram) -> None:
     all products, both ways (``route_capacity``).
     """
     p = lp.params
-    open_ = ~p["blocked"] & p["tradable"]
+    open_ = ~p["blocked"] & p["tradable"] & ~p["banned"]  # (partner, element, year)
     coords = _coords(p, "partner", "element", "year")
     like = xr.zeros_like(oxide_price(p) * p["freight"], dtype=bool)
     for name in ("import_oxide", "export_oxide"):
@@ -183,7 +183,7 @@ def define_trade(lp: LinearProgram) -> None:
     for name in ("import_metal", "export_metal"):
         lp.add_variables(name, coords, mask=metal_open.broadcast_like(like))
     magnet_coords = _coords(p, "partner", "year")
-    magnet_open = (~p["blocked"]).broadcast_like(p["discount"])
+    magnet_open = (~p["blocked"] & ~p["banned"]).broadcast_like(p["discount"])
     lp.add_variables("import_magnet", magnet_coords, mask=magnet_open,
                      upper=lambda q: q["magnet_cap"].broadcast_like(q["year"]))
     lp.add_variables("export_magnet", magnet_coords, mask=magnet_open,
@@ -251,7 +251,7 @@ def define_separation(lp: LinearProgram) -> None:
                            _coords(p, "year"))
     v = lp.variables
     terms = [v["import_oxide"].sum("partner"), -v["export_oxide"].sum("partner"),
-             -stock.term(), -metal_in.term(), -other_use.term()]
+             -stock.term(), -metal_in.term(), -other_use.term(), *define_reserve(lp)]
     if mines and seps:
         terms += separated_oxide(lp)
     lp.add_constraints("oxide_balance", terms, "==", 0.0, coords)
@@ -261,6 +261,54 @@ def define_separation(lp: LinearProgram) -> None:
     else:
         lp.add_constraints("other_demand", [other_use.term(), unmet.term()], "==",
                            lambda q: q["other_demand"] * q["other_split"], coords, mask=split)
+
+
+def cumulative(params: Param) -> xr.DataArray:
+    """1 where year ``t`` is at or before ``year``, over (year, t): sums a flow to a level."""
+    years = params["year"].values
+    return xr.DataArray((years[None, :] <= years[:, None]).astype(float),
+                        coords={"year": years, "t": years}, dims=("year", "t"))
+
+
+def holding_years(params: Param) -> xr.DataArray:
+    """Discounted years a tonne put into the reserve in year ``year`` is held [years]."""
+    later = cumulative(params).rename(year="held", t="year")  # held >= year
+    held: xr.DataArray = (later * params["discount"].rename(year="held")).sum("held")
+    return held
+
+
+def define_reserve(lp: LinearProgram) -> list[Term]:
+    """A strategic reserve per element [t REO], carried from year to year.
+
+    ``reserve_fill`` and ``reserve_draw`` enter the oxide balance; the level (what was
+    there before the horizon plus all fills less all draws so far) stays between 0 and the
+    cap; each tonne held costs ``reserve_holding_cost`` a year (charged, discounted, on the
+    fill for every year from then on, and credited back on the draw). Returns the oxide
+    balance terms (none without a reserve).
+    """
+    p = lp.params
+    held = p["reserve_cap"] > 0
+    if not bool(held.any()):
+        return []
+    coords = _coords(p, "element", "year")
+    mask = held.broadcast_like(p["discount"])
+    fill = lp.add_variables("reserve_fill", coords, mask=mask)
+    draw = lp.add_variables("reserve_draw", coords, mask=mask)
+    level = [fill.rename(year="t").term(cumulative).sum("t"),
+             -draw.rename(year="t").term(cumulative).sum("t")]
+    lp.add_constraints("reserve_full", level, "<=",
+                       lambda q: (q["reserve_cap"] - q["reserve_initial"]).broadcast_like(
+                           q["discount"]), coords, mask=mask)
+    lp.add_constraints("reserve_empty", level, ">=",
+                       lambda q: (-q["reserve_initial"]).broadcast_like(q["discount"]), coords,
+                       mask=mask)
+
+    def hold(q: Param) -> xr.DataArray:
+        return q["reserve_holding_cost"] * holding_years(q) / MUSD
+
+    lp.add_cost(fill.term(hold))
+    lp.add_cost(draw.term(lambda q: -hold(q)))
+    return [-fill.term(), draw.term()]
 
 
 def define_metal(lp: LinearProgram) -> None:

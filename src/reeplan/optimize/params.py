@@ -215,6 +215,17 @@ def _trade(ds: Vars, p: Problem) -> None:
                                     for x in q])
     ds["route_capacity"] = ("partner", [math.inf if x.route_capacity is None
                                         else float(x.route_capacity) for x in q])
+    ds["banned"] = (("partner", "year"), np.array([[y in x.banned_years for y in p.years]
+                                                   for x in q], dtype=bool).reshape(
+        len(q), len(p.years)))
+    ds["reserve_cap"] = ("element", [float(p.reserve_caps.get(e, 0.0)) for e in p.elements])
+    ds["reserve_initial"] = ("element", [float(p.reserve_initial.get(e, 0.0))
+                                         for e in p.elements])
+    ds["reserve_holding_cost"] = float(p.reserve_holding_cost)
+    unknown = sorted((set(p.reserve_caps) | set(p.reserve_initial)) - set(p.elements))
+    if unknown:
+        raise ChainDefinitionError(f"a strategic reserve of {', '.join(unknown)}, which the "
+                                   f"problem does not model")
 
 
 def _demand(ds: Vars, p: Problem) -> None:
@@ -251,7 +262,8 @@ def _check_finite(ds: xr.Dataset) -> None:
     for name in ("capex", "opex", "market_oxide_price", "market_metal_price", "magnet_price",
                  "existing",
                  "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
-                 "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty"):
+                 "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty",
+                 "reserve_cap", "reserve_initial", "reserve_holding_cost"):
         values = np.asarray(ds[name].values, dtype=float)
         if values.size and not np.isfinite(values).all():
             raise ChainDefinitionError(f"parameter '{name}': not a finite number "

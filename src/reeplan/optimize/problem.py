@@ -127,6 +127,8 @@ class Partner:
     magnet_buy_cap
         Most magnets it will buy from us per year [t] (what its market absorbs: China, the
         world's magnet maker, buys almost none); ``None`` uncapped.
+    banned_years
+        Years with no trade with it at all (an export ban expected in those years).
     route_capacity
         Most tonnes of all products that the routes to it carry per year, both ways
         (border crossings, hubs) [t/yr]; ``None`` unlimited.
@@ -145,6 +147,7 @@ class Partner:
     magnet_cap: float | None = None
     magnet_buy_cap: float | None = None
     route_capacity: float | None = None
+    banned_years: frozenset[int] = frozenset()
     transport_cost: float = 0.0
     market: str = ""
 
@@ -272,6 +275,14 @@ class Problem:
     concentrate_share: float = 0.0
     reference_market: str = ""
     local_content: Mapping[str, float] = field(default_factory=dict)
+    reserve_caps: Mapping[str, float] = field(default_factory=dict)
+    reserve_initial: Mapping[str, float] = field(default_factory=dict)
+    reserve_holding_cost: float = 0.0
+
+    # reserve_caps: most oxide a strategic reserve may hold, by element [t REO]; it is
+    #   filled and drawn in the oxide balance and carried from year to year
+    # reserve_initial: what the reserve holds before the first year [t REO]
+    # reserve_holding_cost: cost of holding a tonne for a year [USD/t/yr]
 
     # local_content: stage -> share of its input that must come from the stage before it
     #   at home: "metal" (oxide from home separation), "magnet" (metal made or recycled at

@@ -113,7 +113,7 @@ def flows_table(plan: Plan) -> pd.DataFrame:
                       exports=s["export_oxide"].sum("partner"),
                       to_next_stage=metal_in * q["metal_recovery"],
                       losses=metal_in * (1 - q["metal_recovery"]), final_use=s["other_use"],
-                      stock_change=s["stock_oxide"]))
+                      stock_change=s["stock_oxide"] + _reserve_change(plan)))
     recycled = solved_stage_output(s, q, "recycling") * q["recipe_share"] \
         * q["recycling_recovery"]
     yields = q["magnet_per_alloy_metal"]
@@ -205,6 +205,15 @@ def _reo(plan: Plan, flow: str) -> xr.DataArray:
     if flow == "import":
         total = total + (_feed_bought(plan) + _tolled_back(plan)).sum("element")
     return total
+
+
+def _reserve_change(plan: Plan) -> xr.DataArray:
+    """Oxide put into (or, negative, drawn from) the strategic reserve [t REO]."""
+    s, q = plan.solution, plan.params
+    if "reserve_fill" not in s:
+        return xr.zeros_like(oxide_price(q))
+    change: xr.DataArray = s["reserve_fill"] - s["reserve_draw"]
+    return change
 
 
 def _tolled_back(plan: Plan) -> xr.DataArray:
@@ -323,12 +332,16 @@ def _element_flows(plan: Plan, element: str) -> tuple[xr.DataArray, xr.DataArray
 def costs_table(plan: Plan) -> pd.DataFrame:
     """Costs by year [M USD, undiscounted] and the discount factor.
 
-    Capex, opex, imports, export revenue (concentrate sold included), freight and
-    penalties.
+    Capex, opex (with the cost of holding what the plan put into a strategic reserve;
+    the reserve held before the horizon is a sunk cost), imports, export revenue
+    (concentrate sold included), freight and penalties.
     """
     s, q = plan.solution, plan.params
     capex = (s["build"] * q["capex"]).sum("candidate").rename(decision="year") / MUSD
     opex = (s["prod"] * q["opex"]).sum("candidate") / MUSD
+    if "reserve_fill" in s:  # holding what the plan put into the reserve, year by year
+        added = _reserve_change(plan).cumsum("year").sum("element")
+        opex = opex + added * q["reserve_holding_cost"] / MUSD
     paid = sum((s[f"import_{p}"] * partner_price(q, p) * q["buy_factor"])
                .sum(["partner", "element"]) for p in ("oxide", "metal"))
     paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")

@@ -85,7 +85,16 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
                     bad: Callable[[str, str], None]) -> None:
     """Export caps must name elements the plan models; a cap on another would vanish."""
     modelled = set(_elements(scenario, facts))
+    for e in scenario.policy.reserve.max_t:
+        if e not in modelled:
+            bad(f"policy.reserve.max_t.{e}", f"the plan does not model '{e}' (it tracks "
+                                             f"{', '.join(sorted(modelled))})")
+    years = range(scenario.horizon.start, scenario.horizon.end + 1)
     for pid, partner in scenario.policy.partners.items():
+        outside = [y for y in partner.banned_years if y not in years]
+        if outside:
+            bad(f"policy.partners.{pid}.banned_years", f"{outside} outside the horizon "
+                                                       f"{years.start}-{years.stop - 1}")
         for e in partner.export_caps_t:
             if e not in modelled:
                 bad(f"policy.partners.{pid}.export_caps_t.{e}",
@@ -117,6 +126,7 @@ def _check_sources(scenario: Scenario, facts: FactBase,
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
     cited += [("policy.local_content_source", scenario.policy.local_content_source),
+              ("policy.reserve.source", scenario.policy.reserve.source),
               ("demand.source", scenario.demand.source),
               ("ramp_up.source", scenario.ramp_up.source),
               ("prices.source", scenario.prices.source)]
@@ -263,10 +273,14 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                magnet_buy_cap=q.buys_magnets_at_most_t,
                                route_capacity=q.route_capacity_t,
                                transport_cost=q.transport_cost_usd_per_t,
+                               banned_years=frozenset(q.banned_years),
                                market=_partner_market(pid, q.market))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
+        reserve_caps=dict(scenario.policy.reserve.max_t),
+        reserve_initial=dict(scenario.policy.reserve.initial_t),
+        reserve_holding_cost=scenario.policy.reserve.holding_cost_usd_per_t_yr,
         country=scenario.country, concentrate_share=conc.share,
         reference_market=scenario.prices.market,
         unmet_penalty=scenario.demand.unmet_penalty_usd_per_t,
@@ -344,7 +358,7 @@ def _cited(scenario: Scenario) -> set[str]:
     cited: list[str | None] = [c.source for c in scenario.candidates.values()]
     cited += [q.source for q in scenario.policy.partners.values()]
     cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source,
-              scenario.policy.local_content_source]
+              scenario.policy.local_content_source, scenario.policy.reserve.source]
     cited += [t.source for t in scenario.targets]
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 

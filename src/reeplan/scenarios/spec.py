@@ -193,6 +193,9 @@ class PartnerSpec(_Spec):
     """Most tonnes of all products the routes to this partner carry a year, both ways."""
     transport_cost_usd_per_t: NonNegative = 0.0
     """Cost of moving a tonne of any product to or from it [USD/t], paid both ways."""
+    banned_years: list[Year] = Field(default_factory=list)
+    """Years with no trade with this partner at all: an export ban the plan expects (it
+    may fill a strategic reserve before)."""
     market: Market | None = None
     """Market whose prices trade with this partner follows: ``china`` (domestic and fob
     China quotes) or ``ex_china`` (delivered Europe); by default ``china`` for CHN and
@@ -246,6 +249,26 @@ class CandidateSpec(_Spec):
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
 
+class ReserveSpec(_Spec):
+    """A strategic reserve of oxides, filled and drawn by the plan, carried between years."""
+
+    max_t: dict[Element, NonNegative] = Field(default_factory=dict)
+    """Most the reserve may hold, by element [t REO]."""
+    initial_t: dict[Element, NonNegative] = Field(default_factory=dict)
+    """What it holds before the first planning year [t REO]."""
+    holding_cost_usd_per_t_yr: NonNegative = 0.0
+    """Cost of holding a tonne for a year (storage, capital) [USD/t/yr]."""
+    source: str | None = None
+    """Source or assumption id(s) behind the figures, semicolon-separated."""
+
+    @model_validator(mode="after")
+    def _initial_within(self) -> ReserveSpec:
+        for e, t in self.initial_t.items():
+            if t > self.max_t.get(e, 0.0):
+                raise _keyed(f"initial_t.{e}", f"{t:g} t is above max_t ({self.max_t.get(e, 0)})")
+        return self
+
+
 class Policy(_Spec):
     """The policy world: who trades with us on what terms, which technology we may use."""
 
@@ -264,6 +287,8 @@ class Policy(_Spec):
     ``{metal: 1, magnet: 1}``."""
     local_content_source: str | None = None
     """Source or assumption id(s) behind the offtake contracts, semicolon-separated."""
+    reserve: ReserveSpec = Field(default_factory=ReserveSpec)
+    """A strategic reserve (none by default)."""
 
 
 class DemandSpec(_Spec):
