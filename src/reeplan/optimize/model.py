@@ -478,6 +478,20 @@ def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
     return price.copy(data=(unit + freight) * discount / MUSD)
 
 
+def magnet_trade_cost(q: Param, flow: str) -> xr.DataArray:
+    """Discounted cost of a tonne of magnets bought or sold [M USD/t], (partner, year).
+
+    The magnet price times the partner's premium (or, negative, less its discount), plus
+    freight; on arrays, as :func:`trade_cost`.
+    """
+    factor = q["buy_factor" if flow == "import" else "sell_factor"].values[:, None]
+    sign = 1.0 if flow == "import" else -1.0
+    unit = sign * q["magnet_price"].values[None, :] * factor + q["freight"].values[:, None]
+    return xr.DataArray(unit * q["discount"].values[None, :] / MUSD,
+                        coords=[q.indexes["partner"], q.indexes["year"]],
+                        dims=("partner", "year"))
+
+
 def define_objective(lp: LinearProgram) -> None:
     """Discounted capex + opex + imports - exports + freight + penalties [M USD].
 
@@ -503,8 +517,8 @@ def define_objective(lp: LinearProgram) -> None:
         "export_oxide": lambda q: trade_cost(q, "oxide", "export"),
         "import_metal": lambda q: trade_cost(q, "metal", "import"),
         "export_metal": lambda q: trade_cost(q, "metal", "export"),
-        "import_magnet": at()(lambda q: q["magnet_price"] * q["buy_factor"] + q["freight"]),
-        "export_magnet": at()(lambda q: -q["magnet_price"] * q["sell_factor"] + q["freight"]),
+        "import_magnet": lambda q: magnet_trade_cost(q, "import"),
+        "export_magnet": lambda q: magnet_trade_cost(q, "export"),
         "unmet_magnets": at()(lambda q: q["unmet_penalty"]),
         "unmet_other": at()(lambda q: q["unmet_penalty"]),
     }

@@ -308,10 +308,9 @@ def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
     markets = {str(m): i for i, m in enumerate(table["market"].values)}
     pick = [markets[str(m)] for m in q["partner_market"].values]
     values = table.transpose("market", "element", "year").values[pick]
-    return xr.DataArray(values, dims=("partner", "element", "year"),
-                        coords={"partner": q["partner"].values,
-                                "element": table["element"].values,
-                                "year": table["year"].values})
+    return xr.DataArray(values, dims=("partner", "element", "year"),  # indexes reused: fast
+                        coords=[q.indexes["partner"], table.indexes["element"],
+                                table.indexes["year"]])
 
 
 def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:
@@ -325,12 +324,14 @@ def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:
     So buying and selling one product and element never earns money, and with freight
     both ways round trips lose it.
     """
-    price = partner_price(q, product)
-    own = price * q["sell_factor"]
-    if not q.sizes.get("partner", 0):
-        return own
-    free = (~q["blocked"] & q["export_cap"].isnull()).reindex(element=price["element"])
-    cheapest = (price * q["buy_factor"]).where(free).min("partner")
-    capped: xr.DataArray = xr.where(cheapest.isnull(), own, np.minimum(own, cheapest))
-    return capped.transpose("partner", "element", "year")
+    price = partner_price(q, product)  # (partner, element, year); arrays below, for speed
+    values = price.values
+    own = values * q["sell_factor"].values[:, None, None]
+    if not values.shape[0]:
+        return price.copy(data=own)
+    cap = q["export_cap"].sel(element=price["element"].values).values
+    free = ~q["blocked"].values[:, None] & np.isnan(cap)  # (partner, element)
+    buy = np.where(free[:, :, None], values * q["buy_factor"].values[:, None, None], np.inf)
+    cheapest = buy.min(axis=0)  # (element, year); inf where no one sells freely
+    return price.copy(data=np.minimum(own, cheapest[None, :, :]))
 
