@@ -346,3 +346,30 @@ def test_a_reserve_never_goes_below_empty_or_above_full() -> None:
     level = 30 + (seeded.solution["reserve_fill"] - seeded.solution["reserve_draw"]).cumsum(
         "year")
     assert float(level.min()) >= -1e-9 and float(level.max()) <= 60 + 1e-9
+
+
+def test_an_import_cap_on_the_light_group_counts_only_light_elements() -> None:
+    """Demand 100 t/yr, split La 60% (light), Dy 40% (heavy); CHN sells both at 10,000
+    USD/t; a La mine with its separation costs 15,000 USD/t. Capping imports of the light
+    group at 50% of its consumption (60 t) makes the plan mine 30 t of La, and leaves Dy
+    (heavy) all imported; the same cap on all rare earths would need 50 t at home."""
+    mine = Candidate("mine", "mining", existing=100, max_capacity=100, capex=0,
+                     opex=15_000, lead_time=0, distribution={"La": 1.0})
+    sep = Candidate("sep", "separation", existing=100, max_capacity=100, capex=0, opex=0,
+                    lead_time=0)
+    base = Problem(years=YEARS, elements=("La", "Dy"), candidates=(mine, sep),
+                   partners=(Partner("CHN"),), recipe=Recipe("t", {"Dy": 1.0}),
+                   metal_per_oxide={"La": 0.853, "Dy": 0.871},
+                   oxide_price={"La": 10_000.0, "Dy": 10_000.0},
+                   metal_price={"La": 20_000.0, "Dy": 20_000.0}, magnet_price=50_000.0,
+                   magnet_demand={}, other_demand=dict.fromkeys(YEARS, 100.0),
+                   other_split={"La": 0.6, "Dy": 0.4}, discount_rate=0.0,
+                   chain=StageChain.ideal(), element_groups={"La": "light", "Dy": "heavy"})
+    light = solve(replace(base, targets=(Target("l", "import_share", 0.5, 2025,
+                                                elements="light"),)))
+    assert light.solution["prod"].sel(candidate="mine").values.tolist() == \
+        pytest.approx([30, 30])
+    everything = solve(replace(base, targets=(Target("a", "import_share", 0.5, 2025),)))
+    assert everything.solution["prod"].sel(candidate="mine").values.tolist() == \
+        pytest.approx([50, 50])
+    assert light.targets["achieved"].tolist() == pytest.approx([0.5, 0.5])

@@ -17,10 +17,12 @@ from reeplan.optimize.params import oxide_price
 from reeplan.types import PlanStage
 
 __all__ = [
+    "ELEMENT_GROUPS",
     "MUSD",
     "consumption_reo",
     "domestic_reo",
     "feed_bought",
+    "group_pick",
     "home_output",
     "magnet_oxide",
     "mine_feed",
@@ -107,26 +109,49 @@ def magnet_oxide(params: Param) -> float:
 
 
 ElementGroup = str
-"""``"all"`` rare earths or the ``"magnet"`` elements (those of the magnet recipe)."""
+"""``"all"`` rare earths, the ``"magnet"`` elements (those of the magnet recipe), or the
+``"light"``, ``"medium"`` or ``"heavy"`` ones (the elements table's groups)."""
+ELEMENT_GROUPS = ("all", "magnet", "light", "medium", "heavy")
+
+
+def group_pick(params: Param, group: ElementGroup) -> xr.DataArray:
+    """1 for the elements of ``group``, 0 for the others, over element."""
+    if group not in ELEMENT_GROUPS:
+        raise ChainDefinitionError(f"unknown element group '{group}'; expected one of "
+                                   f"{', '.join(ELEMENT_GROUPS)}")
+    if group == "all":
+        return xr.ones_like(params["metal_per_oxide"])
+    if group == "magnet":
+        return params["in_recipe"].astype(float)
+    return (params["element_group"] == group).astype(float)
+
+
+def magnet_group_share(params: Param, group: ElementGroup) -> float:
+    """Share of a magnet's rare-earth oxide that the elements of ``group`` make up."""
+    content = params["recipe_share"] / params["metal_per_oxide"]
+    total = float(content.sum())
+    return float((content * group_pick(params, group)).sum()) / total if total else 0.0
 
 
 def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
                partner: str | None = None) -> list[Term]:
     """Imports or exports (``flow``) of rare-earth products [t REO/yr].
 
-    Oxide, metal over its factor, magnets by their oxide content; for the magnet group
-    only the recipe's elements; with ``partner``, trade with that partner only.
+    Oxide, metal over its factor, magnets by their oxide content; for an element group
+    only its elements (magnets by the group's share of their oxide); with ``partner``,
+    trade with that partner only.
     """
     v, p = lp.variables, lp.params
 
     def pick(name: str) -> Var:
         return v[name] if partner is None else v[name].sel(partner=[partner])
 
-    share = p["in_recipe"].astype(float) if group == "magnet" else 1.0
+    share = group_pick(p, group)
+    in_magnets = magnet_oxide(p) * magnet_group_share(p, group)
     terms = [pick(f"{flow}_oxide").term(share).sum("partner", "element"),
              pick(f"{flow}_metal").term(share / p["metal_per_oxide"]).sum("partner",
                                                                           "element"),
-             pick(f"{flow}_magnet").term(magnet_oxide(p)).sum("partner")]
+             pick(f"{flow}_magnet").term(in_magnets).sum("partner")]
     if flow == "import":
         terms += feed_bought(lp, group, partner)
         terms += _tolled_back(lp, group, partner)
@@ -139,13 +164,13 @@ def _tolled_back(lp: LinearProgram, group: ElementGroup, partner: str | None) ->
     ids = tolled_ids(p, partner)
     if not ids:
         return []
-    if group != "magnet":
+    if group == "all":
         return [lp.variables["prod"].sel(candidate=ids).sum("candidate")]
     if partner is not None and len(set(p["candidate_partner"].sel(
             candidate=tolled_ids(p)).values)) > 1:
-        raise ChainDefinitionError("a magnet-element cap on one partner with tolling through "
-                                   "several partners is not modelled")
-    return [(t * p["in_recipe"].astype(float)).sum("element") for t in tolled_oxide(lp)]
+        raise ChainDefinitionError("a cap on one element group from one partner with "
+                                   "tolling through several partners is not modelled")
+    return [(t * group_pick(p, group)).sum("element") for t in tolled_oxide(lp)]
 
 
 def feed_bought(lp: LinearProgram, group: ElementGroup = "all",
@@ -161,8 +186,8 @@ def feed_bought(lp: LinearProgram, group: ElementGroup = "all",
     if not abroad:
         return []
     prod = lp.variables["prod"].sel(candidate=abroad).rename(candidate="mine")
-    if group == "magnet":
-        share = p["distribution"].sel(mine=abroad) * p["in_recipe"].astype(float)
+    if group != "all":
+        share = p["distribution"].sel(mine=abroad) * group_pick(p, group)
         return [prod.term(share).sum("mine", "element")]
     return [prod.sum("mine")]
 
@@ -184,10 +209,11 @@ def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all
     home = (~p["mine_abroad"]).astype(float)
     if stage == "recycling":
         recovered = stage_output(lp, "recycling") * (
-            p["recipe_share"] * p["recycling_recovery"] / p["metal_per_oxide"])
+            p["recipe_share"] * p["recycling_recovery"] / p["metal_per_oxide"]
+            * group_pick(p, group))
         return [recovered.sum("element")]
-    if group == "magnet":
-        pick = p["in_recipe"].astype(float)
+    if group != "all":
+        pick = group_pick(p, group)
         if stage == "mining":
             mines = list(p["mine"].values)
             prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
@@ -205,10 +231,18 @@ def domestic_reo(lp: LinearProgram, stage: PlanStage, group: ElementGroup = "all
 def consumption_reo(params: Param, group: ElementGroup = "all") -> xr.DataArray:
     """Domestic consumption in oxide equivalent [t REO/yr], over year.
 
-    For the magnet group, the oxide of the recipe's elements in magnets.
+    Magnets by their oxide (for a group, its share of it) and other uses (for a group, its
+    elements' part of the non-magnet split; a problem without a split counts other uses
+    for ``all`` only).
     """
-    magnets: xr.DataArray = magnet_oxide(params) * params["magnet_demand"]
-    return magnets if group == "magnet" else params["other_demand"] + magnets
+    magnets: xr.DataArray = magnet_oxide(params) * params["magnet_demand"] \
+        * magnet_group_share(params, group)
+    if bool(params["other_pooled"]):
+        part = 1.0 if group == "all" else 0.0
+    else:
+        part = float((params["other_split"] * group_pick(params, group)).sum())
+    total: xr.DataArray = magnets + params["other_demand"] * part
+    return total
 
 
 def output_value(lp: LinearProgram) -> list[Term]:

@@ -188,7 +188,7 @@ class Target:
     stage: PlanStage = "separation"
     penalty: float = 1e6
     measure: Literal["gross", "net"] = "gross"
-    elements: Literal["all", "magnet"] = "all"
+    elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     partner: str = ""
 
 

@@ -144,10 +144,11 @@ class TargetSpec(_Spec):
     measure: Literal["gross", "net"] = "gross"
     """For ``import_share``: ``gross`` imports / consumption, or ``net``: max(imports -
     exports, 0) / consumption."""
-    elements: Literal["all", "magnet"] = "all"
+    elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     """For ``import_share``, ``self_sufficiency`` and ``supplier_share``: all rare earths,
-    or the magnet elements only (the magnet recipe's Nd, Pr, Dy, Tb, magnets traded counted
-    by their content)."""
+    the magnet elements (the magnet recipe's Nd, Pr, Dy, Tb), or the light (La-Nd), medium
+    (Sm-Gd) or heavy (Tb-Lu, Y) group; magnets traded count by the group's content and
+    consumption is the group's part of magnets and of other uses."""
     partners: list[PartnerId] = Field(default_factory=list)
     """For ``supplier_share``: the partners capped, each a single country (``CHN``); by
     default every single-country partner of the scenario. ``WEST`` and ``OTHER`` are groups
