@@ -408,7 +408,8 @@ def test_no_shipped_plan_round_trips_or_re_exports(path: Path) -> None:
     exported = s["export_oxide"].sum("partner") + (s["export_metal"].sum("partner")
                                                    / q["metal_per_oxide"])
     mines = list(q["mine"].values)
-    feed = s["prod"].sel(candidate=mines).rename(candidate="mine") - s["conc_export"]
+    feed = s["prod"].sel(candidate=mines).rename(candidate="mine") - s["conc_export"].sum(
+        "partner")
     separated = q["oxide_per_mined"] * (q["distribution"] * feed).sum("mine") \
         if mines else 0.0 * exported
     recyclers = [c for c, st in zip(q["candidate"].values, q["stage"].values, strict=True)

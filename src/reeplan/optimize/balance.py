@@ -48,7 +48,7 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
     index = {str(c): i for i, c in enumerate(sol["candidate"].values)}
     if mines:
         mp = prod[[index[m] for m in mines]]
-        feed = mp - _a(sol["conc_export"], "mine", "year")
+        feed = mp - _a(sol["conc_export"].sum("partner"), "mine", "year")
         out["mining (concentrate sold within output)"] = (np.minimum(feed, 0.0), mp,
                                                            ("mine", "year"))
         dist = _a(params["distribution"], "mine", "element")

@@ -136,8 +136,9 @@ def define_mining(lp: LinearProgram) -> None:
     reference prices times the concentrate share (a realised concentrate price over its
     oxides' value), when any partner is open to buy it.
 
-    Mine output either feeds domestic cracking and separation or leaves as concentrate;
-    a mine abroad (equity or offtake) only feeds, its concentrate never re-exported. All
+    Mine output either feeds domestic cracking and separation or leaves as concentrate,
+    sold to a partner (its market, its discount, its freight and routes); a mine abroad
+    (equity or offtake) only feeds, its concentrate never re-exported. All
     domestic mines together stay within the national reserve; a mine with its own reserve
     stays within it too.
     """
@@ -145,10 +146,13 @@ def define_mining(lp: LinearProgram) -> None:
     mines = list(p["mine"].values)
     if not mines:
         return
-    home = xr.broadcast(~p["mine_abroad"], p["discount"])[0]  # (mine, year)
-    conc = lp.add_variables("conc_export", _coords(p, "mine", "year"), mask=home)
+    # sold from a domestic mine to a partner open that year
+    sellable = (~p["mine_abroad"] & ~p["blocked"] & ~p["banned"]).transpose(
+        "mine", "partner", "year")
+    conc = lp.add_variables("conc_export", _coords(p, "mine", "partner", "year"),
+                            mask=sellable)
     prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-    lp.add_constraints("conc_export_limit", [conc.term(), -prod.term()], "<=", 0.0,
+    lp.add_constraints("conc_export_limit", [conc.sum("partner"), -prod.term()], "<=", 0.0,
                        _coords(p, "mine", "year"))
     if np.isfinite(float(p["national_reserve"])):
         lp.add_constraints("national_reserve",
@@ -200,6 +204,8 @@ def define_trade(lp: LinearProgram) -> None:
         moved = [v[n].sum("element") for n in ("import_oxide", "export_oxide", "import_metal",
                                                "export_metal")]
         moved += [v["import_magnet"].term(), v["export_magnet"].term()]
+        if "conc_export" in v:
+            moved.append(v["conc_export"].sum("mine"))
         lp.add_constraints("route_capacity", moved, "<=",
                            lambda q: q["route_capacity"].where(
                                np.isfinite(q["route_capacity"]), 0.0).broadcast_like(q["year"]),
@@ -439,13 +445,19 @@ def define_budget(lp: LinearProgram) -> None:
 
 
 def concentrate_price(q: Param) -> xr.DataArray:
-    """What a tonne of REO in each mine's concentrate fetches [USD/t], over (mine, year).
+    """What a tonne of REO in a mine's concentrate fetches from each partner [USD/t].
 
-    Its oxides at reference prices times the concentrate share (0 without a buyer).
+    Over (mine, partner, year): its oxides at what the partner pays for them
+    (:func:`~reeplan.optimize.params.sale_price`: its market, less its discount, never
+    above a free seller's price) times the concentrate share (a realised concentrate
+    price over its oxides' value).
     """
-    value: xr.DataArray = (q["distribution"] * oxide_price(q)).sum("element") \
-        * q["concentrate_share"]
-    return value
+    sale = sale_price(q, "oxide")  # (partner, element, year)
+    dist = q["distribution"].sel(element=sale["element"].values)
+    values = np.einsum("me,pey->mpy", dist.values, sale.values) \
+        * float(q["concentrate_value_share"])
+    return xr.DataArray(values, dims=("mine", "partner", "year"),
+                        coords=[q.indexes["mine"], q.indexes["partner"], q.indexes["year"]])
 
 
 def concentrate_cost(q: Param) -> xr.DataArray:
@@ -527,7 +539,7 @@ def define_objective(lp: LinearProgram) -> None:
     if "shortfall" in v:
         lp.add_cost(v["shortfall"].term(at()(shortfall_cost)))
     if "conc_export" in v:
-        lp.add_cost(v["conc_export"].term(at()(lambda q: -concentrate_price(q))))
+        lp.add_cost(v["conc_export"].term(at()(lambda q: q["freight"] - concentrate_price(q))))
         mines = list(lp.params["mine"].values)
         bought = v["prod"].sel(candidate=mines).rename(candidate="mine")
         lp.add_cost(bought.term(at()(lambda q: concentrate_cost(q) + q["mine_freight"])))

@@ -148,8 +148,6 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     ds["distribution"] = (("mine", "element"),
                           np.array([[c.distribution.get(e, 0.0) for e in p.elements]
                                     for c in mines]).reshape(len(mines), len(p.elements)))
-    buyer = any(not q.blocked for q in p.partners)
-    ds["concentrate_share"] = float(p.concentrate_share) if buyer else 0.0
     known = {q.id: q for q in p.partners}
     ds["mine_abroad"] = ("mine", np.array([bool(c.abroad) for c in mines], dtype=bool))
     coords["mine_partner"] = ("mine", [c.abroad for c in mines])

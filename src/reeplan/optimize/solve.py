@@ -204,8 +204,9 @@ def _solution_dataset(lp: LinearProgram, sol: Solution) -> xr.Dataset:
     ds["capacity"] = p["existing"] + (p["online"] * ds["build"]).sum("decision")
     ds.attrs = {"objective_musd": sol.objective, "status": str(sol.status)}
     if "conc_export" not in ds:
-        ds["conc_export"] = xr.DataArray(np.zeros((0, p.sizes["year"])),
-                                         coords={"mine": [], "year": p["year"].values})
+        ds["conc_export"] = xr.DataArray(np.zeros((0, p.sizes["partner"], p.sizes["year"])),
+                                         coords={"mine": [], "partner": p["partner"].values,
+                                                 "year": p["year"].values})
     return ds
 
 
@@ -398,15 +399,11 @@ _PRODUCTS = {"oxide": ("import_oxide", "export_oxide"), "metal": ("import_metal"
              "magnet": ("import_magnet", "export_magnet")}
 
 
-CONCENTRATE_BUYER = "any"
-"""Partner label of concentrate sold: it goes to whichever open partner buys it."""
-
-
 def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
     """Every product traded [t], by flow, partner, element and year.
 
-    Concentrate counts by the oxides it holds [t REO]: sold from domestic mines (to any
-    open buyer), bought from mines abroad (from their partner).
+    Concentrate counts by the oxides it holds [t REO]: sold from domestic mines to a
+    partner, bought from mines abroad (from their partner).
     """
     frames = []
     for product, names in _PRODUCTS.items():
@@ -428,7 +425,8 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
                                   ("import", bought, partners)):
             s = (amount * dist).to_series()
             df = s[s > TOL].rename("tonnes").reset_index()
-            df["partner"] = CONCENTRATE_BUYER if who is None else df["mine"].map(who)
+            if who is not None:
+                df["partner"] = df["mine"].map(who)
             df = df.groupby(["partner", "element", "year"])["tonnes"].sum().reset_index()
             df.insert(0, "product", "concentrate")
             df.insert(0, "flow", flow)

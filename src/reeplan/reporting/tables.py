@@ -99,7 +99,7 @@ def flows_table(plan: Plan) -> pd.DataFrame:
         abroad = q["mine_abroad"]
         mined = (q["distribution"] * prod.where(~abroad, 0.0)).sum("mine")
         bought = (q["distribution"] * prod.where(abroad, 0.0)).sum("mine")
-        sold = (q["distribution"] * s["conc_export"].fillna(0.0)).sum("mine")
+        sold = (q["distribution"] * s["conc_export"].fillna(0.0).sum("partner")).sum("mine")
         sent = (q["distribution"] * s["toll_feed"]).sum("mine") if "toll_feed" in s else zero
         fed = mined + bought - sold - sent
         reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
@@ -174,13 +174,15 @@ def trade_table(plan: Plan) -> pd.DataFrame:
         if r.product in TOLLED:  # our own ore and oxide: the fee is in opex, freight apart
             values.append(0.0)
             continue
-        if r.product == "concentrate":  # its oxides at reference prices, times the share
-            share = float(q["concentrate_share" if r.flow == "export"
-                            else "concentrate_value_share"])
-            factor = 1.0 if r.flow == "export" else float(
-                q["buy_factor"].sel(partner=r.partner))
-            price = float(reference.sel(element=r.element, year=r.year)) * share
-            values.append(float(r.tonnes) * price * factor / MUSD)  # type: ignore[arg-type]
+        if r.product == "concentrate":  # its oxides' value times the concentrate share
+            share = float(q["concentrate_value_share"])
+            if r.flow == "export":  # what the partner pays for the oxides
+                price = float(prices[("oxide", "export")].sel(
+                    partner=r.partner, element=r.element, year=r.year)) * share
+            else:  # bought abroad at reference prices and the partner's premium
+                price = float(reference.sel(element=r.element, year=r.year)) * share \
+                    * float(q["buy_factor"].sel(partner=r.partner))
+            values.append(float(r.tonnes) * price / MUSD)  # type: ignore[arg-type]
             continue
         if r.product == "magnet":
             partner = q.sel(partner=r.partner)
@@ -348,13 +350,14 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     earned = sum((s[f"export_{p}"] * sale_price(q, p)).sum(["partner", "element"])
                  for p in ("oxide", "metal"))
     earned = earned + (s["export_magnet"] * q["magnet_price"] * q["sell_factor"]).sum("partner")
-    earned = earned + (s["conc_export"].fillna(0.0) * concentrate_price(q)).sum("mine")
+    sold = s["conc_export"].fillna(0.0)
+    earned = earned + (sold * concentrate_price(q)).sum(["mine", "partner"])
     mines = list(q["mine"].values)
     bought = s["prod"].sel(candidate=mines).rename(candidate="mine")
     paid = paid + (bought * concentrate_cost(q)).sum("mine")
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
-    moved = moved + s["import_magnet"] + s["export_magnet"]
+    moved = moved + s["import_magnet"] + s["export_magnet"] + sold.sum("mine")
     freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
         + (s["prod"] * q["toll_freight"]).sum("candidate")
     penalties = penalty_cost(s, q)
