@@ -373,3 +373,38 @@ def test_an_import_cap_on_the_light_group_counts_only_light_elements() -> None:
     assert everything.solution["prod"].sel(candidate="mine").values.tolist() == \
         pytest.approx([50, 50])
     assert light.targets["achieved"].tolist() == pytest.approx([0.5, 0.5])
+
+
+def _polluter(**kw: object) -> Problem:
+    """A mine and separation at home (100 t REO/yr, free to run) or CHN oxide at 10,000
+    USD/t for 100 t/yr of Nd demand; separation emits 10 t CO2e per t REO, mining 2."""
+    mine = Candidate("mine", "mining", existing=100, max_capacity=100, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=100, max_capacity=100, capex=0, opex=0,
+                    lead_time=0)
+    p = replace(_importer(Partner("CHN")), candidates=(mine, sep),
+                environment={("mining", "co2"): 2.0, ("separation", "co2"): 10.0},
+                environment_units={"co2": "t CO2e"})
+    return replace(p, **kw)  # type: ignore[arg-type]
+
+
+def test_every_plan_reports_its_environmental_toll_by_stage() -> None:
+    """Home output 100 t REO mined and separated: 200 t CO2e from mining, 1,000 from
+    separation, each year."""
+    from reeplan.reporting.tables import environment_table
+
+    env = environment_table(solve(_polluter())).set_index(["stage", "year"])["value"]
+    assert env[("mining", 2025)] == pytest.approx(200)
+    assert env[("separation", 2026)] == pytest.approx(1_000)
+
+
+@pytest.mark.parametrize("cap", [1_200.0, 600.0, 300.0, 0.0])
+def test_a_tighter_environmental_cap_never_lowers_cost(cap: float) -> None:
+    """Each t REO made at home emits 12 t CO2e and saves 10,000 USD of imports: a cap of C
+    t CO2e a year allows C / 12 t at home, so the cost is 2 x (100 - C/12) x 10,000 (a
+    metamorphic family: tighter never cheaper)."""
+    plan = solve(_polluter(environment_caps={"co2": cap}))
+    home = min(100.0, cap / 12)
+    assert plan.cost == pytest.approx(2 * (100 - home) * 10_000, rel=1e-9, abs=1e-6)
+    looser = solve(_polluter(environment_caps={"co2": cap + 100}))
+    assert looser.cost <= plan.cost + 1e-6

@@ -273,6 +273,25 @@ class DepositMixRow(TableRow):
     note: str | None = None
 
 
+class EnvironmentalIntensityRow(TableRow):
+    """An environmental intensity of one stage: what a tonne of its product takes or leaves."""
+
+    stage: Literal["mining", "separation", "metal", "magnet", "recycling"]
+    """The planner's stage (``mining`` includes concentration, ``separation`` cracking)."""
+    technology: Ident
+    """The process it describes (e.g. ``solvent_extraction``, ``in_situ_leaching``)."""
+    indicator: Literal["energy", "co2", "water", "wastewater", "ammonia", "acid",
+                       "radioactive_residue"]
+    value: NonNeg
+    unit: Text
+    """Unit of the indicator per tonne of the stage's product, e.g. ``GJ/t``, ``t CO2e/t``."""
+    per: Literal["t REO", "t metal", "t magnet", "t scrap"]
+    """The stage's product the value is per."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class ProjectCostRow(TableRow):
     """Capital cost, size and lead time of a real project, with a range for risk draws."""
 
@@ -590,6 +609,9 @@ _SPECS = (
               refs=(_country(), CrossRef("deposit_id", "deposits", "deposit_id"), _src()),
               shares=(ShareRule(("country", "year"), tolerance=0.5),),
               description="How a country's mine output splits between its deposits."),
+    TableSpec("environmental_intensities", EnvironmentalIntensityRow,
+              ("stage", "technology", "indicator"), refs=(_src(),),
+              description="Energy, emissions, reagents and residues per tonne, by stage."),
     TableSpec("project_costs", ProjectCostRow, ("project_id",), refs=(_country(), _src()),
               description="Capex ranges, capacities and lead times of real projects."),
     TableSpec("facilities", FacilityRow, ("facility_id",),

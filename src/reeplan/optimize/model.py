@@ -51,6 +51,7 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     define_magnets(lp, p)
     define_exports_within_supply(lp, p)
     define_local_content(lp, p)
+    define_environment_caps(lp)
     define_budget(lp)
     define_targets(lp, p)
     define_objective(lp)
@@ -429,6 +430,24 @@ def define_exports_within_supply(lp: LinearProgram, problem: Problem) -> None:
     lp.add_constraints("magnet_exports_within_make",
                        [v["export_magnet"].sum("partner"), -stage_output(lp, "magnet")], "<=",
                        0.0, _coords(p, "year"))
+
+
+def define_environment_caps(lp: LinearProgram) -> None:
+    """Environmental caps: what the plants at home emit or use of an indicator a year.
+
+    Each plant's output times its stage's intensity (mines abroad and tolling count for
+    nothing here: their toll falls abroad) stays within the scenario's cap.
+    """
+    p = lp.params
+    capped = p["environment_cap"] < np.inf
+    if not bool(capped.any()):
+        return
+    lp.add_constraints("environment_cap",
+                       [lp.variables["prod"].term(p["environment"]).sum("candidate")], "<=",
+                       lambda q: q["environment_cap"].where(q["environment_cap"] < np.inf,
+                                                           0.0).broadcast_like(q["discount"]),
+                       _coords(p, "indicator", "year"),
+                       mask=capped.broadcast_like(p["discount"]))
 
 
 def define_budget(lp: LinearProgram) -> None:

@@ -73,7 +73,8 @@ def build_parameters(p: Problem) -> xr.Dataset:
                                  "stage": ("candidate", [c.stage for c in cands]),
                                  "element_group": ("element", [p.element_groups.get(e, "")
                                                                for e in elements]),
-                                 "candidate_partner": ("candidate", [c.abroad for c in cands])}
+                                 "candidate_partner": ("candidate", [c.abroad for c in cands]),
+                                 "indicator": sorted({i for _, i in p.environment})}
     ds: dict[str, object] = {}
     _candidates(ds, p, cands)
     _mines(ds, coords, p)
@@ -117,6 +118,16 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
                                        f"and separation (tolling) may be abroad, not "
                                        f"{c.stage}")
     ds["abroad"] = ("candidate", np.array([bool(c.abroad) for c in cands], dtype=bool))
+    indicators = sorted({i for _, i in p.environment})
+    ds["environment"] = (("candidate", "indicator"), np.array(
+        [[0.0 if c.abroad else float(p.environment.get((c.stage, i), 0.0)) for i in indicators]
+         for c in cands], dtype=float).reshape(len(cands), len(indicators)))
+    ds["environment_cap"] = ("indicator", [float(p.environment_caps.get(i, math.inf))
+                                           for i in indicators])
+    unknown = sorted(set(p.environment_caps) - set(indicators))
+    if unknown:
+        raise ChainDefinitionError(f"a cap on {', '.join(unknown)}, for which no stage has "
+                                   f"an intensity")
     ds["toll_freight"] = ("candidate", [2.0 * float(known[c.abroad].transport_cost)
                                         if c.abroad and c.stage == "separation" else 0.0
                                         for c in cands])

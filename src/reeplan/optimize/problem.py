@@ -275,10 +275,19 @@ class Problem:
     concentrate_share: float = 0.0
     reference_market: str = ""
     local_content: Mapping[str, float] = field(default_factory=dict)
+    environment: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    environment_units: Mapping[str, str] = field(default_factory=dict)
+    environment_technology: Mapping[str, str] = field(default_factory=dict)
+    environment_caps: Mapping[str, float] = field(default_factory=dict)
     reserve_caps: Mapping[str, float] = field(default_factory=dict)
     reserve_initial: Mapping[str, float] = field(default_factory=dict)
     reserve_holding_cost: float = 0.0
 
+    # environment: (stage, indicator) -> intensity per tonne of the stage's product, for
+    #   the plants at home (mines abroad and tolling leave their toll abroad)
+    # environment_units: indicator -> unit of its total (e.g. "t CO2e")
+    # environment_technology: stage -> the process its intensities describe
+    # environment_caps: indicator -> most the plants at home may emit or use a year
     # reserve_caps: most oxide a strategic reserve may hold, by element [t REO]; it is
     #   filled and drawn in the oxide balance and carried from year to year
     # reserve_initial: what the reserve holds before the first year [t REO]

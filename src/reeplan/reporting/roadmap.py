@@ -16,6 +16,7 @@ from reeplan.reporting.tables import (
     costs_table,
     dependence_table,
     discounted_cost_musd,
+    environment_table,
     flows_table,
     targets_table,
     trade_table,
@@ -25,7 +26,7 @@ from reeplan.reporting.worth import build_worth, cost_of_targets_musd
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
 TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "production",
-          "unmet", "round_trips", "binding")
+          "unmet", "round_trips", "binding", "environment")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
 
@@ -39,7 +40,7 @@ def plan_tables(result: Plan, worth: pd.DataFrame | None = None) -> dict[str, pd
               "costs": costs_table(result), "targets": targets_table(result),
               "production": result.production.rename(columns={"output": "output_t_per_yr"}),
               "unmet": result.unmet, "round_trips": result.round_trips,
-              "binding": result.binding}
+              "binding": result.binding, "environment": environment_table(result)}
     return {name: clean(frame) for name, frame in tables.items()}
 
 

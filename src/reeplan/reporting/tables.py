@@ -38,7 +38,7 @@ from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
-           "flows_table", "targets_table", "trade_table"]
+           "environment_table", "flows_table", "targets_table", "trade_table"]
 
 _CAPACITY_DIGITS = 1
 """Capacities are published to the tonne at best; one decimal keeps sums honest."""
@@ -390,3 +390,31 @@ def targets_table(plan: Plan) -> pd.DataFrame:
     out["stage"] = [stages[i] if rule(k).kind in ("output", "self_sufficiency") else ""
                     for i, k in zip(out["target"], out["kind"], strict=True)]
     return clean(out[cols])
+
+
+def environment_table(plan: Plan) -> pd.DataFrame:
+    """The environmental toll at home: year, stage, technology, indicator, unit, value.
+
+    Each plant at home's output times its stage's intensity (``environmental_intensities``
+    table); mines abroad and tolling leave theirs abroad and count for nothing here.
+    """
+    p, s, q = plan.problem, plan.solution, plan.params
+    cols = ["year", "stage", "technology", "indicator", "unit", "value"]
+    if not p.environment:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for stage in ("mining", "separation", "metal", "magnet", "recycling"):
+        ids = [c for c in stage_ids(q, stage) if not bool(q["abroad"].sel(candidate=c))]
+        output = s["prod"].sel(candidate=ids).sum("candidate")
+        for indicator in q["indicator"].values:
+            intensity = p.environment.get((stage, str(indicator)))
+            if intensity is None:
+                continue
+            for year, value in zip(output["year"].values, output.values, strict=True):
+                rows.append({"year": int(year), "stage": stage,
+                             "technology": p.environment_technology.get(stage, ""),
+                             "indicator": str(indicator),
+                             "unit": p.environment_units[str(indicator)],
+                             "value": float(value) * intensity})
+    return clean(pd.DataFrame(rows, columns=cols))
+

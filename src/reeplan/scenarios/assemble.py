@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -126,6 +127,7 @@ def _check_sources(scenario: Scenario, facts: FactBase,
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
     cited += [("policy.local_content_source", scenario.policy.local_content_source),
+              ("policy.environment_caps_source", scenario.policy.environment_caps_source),
               ("policy.reserve.source", scenario.policy.reserve.source),
               ("demand.source", scenario.demand.source),
               ("ramp_up.source", scenario.ramp_up.source),
@@ -278,6 +280,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
+        **_environment(facts, scenario),
         reserve_caps=dict(scenario.policy.reserve.max_t),
         reserve_initial=dict(scenario.policy.reserve.initial_t),
         reserve_holding_cost=scenario.policy.reserve.holding_cost_usd_per_t_yr,
@@ -327,6 +330,32 @@ def _traded_split(facts: FactBase, scenario: Scenario, tradable: frozenset[str]
     return {e: v / total for e, v in sorted(kept.items())}, set(sources)
 
 
+ENVIRONMENT_TECHNOLOGY = {"mining": "open_pit_flotation", "separation": "solvent_extraction",
+                          "metal": "molten_salt_electrolysis", "magnet": "sintering",
+                          "recycling": "hydrogen_processing"}
+"""The process whose environmental intensities each stage takes, until technologies are
+chosen in the plan."""
+
+
+def _environment(facts: FactBase, scenario: Scenario) -> dict[str, Any]:
+    """Intensities by (stage, indicator), the unit of each indicator's total, the caps."""
+    table = facts["environmental_intensities"]
+    intensity: dict[tuple[str, str], float] = {}
+    units: dict[str, str] = {}
+    for r in table.to_dict(orient="records"):
+        if ENVIRONMENT_TECHNOLOGY.get(str(r["stage"])) != r["technology"]:
+            continue
+        total = str(r["unit"]).removesuffix("/t").strip()
+        if units.setdefault(str(r["indicator"]), total) != total:
+            raise ReeplanError(f"environmental_intensities: indicator '{r['indicator']}' is "
+                               f"in {units[str(r['indicator'])]} for one stage and {total} "
+                               f"for another; expected one unit")
+        intensity[(str(r["stage"]), str(r["indicator"]))] = float(r["value"])
+    return {"environment": intensity, "environment_units": units,
+            "environment_technology": dict(ENVIRONMENT_TECHNOLOGY),
+            "environment_caps": dict(scenario.policy.environment_caps)}
+
+
 def _price_year(scenario: Scenario) -> int:
     return scenario.prices.year or scenario.horizon.start
 
@@ -358,7 +387,8 @@ def _cited(scenario: Scenario) -> set[str]:
     cited: list[str | None] = [c.source for c in scenario.candidates.values()]
     cited += [q.source for q in scenario.policy.partners.values()]
     cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source,
-              scenario.policy.local_content_source, scenario.policy.reserve.source]
+              scenario.policy.local_content_source, scenario.policy.reserve.source,
+              scenario.policy.environment_caps_source]
     cited += [t.source for t in scenario.targets]
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 

@@ -290,6 +290,13 @@ class Policy(_Spec):
     """Source or assumption id(s) behind the offtake contracts, semicolon-separated."""
     reserve: ReserveSpec = Field(default_factory=ReserveSpec)
     """A strategic reserve (none by default)."""
+    environment_caps: dict[Literal["energy", "co2", "water", "wastewater", "ammonia", "acid",
+                                   "radioactive_residue"], NonNegative] = Field(
+        default_factory=dict)
+    """Most the plants at home may emit or use of an indicator a year, in the unit of its
+    total in ``environment.csv`` (e.g. ``co2: 50000`` t CO2e)."""
+    environment_caps_source: str | None = None
+    """Source or assumption id(s) behind the caps, semicolon-separated."""
 
 
 class DemandSpec(_Spec):
