@@ -408,3 +408,84 @@ def test_a_tighter_environmental_cap_never_lowers_cost(cap: float) -> None:
     assert plan.cost == pytest.approx(2 * (100 - home) * 10_000, rel=1e-9, abs=1e-6)
     looser = solve(_polluter(environment_caps={"co2": cap + 100}))
     assert looser.cost <= plan.cost + 1e-6
+
+
+def _mine_and_variant(*, variant: bool, online_from: int = 2025) -> Problem:
+    """A new mine (capex 1,000 USD per t/yr, opex 8,000 USD/t, up to 100 t REO/yr, ammonia
+    9.5 t per t REO) and, when granted, its electrokinetic variant (half the opex, 5% of the
+    ammonia), sharing the mine's 100 t/yr; separation is free; 100 t/yr of Nd demand; CHN
+    oxide at 10,000 USD/t."""
+    mine = Candidate("mine", "mining", existing=0, max_capacity=100, capex=1_000,
+                     opex=8_000, lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=100, max_capacity=100, capex=0, opex=0,
+                    lead_time=0)
+    cands = [mine, sep]
+    if variant:
+        cands.append(replace(mine, id="mine@ekm", opex=4_000, variant_of="mine",
+                             process="ekm", online_from=online_from,
+                             environment_factor={"ammonia": 0.05}))
+    return replace(_importer(Partner("CHN")), candidates=tuple(cands),
+                   environment={("mining", "ammonia"): 9.5},
+                   environment_units={"ammonia": "t"})
+
+
+def test_granting_a_technology_changes_the_plan_as_its_effects_say() -> None:
+    """Without it, the mine is built (100 t) and runs at 8,000 USD/t: 100,000 + 2 x 800,000
+    = 1.7 M USD, 950 t of ammonia a year. With it, the variant is built instead (never
+    both: they share 100 t/yr): 100,000 + 2 x 400,000 = 0.9 M USD and 47.5 t of ammonia.
+    Granted only from 2026, waiting pays: 2025's 100 t imported (1 M USD), the variant built
+    for 2026 (0.1 + 0.4 M USD): 1.5 M USD, below the 1.7 M of the incumbent mine."""
+    from reeplan.reporting.tables import environment_table
+
+    without = solve(_mine_and_variant(variant=False))
+    granted = solve(_mine_and_variant(variant=True))
+    assert without.cost == pytest.approx(1_700_000, rel=1e-9)
+    assert granted.cost == pytest.approx(900_000, rel=1e-9)
+    built = granted.solution["build"].sum("decision").to_series()
+    assert built["mine@ekm"] == pytest.approx(100) and built["mine"] == pytest.approx(0)
+    env = environment_table(granted).set_index(["technology", "year"])["value"]
+    assert env[("ekm", 2025)] == pytest.approx(47.5)
+    late = solve(_mine_and_variant(variant=True, online_from=2026))
+    assert late.cost == pytest.approx(1_500_000, rel=1e-9)
+    assert late.solution["build"].sel(candidate="mine@ekm", decision=2026) == \
+        pytest.approx(100)
+
+
+@pytest.mark.parametrize(("grant", "says"), [
+    ("electrokinetic_mining: 2028", "'electrokinetic_mining' is not commercial yet"),
+    ("ferrite_magnets: 2026", "use demand.rare_earth_free_share"),
+    ("nowhere: 2026", "unknown technology 'nowhere'"),
+])
+def test_a_technology_that_cannot_be_granted_is_exit_2(tmp_path: Path, grant: str,
+                                                      says: str) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n"
+                    f"policy: {{technology_access: {{{grant}}}}}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output
+
+
+def test_a_granted_technology_adds_variants_and_never_raises_cost(tmp_path: Path) -> None:
+    """Chromatography granted from 2027: every separation candidate gets a variant that
+    shares its maximum; with no published effect the plan can only do as well as before."""
+    from reeplan import run_plan
+
+    path = tmp_path / "t.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n"
+                    f"policy: {{technology_access: {{lad_chromatography: 2027}}}}\n",
+                    encoding="utf-8")
+    granted = run_plan(path)
+    ids = {c.id for c in granted.problem.candidates}
+    assert {"smz_separation@lad_chromatography", "new_separation@lad_chromatography"} <= ids
+    assert granted.cost <= run_plan(SCENARIOS / "russia-2030.yaml").cost + 1e-6
+
+
+def test_the_technologies_table_lists_the_options_with_sources() -> None:
+    res = CliRunner().invoke(app, ["data", "show", "technologies", "--format", "csv"])
+    assert res.exit_code == 0, res.output
+    for tid in ("solvent_extraction", "lad_chromatography", "electrokinetic_mining",
+                "hydrogen_processing", "hydrometallurgical_recycling", "ferrite_magnets",
+                "high_entropy_boride_magnets"):
+        assert tid in res.output
+    assert "wang_2025_ekm" in res.output

@@ -292,6 +292,39 @@ class EnvironmentalIntensityRow(TableRow):
     note: str | None = None
 
 
+class TechnologyRow(TableRow):
+    """A process option for one stage, what it replaces, who owns it and what it changes."""
+
+    technology_id: Ident
+    name: Text
+    stage: Literal["mining", "separation", "metal", "magnet", "recycling"]
+    kind: Literal["process", "substitute"]
+    """``process``: a plant of the stage may run it (the plan chooses); ``substitute``: it
+    replaces the stage's product in use (rare-earth-free magnets: a demand lever)."""
+    replaces: Ident | None = None
+    owner: Text
+    """Who owns it (``CHN``, ``WEST``, ``domestic``, a company or ``research``)."""
+    readiness: Text
+    """Technology readiness as published (TRL, pilot, commercial)."""
+    commercial_from: Year | None = None
+    """First year it is in commercial use; blank: not commercial yet (cannot be granted)."""
+    deposit_type: Text | None = None
+    """Mining: the deposit type it applies to (``deposits.type``); blank: any."""
+    opex_factor: NonNeg = 1.0
+    """Its operating cost per tonne relative to the incumbent's [factor]."""
+    capex_factor: NonNeg = 1.0
+    lead_time_change: int = 0
+    """Years added to (or, negative, taken off) the incumbent's lead time."""
+    energy_factor: NonNeg = 1.0
+    ammonia_factor: NonNeg = 1.0
+    """Each environmental indicator relative to the incumbent's [factor]."""
+    wastewater_factor: NonNeg = 1.0
+    co2_factor: NonNeg = 1.0
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class ProjectCostRow(TableRow):
     """Capital cost, size and lead time of a real project, with a range for risk draws."""
 
@@ -612,6 +645,8 @@ _SPECS = (
     TableSpec("environmental_intensities", EnvironmentalIntensityRow,
               ("stage", "technology", "indicator"), refs=(_src(),),
               description="Energy, emissions, reagents and residues per tonne, by stage."),
+    TableSpec("technologies", TechnologyRow, ("technology_id",), refs=(_src(),),
+              description="Process options by stage: owner, readiness, effects, sources."),
     TableSpec("project_costs", ProjectCostRow, ("project_id",), refs=(_country(), _src()),
               description="Capex ranges, capacities and lead times of real projects."),
     TableSpec("facilities", FacilityRow, ("facility_id",),

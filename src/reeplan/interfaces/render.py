@@ -133,12 +133,33 @@ def emit_frame(df: pd.DataFrame, fmt: Format, title: str = "",
         sys.stdout.write(_safe_json(text) + "\n")
         return
     console = console or Console()
+    if len(df.columns) > STACK_ABOVE_COLUMNS:
+        _stacked(df, title, console)
+        return
     table = Table(title=_cell(title) if title else None, show_lines=False, header_style="bold")
     for col in df.columns:
         table.add_column(_cell(col), overflow="fold")
     for row in df.itertuples(index=False):
         table.add_row(*("" if _blank(v) else _cell(v) for v in row))
     console.print(table)
+
+
+STACK_ABOVE_COLUMNS = 7
+"""A table with more columns is printed record by record: one "column: value" line each."""
+
+
+def _stacked(df: pd.DataFrame, title: str, console: Console) -> None:
+    """Each row as a block of ``column: value`` lines, legible at any width."""
+    if title:
+        console.print(f"[bold]{_cell(title)}[/bold]")
+    width = max(len(str(c)) for c in df.columns)
+    for i, row in enumerate(df.itertuples(index=False), start=1):
+        console.print(f"[bold]{i}.[/bold]")
+        for col, v in zip(df.columns, row, strict=True):
+            if not _blank(v):
+                year_like = "year" in str(col) or str(col).endswith("_from")
+                shown = int(v) if year_like and isinstance(v, float) and v.is_integer() else v
+                console.print(_cell(f"  {str(col).ljust(width)}  {shown}"), highlight=False)
 
 
 def _blank(v: Any) -> bool:

@@ -69,7 +69,8 @@ def _coords(params: Param, *dims: str) -> dict[str, Any]:
 def buildable(params: Param) -> xr.DataArray:
     """Where a build may be decided: granted technology, room to grow, online in time."""
     last = int(params["year"].values[-1])
-    in_time = params["decision"] + params["lead_time"] <= last
+    online = params["decision"] + params["lead_time"]
+    in_time = (online <= last) & (online >= params["online_from"])
     room = params["max_capacity"] > params["existing"]
     fixed = params["fixed_build"].notnull()
     return (params["allowed"] & room & in_time) | fixed
@@ -103,6 +104,17 @@ def define_capacity(lp: LinearProgram) -> None:
     has_build = (build.cols >= 0).any("decision")
     lp.add_constraints("build_limit", [build.sum("decision")], "<=", room,
                        _coords(p, "candidate"), mask=has_build)
+    groups = p["variant_of"].values
+    shared = sorted({str(g) for g, c in zip(groups, p["candidate"].values, strict=True)
+                     if str(g) != str(c)})
+    if shared:  # technology variants share their base candidate's maximum capacity
+        member = xr.DataArray([[float(str(g) == s) for g in groups] for s in shared],
+                              coords={"base": shared, "candidate": p["candidate"].values},
+                              dims=("base", "candidate"))
+        base_room = room.sel(candidate=shared).rename(candidate="base")
+        lp.add_constraints("technology_share", [build.term(member).sum("candidate",
+                                                                      "decision")],
+                           "<=", base_room, {"base": shared})
 
 
 def define_minimum_sizes(lp: LinearProgram, problem: Problem) -> None:

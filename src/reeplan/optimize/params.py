@@ -74,6 +74,8 @@ def build_parameters(p: Problem) -> xr.Dataset:
                                  "element_group": ("element", [p.element_groups.get(e, "")
                                                                for e in elements]),
                                  "candidate_partner": ("candidate", [c.abroad for c in cands]),
+                                 "variant_of": ("candidate", [c.variant_of or c.id
+                                                              for c in cands]),
                                  "indicator": sorted({i for _, i in p.environment})}
     ds: dict[str, object] = {}
     _candidates(ds, p, cands)
@@ -120,8 +122,15 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
     ds["abroad"] = ("candidate", np.array([bool(c.abroad) for c in cands], dtype=bool))
     indicators = sorted({i for _, i in p.environment})
     ds["environment"] = (("candidate", "indicator"), np.array(
-        [[0.0 if c.abroad else float(p.environment.get((c.stage, i), 0.0)) for i in indicators]
+        [[0.0 if c.abroad else float(p.environment.get((c.stage, i), 0.0))
+          * float(c.environment_factor.get(i, 1.0)) for i in indicators]
          for c in cands], dtype=float).reshape(len(cands), len(indicators)))
+    ds["online_from"] = ("candidate", [int(c.online_from) for c in cands])
+    bases = {c.id for c in cands}
+    for c in cands:
+        if c.variant_of and c.variant_of not in bases:
+            raise ChainDefinitionError(f"candidate '{c.id}' is a variant of "
+                                       f"'{c.variant_of}', which the problem does not have")
     ds["environment_cap"] = ("indicator", [float(p.environment_caps.get(i, math.inf))
                                            for i in indicators])
     unknown = sorted(set(p.environment_caps) - set(indicators))

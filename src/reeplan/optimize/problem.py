@@ -69,6 +69,11 @@ class Candidate:
         empty for a domestic mine. Its concentrate is imported feed: bought at the
         concentrate price with the partner's premium and freight, never re-exported,
         counted as imports and not as domestic extraction.
+    variant_of, process, online_from, environment_factor
+        A technology variant: the candidate it is an alternative to (they share its
+        maximum capacity), the process it runs, the first year its capacity may be online
+        (the technology's access or commercial year), and its environmental intensities
+        relative to the stage's [factor by indicator].
     """
 
     id: str
@@ -85,6 +90,10 @@ class Candidate:
     unassigned: float = 0.0
     region: str = ""
     abroad: str = ""
+    variant_of: str = ""
+    process: str = ""
+    online_from: int = 0
+    environment_factor: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""

@@ -395,26 +395,25 @@ def targets_table(plan: Plan) -> pd.DataFrame:
 def environment_table(plan: Plan) -> pd.DataFrame:
     """The environmental toll at home: year, stage, technology, indicator, unit, value.
 
-    Each plant at home's output times its stage's intensity (``environmental_intensities``
-    table); mines abroad and tolling leave theirs abroad and count for nothing here.
+    Each plant at home's output times its intensity (its stage's, in the
+    ``environmental_intensities`` table, times its technology's effect); mines abroad and
+    tolling leave theirs abroad and count for nothing here.
     """
     p, s, q = plan.problem, plan.solution, plan.params
     cols = ["year", "stage", "technology", "indicator", "unit", "value"]
     if not p.environment:
         return pd.DataFrame(columns=cols)
+    toll = (s["prod"] * q["environment"]).to_dataframe("value").reset_index()
+    by_id = {c.id: c for c in p.candidates}
     rows = []
-    for stage in ("mining", "separation", "metal", "magnet", "recycling"):
-        ids = [c for c in stage_ids(q, stage) if not bool(q["abroad"].sel(candidate=c))]
-        output = s["prod"].sel(candidate=ids).sum("candidate")
-        for indicator in q["indicator"].values:
-            intensity = p.environment.get((stage, str(indicator)))
-            if intensity is None:
-                continue
-            for year, value in zip(output["year"].values, output.values, strict=True):
-                rows.append({"year": int(year), "stage": stage,
-                             "technology": p.environment_technology.get(stage, ""),
-                             "indicator": str(indicator),
-                             "unit": p.environment_units[str(indicator)],
-                             "value": float(value) * intensity})
-    return clean(pd.DataFrame(rows, columns=cols))
-
+    for r in toll.to_dict(orient="records"):
+        c, indicator = by_id[str(r["candidate"])], str(r["indicator"])
+        if c.abroad or (c.stage, indicator) not in p.environment:
+            continue
+        rows.append({"year": int(r["year"]), "stage": c.stage,
+                     "technology": c.process or p.environment_technology.get(c.stage, ""),
+                     "indicator": indicator, "unit": p.environment_units[indicator],
+                     "value": float(r["value"])})
+    grouped = pd.DataFrame(rows, columns=cols).groupby(
+        ["year", "stage", "technology", "indicator", "unit"], as_index=False)["value"].sum()
+    return clean(pd.DataFrame(grouped)[cols])

@@ -86,6 +86,7 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
                     bad: Callable[[str, str], None]) -> None:
     """Export caps must name elements the plan models; a cap on another would vanish."""
     modelled = set(_elements(scenario, facts))
+    _check_technologies(scenario, facts, bad)
     for e in scenario.policy.reserve.max_t:
         if e not in modelled:
             bad(f"policy.reserve.max_t.{e}", f"the plan does not model '{e}' (it tracks "
@@ -102,6 +103,23 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
                     f"the plan does not model '{e}' (it tracks {', '.join(sorted(modelled))}: "
                     f"the elements of the mines' distributions, of the magnet recipe, and "
                     f"those with a price); a cap on it would have no effect")
+
+
+def _check_technologies(scenario: Scenario, facts: FactBase,
+                        bad: Callable[[str, str], None]) -> None:
+    """A granted technology exists, is a process, and is commercial."""
+    rows = {str(r["technology_id"]): r for r in facts["technologies"].to_dict(orient="records")}
+    for tid in scenario.policy.technology_access:
+        key, row = f"policy.technology_access.{tid}", rows.get(tid)
+        if row is None:
+            bad(key, f"unknown technology '{tid}'; expected a technology_id of the "
+                     f"technologies table")
+        elif row["kind"] == "substitute":
+            bad(key, f"'{tid}' replaces the product in use, it is not a process: use "
+                     f"demand.rare_earth_free_share")
+        elif pd.isna(row["commercial_from"]):
+            bad(key, f"'{tid}' is not commercial yet ({row['readiness']}); it cannot be "
+                     f"granted")
 
 
 def _check_prices(scenario: Scenario, facts: FactBase,
@@ -126,7 +144,8 @@ def _check_sources(scenario: Scenario, facts: FactBase,
         (f"candidates.{cid}.source", c.source) for cid, c in scenario.candidates.items()]
     cited += [(f"policy.partners.{pid}.source", q.source)
               for pid, q in scenario.policy.partners.items()]
-    cited += [("policy.local_content_source", scenario.policy.local_content_source),
+    cited += [("policy.technology_access_source", scenario.policy.technology_access_source),
+              ("policy.local_content_source", scenario.policy.local_content_source),
               ("policy.environment_caps_source", scenario.policy.environment_caps_source),
               ("policy.reserve.source", scenario.policy.reserve.source),
               ("demand.source", scenario.demand.source),
@@ -241,6 +260,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     years = tuple(range(scenario.horizon.start, scenario.horizon.end + 1))
     cands = [_candidate(cid, c, facts) for cid, c in sorted(scenario.candidates.items())
              if cid not in scenario.remove_candidates]
+    cands += _technology_variants(cands, scenario, facts)
     recipe = recipe_as_used(facts, scenario.horizon.start)
     chain = chain_from_facts(facts)
     factors = {str(k): float(v) for k, v in
@@ -330,6 +350,41 @@ def _traded_split(facts: FactBase, scenario: Scenario, tradable: frozenset[str]
     return {e: v / total for e, v in sorted(kept.items())}, set(sources)
 
 
+_EFFECTS = ("energy", "ammonia", "wastewater", "co2")
+"""Environmental indicators a technology row states a factor for."""
+
+
+def _technology_variants(cands: list[Candidate], scenario: Scenario,
+                         facts: FactBase) -> list[Candidate]:
+    """One variant per candidate and granted technology of its stage (the plan chooses).
+
+    A variant shares its candidate's maximum capacity, has no existing capacity, costs and
+    takes the technology's factors of the candidate's capex, opex and lead time, and is
+    online no earlier than the grant year.
+    """
+    table = facts["technologies"].set_index("technology_id")
+    kinds = facts["deposits"].set_index("deposit_id")["deposit_type"]
+    specs = scenario.candidates
+    out: list[Candidate] = []
+    for tid, year in sorted(scenario.policy.technology_access.items()):
+        t = table.loc[tid].to_dict()
+        for c in cands:
+            deposit = specs[c.id].deposit if c.id in specs else None
+            wanted = t["deposit_type"] if isinstance(t["deposit_type"], str) else None
+            if c.stage != t["stage"] or c.abroad or (wanted is not None and (
+                    deposit is None or kinds.get(deposit) != wanted)):
+                continue
+            out.append(replace(
+                c, id=f"{c.id}@{tid}", existing=0.0,
+                capex=c.capex * float(t["capex_factor"]),
+                opex=c.opex * float(t["opex_factor"]),
+                lead_time=max(0, c.lead_time + int(t["lead_time_change"])),
+                min_size=0.0, variant_of=c.id, process=str(tid),
+                online_from=max(int(year), int(t["commercial_from"])),
+                environment_factor={i: float(t[f"{i}_factor"]) for i in _EFFECTS}))
+    return out
+
+
 ENVIRONMENT_TECHNOLOGY = {"mining": "open_pit_flotation", "separation": "solvent_extraction",
                           "metal": "molten_salt_electrolysis", "magnet": "sintering",
                           "recycling": "hydrogen_processing"}
@@ -388,6 +443,7 @@ def _cited(scenario: Scenario) -> set[str]:
     cited += [q.source for q in scenario.policy.partners.values()]
     cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source,
               scenario.policy.local_content_source, scenario.policy.reserve.source,
+              scenario.policy.technology_access_source,
               scenario.policy.environment_caps_source]
     cited += [t.source for t in scenario.targets]
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}

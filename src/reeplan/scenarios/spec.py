@@ -290,6 +290,12 @@ class Policy(_Spec):
     """Source or assumption id(s) behind the offtake contracts, semicolon-separated."""
     reserve: ReserveSpec = Field(default_factory=ReserveSpec)
     """A strategic reserve (none by default)."""
+    technology_access: dict[str, Year] = Field(default_factory=dict)
+    """Process technologies granted, by ``technologies`` id, with the first year they may be
+    used: every plant of the technology's stage (a mine of its deposit type) may then be
+    built with it instead of the incumbent, and the plan chooses."""
+    technology_access_source: str | None = None
+    """Source or assumption id(s) behind the grants, semicolon-separated."""
     environment_caps: dict[Literal["energy", "co2", "water", "wastewater", "ammonia", "acid",
                                    "radioactive_residue"], NonNegative] = Field(
         default_factory=dict)
