@@ -489,3 +489,24 @@ def test_the_technologies_table_lists_the_options_with_sources() -> None:
                 "high_entropy_boride_magnets"):
         assert tid in res.output
     assert "wang_2025_ekm" in res.output
+
+
+@pytest.mark.parametrize(("policy", "says"), [
+    ("candidates: {rusatom_magnets: {decided_t: {2040: 1000}}}",
+     "2040 is outside the horizon 2025-2035"),
+    ("candidates: {rusatom_magnets: {decided_t: {2026: 5000}}}",
+     "5000 t/yr is more than the room to max_capacity_t (1000)"),
+    ("policy: {reserve: {max_t: {Lu: 10}}}", "the plan does not model 'Lu'"),
+    ("policy: {reserve: {max_t: {Nd: 10}, initial_t: {Nd: 20}}}", "20 t is above max_t"),
+    ("policy: {partners: {CHN: {banned_years: [2050]}}}", "[2050] outside the horizon"),
+    ("policy: {local_content: {alloy: 0.5}}", "local_content"),
+    ("policy: {environment_caps: {noise: 5}}", "environment_caps"),
+])
+def test_levers_the_model_cannot_use_are_exit_2(tmp_path: Path, policy: str,
+                                                says: str) -> None:
+    path = tmp_path / "t.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n{policy}\n",
+                    encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output

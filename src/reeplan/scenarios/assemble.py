@@ -92,6 +92,7 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
             bad(f"policy.reserve.max_t.{e}", f"the plan does not model '{e}' (it tracks "
                                              f"{', '.join(sorted(modelled))})")
     years = range(scenario.horizon.start, scenario.horizon.end + 1)
+    _check_decided(scenario, years, bad)
     for pid, partner in scenario.policy.partners.items():
         outside = [y for y in partner.banned_years if y not in years]
         if outside:
@@ -103,6 +104,20 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
                     f"the plan does not model '{e}' (it tracks {', '.join(sorted(modelled))}: "
                     f"the elements of the mines' distributions, of the magnet recipe, and "
                     f"those with a price); a cap on it would have no effect")
+
+
+def _check_decided(scenario: Scenario, years: range,
+                   bad: Callable[[str, str], None]) -> None:
+    """Builds already decided fall inside the horizon and within the candidate's room."""
+    for cid, c in scenario.candidates.items():
+        for year, cap in c.decided_t.items():
+            if year not in years:
+                bad(f"candidates.{cid}.decided_t.{year}",
+                    f"{year} is outside the horizon {years.start}-{years.stop - 1}")
+            elif cap > c.max_capacity_t - c.existing_t:
+                bad(f"candidates.{cid}.decided_t.{year}",
+                    f"{cap:g} t/yr is more than the room to max_capacity_t "
+                    f"({c.max_capacity_t - c.existing_t:g})")
 
 
 def _check_technologies(scenario: Scenario, facts: FactBase,
