@@ -510,3 +510,26 @@ def test_levers_the_model_cannot_use_are_exit_2(tmp_path: Path, policy: str,
     res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
     assert res.exit_code == 2, res.output
     assert says in res.output and "Traceback" not in res.output
+
+
+def test_the_shipped_ban_variant_fills_the_reserve_before_the_ban_and_draws_it_during(
+        tmp_path: Path) -> None:
+    """china-ban-2028: China sells nothing in 2028-2029; the reserve is filled by the end
+    of 2027, drawn in 2028-2029, and no demand goes unmet; it costs more than the baseline
+    (the ban) but no more than the same ban without a reserve."""
+    from reeplan import run_plan
+
+    plan = run_plan(SCENARIOS / "china-ban-2028.yaml")
+    s = plan.solution
+    fill = s["reserve_fill"].sum("element").to_series()
+    draw = s["reserve_draw"].sum("element").to_series()
+    assert fill.loc[:2027].sum() > 0 and fill.loc[2028:2029].sum() == pytest.approx(0)
+    assert draw.loc[2028:2029].sum() == pytest.approx(fill.loc[:2027].sum())
+    assert plan.unmet.empty
+    imports = plan.trade[(plan.trade["flow"] == "import")
+                         & plan.trade["year"].isin([2028, 2029])]
+    assert "CHN" not in set(imports["partner"])
+    bare = tmp_path / "bare.yaml"
+    bare.write_text(f"extends: {SCENARIOS / 'china-ban-2028.yaml'}\nname: bare\n"
+                    f"policy: {{reserve: {{max_t: {{}}}}}}\n", encoding="utf-8")
+    assert run_plan(bare).cost >= plan.cost - 1e-6
