@@ -68,6 +68,13 @@ def _scenario(tmp_path: Path, text: str) -> Path:
     return path
 
 
+def _assert_exit_2(path: Path, says: str) -> None:
+    """``reeplan plan path`` stops with exit 2 and one message containing ``says``."""
+    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
+    assert res.exit_code == 2, res.output
+    assert says in res.output and "Traceback" not in res.output
+
+
 _BASE = """\
 name: t
 country: {country}
@@ -95,9 +102,7 @@ def test_a_target_the_model_cannot_measure_is_exit_2(tmp_path: Path, target: str
     cands = ("  sep: {stage: separation, max_capacity_t: 100, capex_usd_per_tpa: 1, "
              "opex_usd_per_t: 1, lead_time_years: 1, source: generic_costs_ru}")
     path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=cands))
-    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
-    assert says in res.output and "Traceback" not in res.output
+    _assert_exit_2(path, says)
 
 
 def _offtake(**kw: object) -> Problem:
@@ -164,9 +169,7 @@ def test_a_mine_abroad_needs_an_ownership_statement(tmp_path: Path, mine: str,
                                                     says: str) -> None:
     target = "{id: c, kind: import_share, value: 0.5, year: 2026}"
     path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=mine))
-    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
-    assert says in res.output and "Traceback" not in res.output
+    _assert_exit_2(path, says)
 
 
 SCENARIOS = ROOT / "scenarios"
@@ -226,9 +229,7 @@ def test_a_candidate_naming_a_project_keeps_to_its_published_figures(
              + ("" if "capex" in extra else ", capex_usd_per_tpa: 31000") + "}")
     target = "{id: c, kind: import_share, value: 0.5, year: 2026}"
     path = _scenario(tmp_path, _BASE.format(country="RUS", target=target, candidates=cands))
-    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
-    assert says in res.output and "Traceback" not in res.output
+    _assert_exit_2(path, says)
 
 
 def test_project_costs_hold_ordered_ranges(facts: FactBase) -> None:
@@ -461,9 +462,7 @@ def test_a_technology_that_cannot_be_granted_is_exit_2(tmp_path: Path, grant: st
     path = tmp_path / "t.yaml"
     path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n"
                     f"policy: {{technology_access: {{{grant}}}}}\n", encoding="utf-8")
-    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
-    assert says in res.output and "Traceback" not in res.output
+    _assert_exit_2(path, says)
 
 
 def test_a_granted_technology_adds_variants_and_never_raises_cost(tmp_path: Path) -> None:
@@ -507,9 +506,7 @@ def test_levers_the_model_cannot_use_are_exit_2(tmp_path: Path, policy: str,
     path = tmp_path / "t.yaml"
     path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n{policy}\n",
                     encoding="utf-8")
-    res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
-    assert res.exit_code == 2, res.output
-    assert says in res.output and "Traceback" not in res.output
+    _assert_exit_2(path, says)
 
 
 def test_the_shipped_ban_variant_fills_the_reserve_before_the_ban_and_draws_it_during(
