@@ -87,7 +87,7 @@ def mine_feed(lp: LinearProgram) -> list[Term]:
     """Mine output kept at home for cracking [t REO/yr], over (mine, year)."""
     mines = list(lp.params["mine"].values)
     prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-    return [prod.term(), -lp.variables["conc_export"].sum("partner")]
+    return [prod.term(), -lp.variables["conc_sold"].term()]
 
 
 def separated_oxide(lp: LinearProgram) -> list[Term]:

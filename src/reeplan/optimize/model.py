@@ -164,8 +164,13 @@ def define_mining(lp: LinearProgram) -> None:
         "mine", "partner", "year")
     conc = lp.add_variables("conc_export", _coords(p, "mine", "partner", "year"),
                             mask=sellable)
+    # one column per mine and year for what leaves, so that the many rows that read the
+    # feed (each element's oxide balance, exports, targets) do not grow with the partners
+    sold = lp.add_variables("conc_sold", _coords(p, "mine", "year"))
+    lp.add_constraints("conc_sold_total", [sold.term(), -conc.sum("partner")], "==", 0.0,
+                       _coords(p, "mine", "year"))
     prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-    lp.add_constraints("conc_export_limit", [conc.sum("partner"), -prod.term()], "<=", 0.0,
+    lp.add_constraints("conc_export_limit", [sold.term(), -prod.term()], "<=", 0.0,
                        _coords(p, "mine", "year"))
     if np.isfinite(float(p["national_reserve"])):
         lp.add_constraints("national_reserve",
