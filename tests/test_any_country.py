@@ -4,6 +4,7 @@ groups and ownership statements (issue 11, point 7), each checked by hand."""
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -530,3 +531,12 @@ def test_the_shipped_ban_variant_fills_the_reserve_before_the_ban_and_draws_it_d
     bare.write_text(f"extends: {SCENARIOS / 'china-ban-2028.yaml'}\nname: bare\n"
                     f"policy: {{reserve: {{max_t: {{}}}}}}\n", encoding="utf-8")
     assert run_plan(bare).cost >= plan.cost - 1e-6
+
+
+def test_a_larger_reserve_never_costs_more() -> None:
+    """Metamorphic: more room in the reserve (0, 30, 60, 100, 200 t) can only lower the
+    cost of the ban toy, down to the cost of filling it just in time."""
+    costs = [solve(_ban(reserve_caps={"Nd": cap} if cap else {},
+                        reserve_holding_cost=500.0)).cost for cap in (0, 30, 60, 100, 200)]
+    assert all(b <= a + 1e-6 for a, b in pairwise(costs))
+    assert costs[-1] == pytest.approx(costs[-2]) and costs[0] > costs[-1]
