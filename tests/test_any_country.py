@@ -501,6 +501,8 @@ def test_the_technologies_table_lists_the_options_with_sources() -> None:
     ("policy: {partners: {CHN: {banned_years: [2050]}}}", "[2050] outside the horizon"),
     ("policy: {local_content: {alloy: 0.5}}", "local_content"),
     ("policy: {environment_caps: {noise: 5}}", "environment_caps"),
+    ("targets: [{id: c, kind: import_share, value: 0.4, year: 2030, currency: RUB}]",
+     "only an output_value target takes a currency"),
 ])
 def test_levers_the_model_cannot_use_are_exit_2(tmp_path: Path, policy: str,
                                                 says: str) -> None:
@@ -540,3 +542,16 @@ def test_a_larger_reserve_never_costs_more() -> None:
                         reserve_holding_cost=500.0)).cost for cap in (0, 30, 60, 100, 200)]
     assert all(b <= a + 1e-6 for a, b in pairwise(costs))
     assert costs[-1] == pytest.approx(costs[-2]) and costs[0] > costs[-1]
+
+
+def test_the_rouble_value_target_converts_at_the_stated_rate_and_says_what_it_counts() -> None:
+    """100 bn RUB a year at 90 RUB/USD (assumption rub_per_usd) = 1,111 M USD a year; rare
+    earths alone are far from it, and the plan says so."""
+    from reeplan import run_plan
+
+    plan = run_plan(SCENARIOS / "russia-roadmap-value.yaml")
+    value = plan.targets[plan.targets["target"] == "value_100bn_rub"]
+    assert value["required"].tolist() == pytest.approx([100e9 / 90] * len(value))
+    assert not bool(value["met"].any())
+    assert value["achieved"].max() < 0.1 * value["required"].max()
+    assert any("also needs the rare metals" in m for m in plan.missed)

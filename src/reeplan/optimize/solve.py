@@ -556,6 +556,10 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
             reasons.append(f"no {stage} candidate exists" if not abroad else
                            f"no {stage} candidate exists at home ({', '.join(abroad)} is "
                            f"abroad: it does not count as {stage} at home)")
+    if t.kind == "output_value":
+        reasons.append("the value counts only the rare earths the plan models (oxide, metal "
+                       "and magnets made at home, at reference prices): a target for rare "
+                       "and rare-earth metals together also needs the rare metals")
     if "dual_reserves" in plan.solution:
         dual = plan.solution["dual_reserves"].to_series()
         reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()

@@ -43,6 +43,8 @@ __all__ = ["assemble", "check_references"]
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
 PRICE_MARKUPS = {"magnet": "magnet_price_markup"}
+RUB_PER_USD = "rub_per_usd"
+"""The assumption holding the exchange rate a rouble target converts at [RUB per USD]."""
 
 
 def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
@@ -503,7 +505,10 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     if t.kind == "output_multiple":  # "triple by 2030": an output target in tonnes
         base = t.baseline_t if t.baseline_t is not None else _mine_output(facts, scenario, t)
         return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)
-    value = t.value * 1e6 if t.kind == "output_value" else t.value  # M USD -> USD
+    value = t.value
+    if t.kind == "output_value":  # M USD, or bn RUB at the stated rate, to USD
+        value = t.value * 1e9 / assumption_value(facts, RUB_PER_USD) if t.currency == "RUB" \
+            else t.value * 1e6
     return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements)
 
 

@@ -125,7 +125,11 @@ class TargetSpec(_Spec):
     value: NonNegative
     """t/yr for ``output``; a multiple of ``baseline_t`` for ``output_multiple`` ("triple":
     3); a fraction of consumption for ``import_share`` and ``supplier_share`` (at most) and
-    ``self_sufficiency`` (at least), so at most 1; M USD/yr for ``output_value``."""
+    ``self_sufficiency`` (at least), so at most 1; M USD/yr for ``output_value`` (bn RUB/yr
+    with ``currency: RUB``)."""
+    currency: Literal["USD", "RUB"] = "USD"
+    """For ``output_value``: the currency of ``value`` (``RUB``: bn RUB/yr, converted at
+    the ``rub_per_usd`` assumption; the roadmap's "29 to 100 bn roubles")."""
     baseline_t: NonNegative | None = None
     """``output_multiple``: the output it multiplies [t/yr]; by default, for the mining
     stage, the country's mine output in the year before the horizon (production table)."""
@@ -167,6 +171,9 @@ class TargetSpec(_Spec):
         if groups:
             raise _keyed("partners", f"{', '.join(groups)} is a group of countries; a "
                                      f"supplier_share cap is on one third country (e.g. CHN)")
+        if self.currency != "USD" and self.kind != "output_value":
+            raise _keyed("currency", f"only an output_value target takes a currency, not "
+                                     f"{self.kind}")
         if self.partners and self.kind != "supplier_share":
             raise _keyed("partners", f"only a supplier_share target names partners, not "
                                      f"{self.kind}")
