@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
+           "deposit_mix",
            "magnet_share", "market_prices", "mine_output", "non_magnet_split", "oxide_prices",
            "stage_parameter"]
 
@@ -362,13 +363,43 @@ def non_magnet_split(facts: FactBase, year: int) -> tuple[dict[str, float], froz
                   & (demand["unit"] == "%")]
     if rows.empty:
         return {}, frozenset()
-    nearest = int(rows.assign(gap=(rows["year"] - year).abs()).sort_values(
-        ["gap", "year"], ascending=[True, False])["year"].iloc[0])
-    rows = rows[rows["year"] == nearest]
+    rows = _nearest_year(rows, year)
     total = float(rows["value"].sum())
     return ({str(e): float(v) / total for e, v in zip(rows["elements"], rows["value"],
                                                       strict=True)},
             frozenset(str(s) for s in rows["source_id"]))
+
+
+@dataclass(frozen=True)
+class DepositMix:
+    """How a country's mine output splits between its deposits in one year.
+
+    Attributes
+    ----------
+    shares
+        Share of mine output by deposit [fraction, summing to 1].
+    year
+        Year of the ``deposit_mixes`` rows used.
+    source_ids
+        Their sources and assumptions.
+    """
+
+    shares: dict[str, float]
+    year: int
+    source_ids: frozenset[str]
+
+
+def deposit_mix(facts: FactBase, country: str, year: int) -> DepositMix | None:
+    """The country's published deposit mix nearest ``year``, or ``None`` without one."""
+    table = facts["deposit_mixes"]
+    rows = table[table["country"] == country]
+    if rows.empty:
+        return None
+    rows = _nearest_year(rows, year)
+    total = float(rows["value"].sum())
+    return DepositMix({str(d): float(v) / total for d, v in
+                       zip(rows["deposit_id"], rows["value"], strict=True)},
+                      int(rows["year"].iloc[0]), frozenset(str(s) for s in rows["source_id"]))
 
 
 def magnet_share(facts: FactBase, year: int) -> tuple[float, str]:
@@ -385,6 +416,14 @@ def magnet_share(facts: FactBase, year: int) -> tuple[float, str]:
 def _magnet_share_row(demand: pd.DataFrame, year: int) -> pd.Series | None:
     return _nearest(demand[(demand["scope"] == "WLD")
                            & (demand["end_use"] == "magnets share of volume")], year)
+
+
+def _nearest_year(rows: pd.DataFrame, year: int) -> pd.DataFrame:
+    """All of ``rows`` (not empty) of the year nearest ``year``, the later one on a tie."""
+    nearest = _nearest(rows, year)
+    assert nearest is not None
+    found: pd.DataFrame = rows[rows["year"] == nearest["year"]]
+    return found
 
 
 def _nearest(rows: pd.DataFrame, year: int) -> pd.Series | None:

@@ -20,7 +20,13 @@ import pandas as pd
 import xarray as xr
 
 from reeplan.data import FactBase, load_factbase
-from reeplan.data.selection import consumption, mine_output, non_magnet_split, oxide_prices
+from reeplan.data.selection import (
+    consumption,
+    deposit_mix,
+    mine_output,
+    non_magnet_split,
+    oxide_prices,
+)
 from reeplan.domain import (
     UNITS,
     Recipe,
@@ -259,22 +265,15 @@ def _feed_distribution(facts: FactBase, country: str, year: int,
 
 def _published_mix(facts: FactBase, country: str, year: int,
                    trace: _Trace) -> dict[str, float] | None:
-    """The country's deposit mix from the ``deposit_mixes`` table, nearest ``year``."""
-    table = facts["deposit_mixes"]
-    rows = table[table["country"] == country]
-    if rows.empty:
+    """The country's deposit mix (:func:`reeplan.data.selection.deposit_mix`), traced."""
+    found = deposit_mix(facts, country, year)
+    if found is None:
         return None
-    nearest = int(rows.assign(gap=(rows["year"] - year).abs()).sort_values(
-        ["gap", "year"], ascending=[True, False])["year"].iloc[0])
-    rows = rows[rows["year"] == nearest]
-    total = float(rows["value"].sum())
-    trace.sources.update(str(s) for s in rows["source_id"])
+    trace.sources.update(found.source_ids)
     trace.notes.append(f"Mine output split between deposits as in the deposit_mixes table "
-                       f"({nearest}): " + ", ".join(f"{d} {v:g}%" for d, v in
-                                                     zip(rows["deposit_id"], rows["value"],
-                                                         strict=True)) + ".")
-    return {str(d): float(v) / total for d, v in zip(rows["deposit_id"], rows["value"],
-                                                     strict=True)}
+                       f"({found.year}): " + ", ".join(f"{d} {100 * v:.3g}%" for d, v in
+                                                       found.shares.items()) + ".")
+    return found.shares
 
 
 def _mixed(facts: FactBase, dists: pd.DataFrame, mix: Mapping[str, float],

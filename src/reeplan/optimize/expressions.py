@@ -30,6 +30,7 @@ __all__ = [
     "recipe_arrays",
     "separated_oxide",
     "solved_stage_output",
+    "solved_tolled_oxide",
     "stage_ids",
     "stage_output",
     "tolled_ids",
@@ -284,6 +285,18 @@ def recipe_arrays(recipe: Recipe, params: Param) -> tuple[xr.DataArray, xr.DataA
     need = xr.DataArray([w / 100 for w in recipe.wt_pct.values()],
                         coords={"component": comps}) / params["magnet_per_alloy_metal"]
     return need, member
+
+
+def solved_tolled_oxide(solution: xr.Dataset, params: Param) -> xr.DataArray:
+    """Oxide separated abroad from the country's ore in a solution [t REO].
+
+    Over (mine, element, year); zeros without tolling (:func:`tolled_oxide` in the model).
+    """
+    if "toll_feed" not in solution:
+        return xr.zeros_like(params["distribution"] * params["discount"])
+    back: xr.DataArray = params["oxide_per_mined"] * params["distribution"] \
+        * solution["toll_feed"]
+    return back
 
 
 def solved_stage_output(solution: xr.Dataset, params: Param, stage: PlanStage) -> xr.DataArray:

@@ -314,8 +314,9 @@ class Problem:
     # market_prices: market -> (oxide, metal) prices [USD/t] by element, for partners
     # allow_reexport: exports may exceed what is separated, recycled and made at home
     # reference_market: the market (a key of market_prices) whose prices are oxide_price
-    # concentrate_share: concentrate sells at this share of its oxides' value at the
-    #   problem's reference prices [fraction]; 0: concentrate has no buyer
+    # concentrate_share: concentrate trades at this share of its oxides' value [fraction]:
+    #   sold at what each open partner pays for the oxides, bought from a mine abroad at
+    #   the problem's reference prices
 
     def __post_init__(self) -> None:
         """Check ids are unique, years consecutive and targets inside the horizon."""

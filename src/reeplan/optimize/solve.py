@@ -22,7 +22,7 @@ import xarray as xr
 
 from reeplan.errors import ReeplanError
 from reeplan.optimize.balance import check_plan_balance
-from reeplan.optimize.expressions import MUSD, recipe_arrays
+from reeplan.optimize.expressions import MUSD, recipe_arrays, solved_tolled_oxide, tolled_ids
 from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable
@@ -442,14 +442,11 @@ TOLLED = ("concentrate (tolling)", "oxide (tolled)")
 
 def _tolling(sol: xr.Dataset, params: xr.Dataset) -> list[pd.DataFrame]:
     """Ore sent abroad for separation and the oxide coming back [t REO], by partner."""
-    tolled = [str(c) for c, s, a in zip(params["candidate"].values, params["stage"].values,
-                                        params["abroad"].values, strict=True)
-              if s == "separation" and a]
-    partners = sorted({str(params["candidate_partner"].sel(candidate=c).values)
-                       for c in tolled})
+    partners = sorted({str(p) for p in params["candidate_partner"].sel(
+        candidate=tolled_ids(params)).values})
     partner = partners[0] if len(partners) == 1 else "+".join(partners)
     sent = sol["toll_feed"] * params["distribution"]
-    back = sent * params["oxide_per_mined"]
+    back = solved_tolled_oxide(sol, params)
     frames = []
     for flow, product, amount in (("export", TOLLED[0], sent), ("import", TOLLED[1], back)):
         s = amount.sum("mine").to_series()

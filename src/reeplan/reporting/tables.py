@@ -29,6 +29,7 @@ from reeplan.optimize.expressions import (
     consumption_reo,
     magnet_oxide,
     solved_stage_output,
+    solved_tolled_oxide,
     stage_ids,
 )
 from reeplan.optimize.model import concentrate_cost, concentrate_price
@@ -220,11 +221,7 @@ def _reserve_change(plan: Plan) -> xr.DataArray:
 
 def _tolled_back(plan: Plan) -> xr.DataArray:
     """Oxide separated abroad from the country's ore, by element [t REO], (element, year)."""
-    s, q = plan.solution, plan.params
-    if "toll_feed" not in s:
-        return xr.zeros_like(oxide_price(q))
-    back: xr.DataArray = (q["oxide_per_mined"] * q["distribution"] * s["toll_feed"]).sum(
-        "mine")
+    back: xr.DataArray = solved_tolled_oxide(plan.solution, plan.params).sum("mine")
     return back
 
 
