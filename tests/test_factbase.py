@@ -13,7 +13,7 @@ from reeplan.data.checks import oxide_metal_factor
 
 RARE_EARTHS = ["La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
                "Yb", "Lu", "Y", "Sc"]
-RARE_METALS = ["Li", "Be", "Ti", "Ga", "Zr", "Nb", "Mo", "In", "Hf", "Ta", "W", "Re"]
+RARE_METALS = ["Li", "Be", "Ti", "Ga", "Ge", "Zr", "Nb", "Mo", "In", "Hf", "Ta", "W", "Re"]
 
 
 def _numeric_columns(table: str) -> list[str]:

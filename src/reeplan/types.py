@@ -18,6 +18,7 @@ __all__ = [
     "MARKETS",
     "PARTNER_IDS",
     "POOLED_ELEMENTS",
+    "RARE_METAL_STAGES",
     "SELF_SUFFICIENCY_STAGES",
     "SINGLE_COUNTRY_PARTNERS",
     "TARGET_KINDS",
@@ -54,10 +55,16 @@ StageName = Literal["mining", "concentrate", "cracking", "separation", "refining
 """Stage names the fact base may use (``refining`` for rare metals, ``recycling`` for the
 loop back from end of life)."""
 
-PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling"]
+PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling",
+                    "rare_metal_mining", "rare_metal_refining"]
 """Stages the planner builds. ``mining`` covers mine, concentrator and cracking (its output
 is cracked concentrate in t REO); ``magnet`` covers alloy and magnet making; ``recycling``
-turns end-of-life magnets into metal."""
+turns end-of-life magnets into metal. The rare metals (W, Mo, Nb, Ta, Li, Ti, Zr, ...)
+have two: ``rare_metal_mining`` (mine and concentrator, t of the commodity's content in
+concentrate) and ``rare_metal_refining`` (the refined product the commodity trades as:
+APT, molybdic oxide, ferro-niobium, lithium carbonate, titanium sponge ..., t content)."""
+RARE_METAL_STAGES: tuple[PlanStage, ...] = ("rare_metal_mining", "rare_metal_refining")
+"""The plan stages of the rare-metal chains."""
 
 Technology = Literal["domestic", "CHN", "WEST"]
 """Who owns a process: the planning country itself, China, or Western companies."""
@@ -73,7 +80,7 @@ SINGLE_COUNTRY_PARTNERS: tuple[PartnerId, ...] = ("CHN",)
 """Partners that are one country (the others are groups of countries)."""
 
 TargetKind = Literal["output", "output_multiple", "import_share", "self_sufficiency",
-                     "output_value", "supplier_share"]
+                     "output_value", "supplier_share", "group_output"]
 """Kinds of roadmap target; :mod:`reeplan.optimize.targets` holds the rule of each."""
 TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 

@@ -325,6 +325,86 @@ class TechnologyRow(TableRow):
     note: str | None = None
 
 
+class ConcentrateCompositionRow(TableRow):
+    """One component of a deposit's concentrate as published (a grade specification)."""
+
+    deposit_id: Ident
+    product: Text
+    """The concentrate it describes, e.g. ``loparite concentrate KL-1``."""
+    component: Annotated[str, StringConstraints(pattern=r"^(REO|[A-Z][A-Za-z0-9]*)$")]
+    """``REO`` (total rare-earth oxides) or an oxide formula (``Nb2O5``, ``TiO2`` ...): a
+    rare metal's oxide as in the ``elements`` table counts as that metal's co-product."""
+    value: Percent
+    """Mass fraction in the concentrate [wt%]; the midpoint when the source gives a range."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class RareMetalProductRow(TableRow):
+    """The refined product a rare metal trades as, its price and its chain's yields."""
+
+    commodity: Ident
+    product: Text
+    """E.g. ``ammonium paratungstate``, ``lithium carbonate``, ``titanium sponge``."""
+    content_pct: Annotated[Finite, Field(gt=0, le=100)]
+    """The commodity's content of the product [wt%] (stoichiometry or the grade traded)."""
+    price_usd_per_kg_content: Positive
+    """World price of the product per kg of the commodity's content [USD/kg], converted
+    from ``price_quote``."""
+    price_year: Year
+    price_quote: Text
+    """The price as quoted and how it was converted (e.g. ``APT 340 USD/mtu WO3``)."""
+    source_id: Ident
+    """The price's source."""
+    concentrate_share: Annotated[Finite, Field(gt=0, le=1)]
+    """What concentrate fetches over the product's price, per t of content [fraction]."""
+    concentrate_source: Ident
+    refining_recovery: Annotated[Finite, Field(gt=0, le=1)]
+    """Content refined per tonne of content fed in concentrate [fraction]."""
+    recovery_source: Ident
+    used_as_concentrate: bool = False
+    """The concentrate is the product (zircon and baddeleyite): no refinery is needed."""
+    concentrate_market: bool = True
+    """Concentrate trades in a merchant market; false where producers are integrated and
+    none is sold (niobium), so it can be neither bought nor sold."""
+    confidence: Confidence
+    note: str | None = None
+
+
+class RareMetalBalanceRow(TableRow):
+    """One flow of a rare metal in a country and year: what it makes, trades and uses."""
+
+    country: Iso3
+    commodity: Ident
+    year: Year
+    stage: Literal["concentrate", "refined"]
+    """``concentrate``: the commodity's content in ores and concentrates (feedstock);
+    ``refined``: in the products made from them (APT, ferro-alloys, compounds, sponge)."""
+    flow: Literal["production", "imports", "exports", "consumption"]
+    form: Text
+    """What is counted (e.g. ``W in concentrates``, ``lithium carbonate``, ``Mo in
+    ferromolybdenum``)."""
+    value: NonNeg
+    unit: Literal["t content"]
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
+class ProductGroupRow(TableRow):
+    """A member of a product group a roadmap target counts (large- or small-tonnage)."""
+
+    group_id: Ident
+    member: Ident
+    """A commodity (``Li``, ``W`` ...) or a rare-earth element group (``light``,
+    ``medium``, ``heavy``)."""
+    member_kind: Literal["commodity", "element_group"]
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class ProjectCostRow(TableRow):
     """Capital cost, size and lead time of a real project, with a range for risk draws."""
 
@@ -647,6 +727,21 @@ _SPECS = (
               description="Energy, emissions, reagents and residues per tonne, by stage."),
     TableSpec("technologies", TechnologyRow, ("technology_id",), refs=(_src(),),
               description="Process options by stage: owner, readiness, effects, sources."),
+    TableSpec("concentrate_compositions", ConcentrateCompositionRow,
+              ("deposit_id", "component"),
+              refs=(CrossRef("deposit_id", "deposits", "deposit_id"), _src()),
+              shares=(ShareRule(("deposit_id",), tolerance=1.0),),
+              description="What a deposit's concentrate holds: REO, Nb2O5, Ta2O5, TiO2 ..."),
+    TableSpec("rare_metal_products", RareMetalProductRow, ("commodity",),
+              refs=(_commodity(), _src(), _src("concentrate_source"),
+                    _src("recovery_source")),
+              description="Rare metals' refined products: content, world price, yields."),
+    TableSpec("rare_metal_balances", RareMetalBalanceRow,
+              ("country", "commodity", "year", "stage", "flow", "form", "source_id"),
+              refs=(_country(), _commodity(), _src()),
+              description="Rare metals by country: production, imports, exports, use."),
+    TableSpec("product_groups", ProductGroupRow, ("group_id", "member"), refs=(_src(),),
+              description="Products a roadmap's group targets count together."),
     TableSpec("project_costs", ProjectCostRow, ("project_id",), refs=(_country(), _src()),
               description="Capex ranges, capacities and lead times of real projects."),
     TableSpec("facilities", FacilityRow, ("facility_id",),

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
            "deposit_mix",
-           "magnet_share", "market_prices", "mine_output", "non_magnet_split", "oxide_prices",
-           "stage_parameter"]
+           "magnet_share", "market_prices", "mine_output", "nearest_year", "non_magnet_split",
+           "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -363,7 +363,7 @@ def non_magnet_split(facts: FactBase, year: int) -> tuple[dict[str, float], froz
                   & (demand["unit"] == "%")]
     if rows.empty:
         return {}, frozenset()
-    rows = _nearest_year(rows, year)
+    rows = nearest_year(rows, year)
     total = float(rows["value"].sum())
     return ({str(e): float(v) / total for e, v in zip(rows["elements"], rows["value"],
                                                       strict=True)},
@@ -395,7 +395,7 @@ def deposit_mix(facts: FactBase, country: str, year: int) -> DepositMix | None:
     rows = table[table["country"] == country]
     if rows.empty:
         return None
-    rows = _nearest_year(rows, year)
+    rows = nearest_year(rows, year)
     total = float(rows["value"].sum())
     return DepositMix({str(d): float(v) / total for d, v in
                        zip(rows["deposit_id"], rows["value"], strict=True)},
@@ -418,7 +418,7 @@ def _magnet_share_row(demand: pd.DataFrame, year: int) -> pd.Series | None:
                            & (demand["end_use"] == "magnets share of volume")], year)
 
 
-def _nearest_year(rows: pd.DataFrame, year: int) -> pd.DataFrame:
+def nearest_year(rows: pd.DataFrame, year: int) -> pd.DataFrame:
     """All of ``rows`` (not empty) of the year nearest ``year``, the later one on a tie."""
     nearest = _nearest(rows, year)
     assert nearest is not None

@@ -368,6 +368,9 @@ def emit_plan(result: Plan, name: str) -> None:
     for target, rows in result.targets.groupby("target", sort=False):
         start = int(rows["year"].min())
         verdict = "met every year" if bool(rows["met"].all()) else "MISSED"
+        missed = rows.loc[~rows["met"], "year"]
+        if len(missed) and int(missed.max()) < int(rows["year"].max()):  # met later
+            verdict += f" until {int(missed.max())}, met from {int(missed.max()) + 1}"
         console.print(_cell(f"  target {target} (from {start}): {verdict}"))
     for line in result.missed:
         console.print(_cell(f"  {line}"), highlight=False)

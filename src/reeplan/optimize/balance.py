@@ -15,6 +15,7 @@ import xarray as xr
 
 from reeplan.errors import MassBalanceError
 from reeplan.optimize.expressions import solved_stage_output, stage_ids
+from reeplan.optimize.rare_metals import solved_rare_metals
 
 __all__ = ["check_plan_balance", "plan_residuals"]
 
@@ -92,6 +93,28 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
     for name in ("other_use", "metal_in", "alloy_use", "stock_oxide", "stock_metal"):
         v = _a(sol[name], *ey)
         out[f"non-negative {name}"] = (np.minimum(v, 0.0), np.abs(v), ey)
+    if "rm_feed" in sol:
+        out.update(_rare_metal_residuals(sol, params))
+    return out
+
+
+def _rare_metal_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
+    """The rare-metal chains: concentrate, refining and use, per commodity and year."""
+    f = {k: _a(v, "commodity", "year") for k, v in solved_rare_metals(sol, params).items()}
+    cy = ("commodity", "year")
+    conc_in = f["mined"] + f["concentrate_imports"]
+    conc_out = f["concentrate_exports"] + f["unprocessed"] + f["refining_feed"]
+    recovery = _a(params["rm_recovery"], "commodity")[:, None]
+    supply = f["refined"] + f["imports"] - f["exports"] + f["unmet"]
+    out: dict[str, Residual] = {
+        "rare-metal concentrate": (conc_in - conc_out, conc_in + conc_out, cy),
+        "rare-metal refining": (f["refined"] - recovery * f["refining_feed"],
+                                f["refined"] + f["refining_feed"], cy),
+        "rare-metal use": (supply - f["consumption"], np.abs(supply) + f["consumption"], cy),
+        "rare-metal re-export": (np.maximum(f["exports"] - f["refined"], 0.0),
+                                 f["exports"] + f["refined"], cy)}
+    for name in ("unprocessed", "refining_feed"):
+        out[f"non-negative {name}"] = (np.minimum(f[name], 0.0), np.abs(f[name]), cy)
     return out
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "feed_bought",
     "group_pick",
     "home_output",
+    "home_separated_oxide",
     "magnet_oxide",
     "mine_feed",
     "output_value",
@@ -99,6 +100,18 @@ def separated_oxide(lp: LinearProgram) -> list[Term]:
     p = lp.params
     share = p["oxide_per_mined"] * p["distribution"]
     return [(t * share).sum("mine") for t in mine_feed(lp)]
+
+
+def home_separated_oxide(lp: LinearProgram) -> list[Term]:
+    """Oxide separated at home by element [t REO/yr], over (element, year).
+
+    What the oxide balance reads (none without mines or separation plants), less what is
+    separated abroad under tolling.
+    """
+    p = lp.params
+    if not (list(p["mine"].values) and stage_ids(p, "separation")):
+        return []
+    return [*separated_oxide(lp), *[-t for t in tolled_oxide(lp)]]
 
 
 def magnet_oxide(params: Param) -> float:

@@ -29,6 +29,7 @@ from reeplan.optimize.expressions import (
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.optimize.params import build_parameters, oxide_price, partner_price, sale_price
 from reeplan.optimize.problem import Problem
+from reeplan.optimize.rare_metals import define_rare_metals
 from reeplan.optimize.targets import define_targets, shortfall_cost
 
 __all__ = ["MUSD", "build_model"]
@@ -51,6 +52,7 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     define_magnets(lp, p)
     define_exports_within_supply(lp, p)
     define_local_content(lp, p)
+    define_rare_metals(lp, p)
     define_environment_caps(lp)
     define_budget(lp)
     define_targets(lp, p)

@@ -84,6 +84,7 @@ def build_parameters(p: Problem) -> xr.Dataset:
     _trade(ds, p)
     _demand(ds, p)
     _targets(ds, coords, p)
+    _rare_metals(ds, coords, p, cands)
     ds["discount"] = ("year", (1 + p.discount_rate) ** -(years - years[0]).astype(float))
     ds["metal_per_oxide"] = ("element", [float(p.metal_per_oxide.get(e, 1.0)) for e in elements])
     ds["in_recipe"] = ("element", np.array([e in p.recipe.elements for e in elements],
@@ -275,13 +276,49 @@ def _targets(ds: Vars, coords: Vars, p: Problem) -> None:
     ds["target_penalty"] = ("target", [float(t.penalty) for t in ts])
 
 
+def _rare_metals(ds: Vars, coords: Vars, p: Problem, cands: list) -> None:  # type: ignore[type-arg]
+    """The rare-metal chains: commodities, their markets and who mines or refines them."""
+    metals = list(p.rare_metals)
+    names = [m.commodity for m in metals]
+    coords["commodity"] = names
+    n, years = len(names), list(p.years)
+    ds["rm_consumption"] = (("commodity", "year"), np.array(
+        [[float(m.consumption.get(y, 0.0)) for y in years] for m in metals],
+        dtype=float).reshape(n, len(years)))
+    ds["rm_price"] = (("commodity", "year"), np.array(
+        [[float(m.price)] * len(years) for m in metals], dtype=float).reshape(n, len(years)))
+    ds["rm_concentrate_share"] = ("commodity", [float(m.concentrate_share) for m in metals])
+    ds["rm_recovery"] = ("commodity", [float(m.refining_recovery) for m in metals])
+    ds["rm_product_factor"] = ("commodity", [float(m.product_per_content) for m in metals])
+    ds["rm_direct"] = ("commodity", np.array([m.used_as_concentrate for m in metals],
+                                             dtype=bool))
+    ds["rm_concentrate_traded"] = ("commodity", np.array(
+        [m.concentrate_market and not m.used_as_concentrate for m in metals], dtype=bool))
+    ds["coproduct"] = (("candidate", "commodity"), np.array(
+        [[0.0 if c.abroad else float(c.coproducts.get(k, 0.0)) for k in names]
+         for c in cands], dtype=float).reshape(len(cands), n))
+    ds["rm_refines"] = (("candidate", "commodity"), np.array(
+        [[float(c.stage == "rare_metal_refining" and c.commodity == k) for k in names]
+         for c in cands], dtype=float).reshape(len(cands), n))
+    groups = list(p.product_groups)
+    coords["group"] = [g.id for g in groups]
+    ds["group_commodity"] = (("group", "commodity"), np.array(
+        [[float(k in g.commodities) for k in names] for g in groups],
+        dtype=float).reshape(len(groups), n))
+    ds["group_element"] = (("group", "element"), np.array(
+        [[float(p.element_groups.get(e, "") in g.element_groups) for e in p.elements]
+         for g in groups], dtype=float).reshape(len(groups), len(p.elements)))
+    coords["target_group"] = ("target", [t.group for t in p.targets])
+
+
 def _check_finite(ds: xr.Dataset) -> None:
     """Reject NaN anywhere it is not the stated 'none', and infinities in prices and costs."""
     for name in ("capex", "opex", "market_oxide_price", "market_metal_price", "magnet_price",
                  "existing",
                  "max_capacity", "magnet_demand", "other_demand", "scrap", "target_value",
                  "target_penalty", "freight", "buy_factor", "sell_factor", "unmet_penalty",
-                 "reserve_cap", "reserve_initial", "reserve_holding_cost"):
+                 "reserve_cap", "reserve_initial", "reserve_holding_cost", "rm_consumption",
+                 "rm_price"):
         values = np.asarray(ds[name].values, dtype=float)
         if values.size and not np.isfinite(values).all():
             raise ChainDefinitionError(f"parameter '{name}': not a finite number "

@@ -17,11 +17,11 @@ from reeplan.domain import Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
 from reeplan.types import PlanStage, Technology
 
-__all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "Target",
-           "TargetKind"]
+__all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "ProductGroup",
+           "RareMetal", "Target", "TargetKind"]
 
 TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value",
-                     "supplier_share"]
+                     "supplier_share", "group_output"]
 """Target kinds the model knows (``output_multiple`` becomes ``output`` when assembled)."""
 
 DEFAULT_UNMET_PENALTY = 1e7
@@ -74,6 +74,14 @@ class Candidate:
         maximum capacity), the process it runs, the first year its capacity may be online
         (the technology's access or commercial year), and its environmental intensities
         relative to the stage's [factor by indicator].
+    commodity
+        Rare-metal stages only: the commodity it mines or refines (``"W"``, ``"Nb"`` ...);
+        its product is in t of that commodity's content.
+    coproducts
+        Mines (rare-earth or rare-metal): rare-metal content its concentrate carries per
+        tonne of its product [t content / t REO, or / t of the main commodity's content],
+        by commodity; a rare-metal mine lists its own commodity at 1. Loparite carries Nb,
+        Ta and Ti with its rare earths; Tyrnyauz Mo with its W.
     """
 
     id: str
@@ -94,6 +102,8 @@ class Candidate:
     process: str = ""
     online_from: int = 0
     environment_factor: Mapping[str, float] = field(default_factory=dict)
+    commodity: str = ""
+    coproducts: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""
@@ -111,6 +121,15 @@ class Candidate:
             if abs(total - 1.0) > 0.01:
                 raise ChainDefinitionError(f"{where}, field 'distribution': sums to "
                                            f"{100 * total:.2f}%; expected 100% within 1 point")
+        rare_metal = self.stage in ("rare_metal_mining", "rare_metal_refining")
+        if rare_metal != bool(self.commodity):
+            raise ChainDefinitionError(f"{where}, field 'commodity': a rare-metal stage "
+                                       f"needs its commodity, and only a rare-metal stage "
+                                       f"takes one")
+        bad = {k: v for k, v in self.coproducts.items() if not (math.isfinite(v) and v >= 0)}
+        if bad or (self.coproducts and self.stage not in ("mining", "rare_metal_mining")):
+            raise ChainDefinitionError(f"{where}, field 'coproducts': {dict(self.coproducts)}; "
+                                       f"expected finite, non-negative t/t, on mines only")
 
 
 @dataclass(frozen=True)
@@ -199,6 +218,94 @@ class Target:
     measure: Literal["gross", "net"] = "gross"
     elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     partner: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class RareMetal:
+    """One rare-metal commodity the plan tracks: its use at home and its market.
+
+    Attributes
+    ----------
+    commodity
+        Its symbol (``"W"``, ``"Mo"``, ``"Li"`` ...); flows are in t of its content.
+    consumption
+        Use at home by year [t content/yr]; met by refined output at home, imports, or
+        left unmet at the problem's penalty.
+    price
+        Price of the refined product [USD per t content], in the world market (one market:
+        the rare metals trade in one world price, less a buyer's discount).
+    concentrate_share
+        What concentrate fetches over the refined product's price [fraction] (payables
+        less treatment charges).
+    refining_recovery
+        Content of the refined product per tonne of content fed in concentrate [t/t].
+    product
+        The refined product the commodity trades and is counted as (``ammonium
+        paratungstate``, ``lithium carbonate`` ...).
+    product_per_content
+        Tonnes of that product per tonne of content [t/t]: group targets in t/yr of
+        products count with it.
+    used_as_concentrate
+        The concentrate is the product (zircon, baddeleyite): what is fed counts as
+        refined at the recovery, with no refinery to build; it trades as the product.
+    concentrate_market
+        Concentrate is bought and sold in a merchant market (not for niobium, whose
+        producers are integrated): without one it is refined at home or left.
+    """
+
+    commodity: str
+    consumption: Mapping[int, float]
+    price: float
+    concentrate_share: float
+    refining_recovery: float
+    product: str = ""
+    product_per_content: float = 1.0
+    used_as_concentrate: bool = False
+    concentrate_market: bool = True
+
+    def __post_init__(self) -> None:
+        """Reject prices, shares and recoveries out of range."""
+        where = f"rare metal '{self.commodity}'"
+        for name in ("price", "product_per_content"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ChainDefinitionError(f"{where}, field '{name}': {value}; expected a "
+                                           f"finite, positive number")
+        for name in ("concentrate_share", "refining_recovery"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0 < value <= 1):
+                raise ChainDefinitionError(f"{where}, field '{name}': {value}; expected a "
+                                           f"fraction in (0, 1]")
+        bad = {y: v for y, v in self.consumption.items() if not (math.isfinite(v) and v >= 0)}
+        if bad:
+            raise ChainDefinitionError(f"{where}, field 'consumption': {bad}; expected "
+                                       f"finite, non-negative t/yr")
+
+
+@dataclass(frozen=True)
+class ProductGroup:
+    """Products counted together by a roadmap target (large- or small-tonnage metals).
+
+    Attributes
+    ----------
+    id
+        E.g. ``"large_tonnage"``.
+    commodities
+        Rare metals whose refined output counts, in t of product
+        (:attr:`RareMetal.product_per_content`).
+    element_groups
+        Rare-earth element groups (``light``, ``medium``, ``heavy``) whose oxide separated
+        at home counts [t REO].
+    not_modelled
+        Members the plan does not track (no data, or not asked for): they count for
+        nothing, and a miss names them.
+    """
+
+    id: str
+    commodities: tuple[str, ...] = ()
+    element_groups: tuple[str, ...] = ()
+    not_modelled: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -291,7 +398,12 @@ class Problem:
     reserve_caps: Mapping[str, float] = field(default_factory=dict)
     reserve_initial: Mapping[str, float] = field(default_factory=dict)
     reserve_holding_cost: float = 0.0
+    rare_metals: tuple[RareMetal, ...] = ()
+    product_groups: tuple[ProductGroup, ...] = ()
 
+    # rare_metals: the rare-metal commodities tracked (none: rare earths only); mines'
+    #   coproducts of other commodities are ignored
+    # product_groups: groups a ``group_output`` target counts
     # environment: (stage, indicator) -> intensity per tonne of the stage's product, for
     #   the plants at home (mines abroad and tolling leave their toll abroad)
     # environment_units: indicator -> unit of its total (e.g. "t CO2e")
@@ -335,6 +447,7 @@ class Problem:
             if e not in self.oxide_price:
                 raise ChainDefinitionError(f"no oxide price for element '{e}'")
         self._check_partners()
+        self._check_rare_metals()
         if any(not 0.0 < r <= 1.0 for r in self.ramp_up):
             raise ChainDefinitionError(f"ramp_up {self.ramp_up}: expected fractions in (0, 1]")
 
@@ -356,6 +469,32 @@ class Problem:
             if bad:
                 raise ChainDefinitionError(f"partner '{q.id}', field 'export_caps': {bad}; "
                                            f"expected finite, non-negative tonnes")
+
+    def _check_rare_metals(self) -> None:
+        tracked = [m.commodity for m in self.rare_metals]
+        if len(set(tracked)) != len(tracked):
+            raise ChainDefinitionError(f"rare metals repeat: {', '.join(sorted(tracked))}")
+        for c in self.candidates:
+            unknown = sorted((({c.commodity} - {""}) | set(c.coproducts)) - set(tracked))
+            if unknown:
+                raise ChainDefinitionError(
+                    f"candidate '{c.id}': {', '.join(unknown)} not among the rare metals the "
+                    f"plan tracks ({', '.join(tracked) or 'none'})")
+        groups = {g.id: g for g in self.product_groups}
+        for g in self.product_groups:
+            unknown = sorted(set(g.commodities) - set(tracked))
+            if unknown:
+                raise ChainDefinitionError(f"product group '{g.id}': {', '.join(unknown)} "
+                                           f"not among the rare metals the plan tracks")
+            bad = sorted(set(g.element_groups) - {"light", "medium", "heavy"})
+            if bad:
+                raise ChainDefinitionError(f"product group '{g.id}': element groups "
+                                           f"{', '.join(bad)}; expected light, medium, heavy")
+        for t in self.targets:
+            if t.kind == "group_output" and t.group not in groups:
+                raise ChainDefinitionError(f"target '{t.id}', field 'group': '{t.group}' is "
+                                           f"not a product group of the problem "
+                                           f"({', '.join(groups) or 'none'})")
 
     def of_stage(self, stage: PlanStage) -> list[Candidate]:
         """Candidates at ``stage``, in a canonical order (by id)."""

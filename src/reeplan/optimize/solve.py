@@ -29,6 +29,7 @@ from reeplan.optimize.model import build_model, buildable
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, Target
 from reeplan.optimize.targets import penalty_cost, rule
+from reeplan.types import PlanStage
 
 __all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
 
@@ -181,6 +182,9 @@ class Plan:
         other = s["unmet_other"]
         totals = {"magnet": s["unmet_magnets"],
                   "oxide": other.sum("element") if "element" in other.dims else other}
+        if "rm_unmet" in s:
+            for k in s["commodity"].values:
+                totals[f"{k} (refined)"] = s["rm_unmet"].sel(commodity=k)
         rows = [{"product": name, "year": int(y), "tonnes": float(v)}
                 for name, var in totals.items()
                 for y, v in zip(s["year"].values, var.values, strict=True) if v > TOL]
@@ -371,22 +375,34 @@ def _builds(plan: Plan) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _serves(c: Candidate, t: Target) -> bool:
+def _serves(c: Candidate, t: Target, problem: Problem) -> bool:
     """Whether ``c`` can help meet ``t``.
 
     Its stage explains the target, and a plant abroad (a mine supplying imported feed,
-    a separator tolling the country's ore) never counts as that stage done at home.
+    a separator tolling the country's ore) never counts as that stage done at home; for
+    a target on a product group, a rare-metal plant makes one of the group's metals and
+    a rare-earth plant serves only a group with rare-earth members (or a mine whose
+    co-products are in it).
     """
     if c.stage not in rule(t.kind).stages(t):
         return False
     at_home = t.kind in ("self_sufficiency", "output") and t.stage == c.stage
-    return not (c.abroad and at_home)
+    if c.abroad and at_home:
+        return False
+    group = next((g for g in problem.product_groups if g.id == t.group), None) \
+        if t.group else None
+    if group is None:
+        return True
+    if c.stage in ("rare_metal_mining", "rare_metal_refining"):  # its group's metals only
+        return c.commodity in group.commodities or bool(
+            set(c.coproducts) & set(group.commodities))
+    return bool(group.element_groups) or bool(set(c.coproducts) & set(group.commodities))
 
 
 def _reason(c: Candidate, online: int, plan: Plan) -> str:
     """The target whose constraint binds while the build is online, else cost."""
     for t in plan.problem.targets:
-        if not _serves(c, t):
+        if not _serves(c, t, plan.problem):
             continue
         dual = plan.solution[f"dual_target_{t.id}"]
         later = dual.sel(year=dual["year"] >= online)
@@ -433,7 +449,22 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
             frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
     if "toll_feed" in sol:
         frames += _tolling(sol, params)
+    for name, (flow, product) in RARE_METAL_TRADE.items():
+        if name in sol:  # the element column holds the commodity
+            s = sol[name].to_series()
+            df = s[s > TOL].rename("tonnes").reset_index().rename(
+                columns={"commodity": "element"})
+            df.insert(0, "product", product)
+            df.insert(0, "flow", flow)
+            frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
     return pd.concat(frames, ignore_index=True)
+
+
+RARE_METAL_TRADE = {"rm_import": ("import", "rare metal (refined)"),
+                    "rm_export": ("export", "rare metal (refined)"),
+                    "rm_conc_import": ("import", "rare metal (concentrate)"),
+                    "rm_conc_export": ("export", "rare metal (concentrate)")}
+"""Rare-metal trade families and their (flow, product) in the trade table [t content]."""
 
 
 TOLLED = ("concentrate (tolling)", "oxide (tolled)")
@@ -528,39 +559,80 @@ def _ramping(c: Candidate, year: int, plan: Plan) -> str | None:
 
 def _why(t: Target, year: int, plan: Plan) -> list[str]:
     p = plan.problem
-    built = plan.solution["build"].sum("decision").to_series()
     reasons = []
     ramps = [r for stage in rule(t.kind).stages(t) for c in p.of_stage(stage)
-             if _serves(c, t) and (r := _ramping(c, year, plan))]
+             if _serves(c, t, p) and (r := _ramping(c, year, plan))]
     if ramps:
         curve = ", ".join(f"{100 * x:.0f}%" for x in p.ramp_up)
         reasons.append(f"new plants ramp up ({curve} of their size in their first years "
                        f"online): usable in {year} {'; '.join(ramps)}")
     for stage in rule(t.kind).stages(t):
-        serving = [c for c in p.of_stage(stage) if _serves(c, t)]
-        for c in serving:
-            if c.technology not in p.allowed_technology and c.max_capacity > c.existing:
-                reasons.append(f"{c.id} needs {c.technology} technology, which the "
-                               f"scenario does not grant")
-            elif p.years[0] + c.lead_time > year and c.max_capacity > c.existing:
-                reasons.append(f"lead time of {c.id}: new capacity is online from "
-                               f"{p.years[0] + c.lead_time} at the earliest")
-            elif c.existing + float(built.get(c.id, 0.0)) >= c.max_capacity - TOL \
-                    and c.max_capacity > 0:
-                reasons.append(f"{c.id} is built to its maximum of {c.max_capacity:,.0f} t/yr")
-        if not serving:
-            abroad = [c.id for c in p.of_stage(stage) if not _serves(c, t)]
-            reasons.append(f"no {stage} candidate exists" if not abroad else
-                           f"no {stage} candidate exists at home ({', '.join(abroad)} is "
-                           f"abroad: it does not count as {stage} at home)")
+        reasons += _stage_reasons(t, stage, year, plan)
     if t.kind == "output_value":
-        reasons.append("the value counts only the rare earths the plan models (oxide, metal "
-                       "and magnets made at home, at reference prices): a target for rare "
-                       "and rare-earth metals together also needs the rare metals")
+        reasons += _value_reasons(t, p)
+    if t.kind == "group_output":
+        reasons += _group_gaps(t, p)
     if "dual_reserves" in plan.solution:
         dual = plan.solution["dual_reserves"].to_series()
         reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()
                     if abs(d) > TOL]
+    return reasons
+
+
+def _stage_reasons(t: Target, stage: PlanStage, year: int, plan: Plan) -> list[str]:
+    """Why the plants of ``stage`` that serve ``t`` could not give more by ``year``."""
+    p = plan.problem
+    built = plan.solution["build"].sum("decision").to_series()
+    reasons = []
+    serving = [c for c in p.of_stage(stage) if _serves(c, t, p)]
+    for c in serving:
+        if c.technology not in p.allowed_technology and c.max_capacity > c.existing:
+            reasons.append(f"{c.id} needs {c.technology} technology, which the "
+                           f"scenario does not grant")
+        elif p.years[0] + c.lead_time > year and c.max_capacity > c.existing:
+            reasons.append(f"lead time of {c.id}: new capacity is online from "
+                           f"{p.years[0] + c.lead_time} at the earliest")
+        elif c.existing + float(built.get(c.id, 0.0)) >= c.max_capacity - TOL \
+                and c.max_capacity > c.existing:
+            reasons.append(f"{c.id} is built to its maximum of {c.max_capacity:,.0f} t/yr")
+    if not serving:  # none at all, or only plants abroad (others make other products)
+        abroad = [c.id for c in p.of_stage(stage) if c.abroad]
+        if abroad:
+            reasons.append(f"no {stage} candidate exists at home ({', '.join(abroad)} "
+                           f"is abroad: it does not count as {stage} at home)")
+        elif not p.of_stage(stage) and not t.group:
+            reasons.append(f"no {stage} candidate exists")
+    return reasons
+
+
+def _value_reasons(t: Target, p: Problem) -> list[str]:
+    """What a value target counts, and which of its group's metals count for nothing."""
+    group = next((g for g in p.product_groups if g.id == t.group), None)
+    tracked = list(group.commodities) if group else [m.commodity for m in p.rare_metals]
+    reasons = ["the value counts only the rare earths the plan models (oxide, metal and "
+               "magnets made at home, at reference prices): a target for rare and "
+               "rare-earth metals together also needs the rare metals" if not tracked else
+               f"the value counts the rare earths made at home (at reference prices) and "
+               f"the refined output of {', '.join(tracked)} (at world prices)"]
+    if group and group.not_modelled:
+        reasons.append(f"{', '.join(group.not_modelled)} count for nothing: the plan does "
+                       f"not track them (no consumption or plant data)")
+    return reasons
+
+
+def _group_gaps(t: Target, p: Problem) -> list[str]:
+    """What a product group's output lacks: members with no plant to make them."""
+    group = next(g for g in p.product_groups if g.id == t.group)
+    refined = {c.commodity for c in p.of_stage("rare_metal_refining")}
+    direct = {m.commodity for m in p.rare_metals if m.used_as_concentrate}
+    lacking = [k for k in group.commodities if k not in refined | direct]
+    reasons = [f"no refinery of {', '.join(lacking)} is planned or possible"] if lacking \
+        else []
+    if group.not_modelled:
+        reasons.append(f"{', '.join(group.not_modelled)} count for nothing: the plan does "
+                       f"not track them (no consumption or plant data)")
+    if group.element_groups and not p.of_stage("separation"):
+        reasons.append("no rare-earth separation at home")
     return reasons
 
 

@@ -26,6 +26,7 @@ from reeplan.optimize.expressions import (
 )
 from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
 from reeplan.optimize.problem import Problem, Target
+from reeplan.optimize.rare_metals import group_output, rare_metal_value
 from reeplan.types import PlanStage
 
 __all__ = ["RULES", "TargetRule", "define_targets", "penalty_cost", "rule", "shortfall_cost"]
@@ -125,10 +126,21 @@ RULES: Mapping[str, TargetRule] = {
         lambda t: ("mining", "separation", "metal", "magnet", "recycling")),
     "output_value": TargetRule(
         "output_value", "domestic output worth at least the value [USD/yr] at reference "
-        "prices, each stage's value added counted once", ">=",
-        lambda lp, t: output_value(lp), lambda q, value, t: _per_year(q, value / MUSD, t),
+        "prices, each stage's value added counted once (rare earths) and the refined "
+        "rare metals the plan tracks (or those of the target's product group) at world "
+        "prices", ">=",
+        lambda lp, t: [*output_value(lp), *rare_metal_value(lp, t.group)],
+        lambda q, value, t: _per_year(q, value / MUSD, t),
         "USD/yr", MUSD, lambda lhs, q, t: lhs * MUSD,
-        lambda t: ("mining", "separation", "metal", "magnet")),
+        lambda t: ("mining", "separation", "metal", "magnet", "rare_metal_mining",
+                   "rare_metal_refining")),
+    "group_output": TargetRule(
+        "group_output", "domestic output of a product group (its rare metals' refined "
+        "products in t of product, its rare-earth element groups' oxide separated at home "
+        "in t REO) of at least the value [t/yr]", ">=",
+        lambda lp, t: group_output(lp, t.group), _per_year, "t/yr", 1.0,
+        lambda lhs, q, t: lhs,
+        lambda t: ("mining", "separation", "rare_metal_mining", "rare_metal_refining")),
 }
 """The rule of every target kind the model knows."""
 
@@ -175,12 +187,15 @@ def define_targets(lp: LinearProgram, problem: Problem) -> None:
 def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
     """Penalties of a solution by year [USD, undiscounted].
 
-    Unmet demand at its penalty and each target's shortfall at its own.
+    Unmet demand (rare earths and rare metals) at its penalty and each target's shortfall
+    at its own.
     """
     other = solution["unmet_other"]
     if "element" in other.dims:
         other = other.sum("element")
     total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
+    if "rm_unmet" in solution:
+        total = total + params["unmet_penalty"] * solution["rm_unmet"].sum("commodity")
     if "shortfall" in solution:
         total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
     return total

@@ -18,6 +18,7 @@ from reeplan.reporting.tables import (
     discounted_cost_musd,
     environment_table,
     flows_table,
+    rare_metals_table,
     targets_table,
     trade_table,
 )
@@ -26,7 +27,7 @@ from reeplan.reporting.worth import build_worth, cost_of_targets_musd
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
 TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "production",
-          "unmet", "round_trips", "binding", "environment")
+          "unmet", "round_trips", "binding", "environment", "rare_metals")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
 
@@ -40,7 +41,8 @@ def plan_tables(result: Plan, worth: pd.DataFrame | None = None) -> dict[str, pd
               "costs": costs_table(result), "targets": targets_table(result),
               "production": result.production.rename(columns={"output": "output_t_per_yr"}),
               "unmet": result.unmet, "round_trips": result.round_trips,
-              "binding": result.binding, "environment": environment_table(result)}
+              "binding": result.binding, "environment": environment_table(result),
+              "rare_metals": rare_metals_table(result)}
     return {name: clean(frame) for name, frame in tables.items()}
 
 

@@ -14,6 +14,8 @@ solved with; nothing is recomputed by a second model. Conventions:
   discounted, with penalties reported apart.
 - ``dependence``: gross import share = imports / consumption and net import share =
   max(imports - exports, 0) / consumption, all rare-earth products in t REO equivalent.
+- ``rare_metals``: the rare-metal chains by commodity and year, in t of content, with
+  the same two import shares of the refined product.
 """
 
 from __future__ import annotations
@@ -34,12 +36,14 @@ from reeplan.optimize.expressions import (
 )
 from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price, sale_price
+from reeplan.optimize.rare_metals import solved_rare_metals
 from reeplan.optimize.solve import TOLLED
 from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import Stage
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
-           "environment_table", "flows_table", "targets_table", "trade_table"]
+           "environment_table", "flows_table", "rare_metals_table", "targets_table",
+           "trade_table"]
 
 _CAPACITY_DIGITS = 1
 """Capacities are published to the tonne at best; one decimal keeps sums honest."""
@@ -174,6 +178,14 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     for r in t.itertuples():
         if r.product in TOLLED:  # our own ore and oxide: the fee is in opex, freight apart
             values.append(0.0)
+            continue
+        if str(r.product).startswith("rare metal"):  # one world price per commodity
+            partner = q.sel(partner=r.partner)
+            price = float(q["rm_price"].sel(commodity=r.element, year=r.year)) * float(
+                partner["buy_factor"] if r.flow == "import" else partner["sell_factor"])
+            if r.product == "rare metal (concentrate)":
+                price *= float(q["rm_concentrate_share"].sel(commodity=r.element))
+            values.append(float(r.tonnes) * price / MUSD)  # type: ignore[arg-type]
             continue
         if r.product == "concentrate":  # its oxides' value times the concentrate share
             share = float(q["concentrate_value_share"])
@@ -357,6 +369,14 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     moved = moved + s["import_magnet"] + s["export_magnet"] + sold.sum("mine")
     freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
         + (s["prod"] * q["toll_freight"]).sum("candidate")
+    if "rm_import" in s:  # the rare-metal chains, at one world price per commodity
+        paid = paid + _rare_metal_money(s, q, "import")
+        earned = earned + _rare_metal_money(s, q, "export")
+        moved = moved + sum(s[f"rm_{n}"].sum("commodity") for n in
+                            ("import", "export", "conc_import", "conc_export"))
+        freight = (moved * q["freight"]).sum("partner") \
+            + (bought * q["mine_freight"]).sum("mine") \
+            + (s["prod"] * q["toll_freight"]).sum("candidate")
     penalties = penalty_cost(s, q)
     df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
                        "imports_musd": (paid / MUSD).to_series(),
@@ -365,6 +385,49 @@ def costs_table(plan: Plan) -> pd.DataFrame:
                        "penalties_musd": (penalties / MUSD).to_series(),
                        "discount_factor": q["discount"].to_series()}).reset_index()
     return clean(df)
+
+
+def _rare_metal_money(s: xr.Dataset, q: xr.Dataset, flow: str) -> xr.DataArray:
+    """Paid for rare-metal imports, or earned by exports, by year [USD].
+
+    The refined product at the world price, concentrate at its share of it, times the
+    partner's premium (or less its discount).
+    """
+    factor = q["buy_factor" if flow == "import" else "sell_factor"]
+    tonnes = s[f"rm_{flow}"].fillna(0.0) \
+        + s[f"rm_conc_{flow}"].fillna(0.0) * q["rm_concentrate_share"]
+    money: xr.DataArray = (tonnes * q["rm_price"] * factor).sum(["partner", "commodity"])
+    return money
+
+
+def rare_metals_table(plan: Plan) -> pd.DataFrame:
+    """The rare-metal chains by commodity and year [t content], with import shares.
+
+    commodity, year, unit, mined (co-products of rare-earth mines included),
+    concentrate_imports,
+    concentrate_exports, unprocessed, refining_feed, refining_losses, refined, imports,
+    exports, consumption, unmet, gross_import_share = imports / consumption,
+    net_import_share = max(imports - exports, 0) / consumption, product and
+    refined_t_product (the refined output in t of the product it trades as).
+    """
+    cols = ["commodity", "year", "unit", "mined", "concentrate_imports",
+            "concentrate_exports", "unprocessed", "refining_feed", "refining_losses",
+            "refined", "imports", "exports", "consumption", "unmet", "gross_import_share",
+            "net_import_share", "product", "refined_t_product"]
+    s, q = plan.solution, plan.params
+    if "rm_feed" not in s:
+        return pd.DataFrame(columns=cols)
+    flows = solved_rare_metals(s, q)
+    flows["refining_losses"] = flows["refining_feed"] - flows["refined"]
+    use = flows["consumption"].where(flows["consumption"] > 0)
+    flows["gross_import_share"] = flows["imports"] / use
+    flows["net_import_share"] = (flows["imports"] - flows["exports"]).clip(min=0) / use
+    flows["refined_t_product"] = flows["refined"] * q["rm_product_factor"]
+    df = flows.to_dataframe().reset_index()
+    products = {m.commodity: m.product for m in plan.problem.rare_metals}
+    df["product"] = df["commodity"].map(products)
+    df["unit"] = "t content"
+    return clean(df[cols])
 
 
 def discounted_cost_musd(costs: pd.DataFrame) -> tuple[float, float]:

@@ -35,6 +35,7 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
+from reeplan.scenarios.rare_metals import check_rare_metals, coproducts, rare_metal_inputs
 from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
 from reeplan.types import MARKETS, SINGLE_COUNTRY_PARTNERS
 
@@ -64,6 +65,7 @@ def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
     _check_country_and_elements(scenario, facts, bad)
     _check_candidates(scenario, facts, bad)
     _check_sources(scenario, facts, bad)
+    check_rare_metals(scenario, facts, bad)
     if not problems:
         _check_modelled(scenario, facts, bad)
         _check_prices(scenario, facts, bad)
@@ -275,8 +277,8 @@ def _modelled(scenario: Scenario, facts: FactBase) -> list[str]:
 def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     """Build the planning problem a scenario describes (references already checked)."""
     years = tuple(range(scenario.horizon.start, scenario.horizon.end + 1))
-    cands = [_candidate(cid, c, facts) for cid, c in sorted(scenario.candidates.items())
-             if cid not in scenario.remove_candidates]
+    cands = [_candidate(cid, c, scenario, facts) for cid, c in
+             sorted(scenario.candidates.items()) if cid not in scenario.remove_candidates]
     cands += _technology_variants(cands, scenario, facts)
     recipe = recipe_as_used(facts, scenario.horizon.start)
     chain = chain_from_facts(facts)
@@ -302,8 +304,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         others = total
     magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
+    rare = rare_metal_inputs(scenario, facts, years)
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
-        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]}
+        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]} | rare.sources
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, blocked=q.blocked, sell_discount=q.sell_discount,
@@ -349,6 +352,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         tradable=frozenset(e for e in elements if e in oxide),
         integer_sizes=scenario.minimum_plant_sizes,
         sources=frozenset(sources),
+        rare_metals=rare.metals, product_groups=rare.groups,
     )
 
 
@@ -466,7 +470,7 @@ def _cited(scenario: Scenario) -> set[str]:
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 
 
-def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
+def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) -> Candidate:
     dist: dict[str, float] = {}
     rest = 0.0
     if c.stage == "mining" and c.deposit is not None:
@@ -479,7 +483,8 @@ def _candidate(cid: str, c: CandidateSpec, facts: FactBase) -> Candidate:
     return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
                      min_size=c.min_size_t, unassigned=rest, region=c.region,
-                     abroad=c.supplied_by or "")
+                     abroad=c.supplied_by or "", commodity=c.commodity or "",
+                     coproducts=coproducts(cid, c, scenario, facts))
 
 
 def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:
@@ -509,7 +514,8 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     if t.kind == "output_value":  # M USD, or bn RUB at the stated rate, to USD
         value = t.value * 1e9 / assumption_value(facts, RUB_PER_USD) if t.currency == "RUB" \
             else t.value * 1e6
-    return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements)
+    return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements,
+                  group=t.group or "")
 
 
 def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:

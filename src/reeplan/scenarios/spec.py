@@ -40,6 +40,7 @@ from pydantic_core import ErrorDetails, PydanticCustomError
 
 from reeplan.errors import DataValidationError, Problem
 from reeplan.types import (
+    RARE_METAL_STAGES,
     SELF_SUFFICIENCY_STAGES,
     SINGLE_COUNTRY_PARTNERS,
     Market,
@@ -71,7 +72,7 @@ planner's coefficients in the range a double-precision LP solver handles."""
 
 DEFAULT_PENALTY: dict[TargetKind, float] = {
     "output": 1e7, "output_multiple": 1e7, "import_share": 1e7, "self_sufficiency": 1e7,
-    "output_value": 10.0, "supplier_share": 1e7}
+    "output_value": 10.0, "supplier_share": 1e7, "group_output": 1e7}
 """Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
 price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
 USD of value."""
@@ -157,6 +158,12 @@ class TargetSpec(_Spec):
     """For ``supplier_share``: the partners capped, each a single country (``CHN``); by
     default every single-country partner of the scenario. ``WEST`` and ``OTHER`` are groups
     of countries, not one third country, so they cannot be named."""
+    group: str | None = None
+    """For ``group_output``: the ``product_groups`` id whose output counts (e.g.
+    ``large_tonnage``): its rare metals' refined products in t of product and its
+    rare-earth element groups' oxide separated at home in t REO; ``value`` in t/yr. For
+    ``output_value``: the rare metals whose value counts (by default every one tracked);
+    the rare earths always count."""
 
     @model_validator(mode="after")
     def _fraction_at_most_one(self) -> TargetSpec:
@@ -177,6 +184,12 @@ class TargetSpec(_Spec):
         if self.partners and self.kind != "supplier_share":
             raise _keyed("partners", f"only a supplier_share target names partners, not "
                                      f"{self.kind}")
+        if self.kind == "group_output" and self.group is None:
+            raise _keyed("group", "a group_output target names its product group (a "
+                                  "product_groups id)")
+        if self.group is not None and self.kind not in ("group_output", "output_value"):
+            raise _keyed("group", f"only group_output and output_value targets name a "
+                                  f"product group, not {self.kind}")
         return self
 
 
@@ -253,7 +266,37 @@ class CandidateSpec(_Spec):
     """Mines abroad: the partner the concentrate comes from (its terms, blocks and freight
     apply, and it counts as imported feed in dependence and supplier shares). Tolling: the
     partner that separates; its oxide counts as imports, never as separation at home."""
+    commodity: str | None = None
+    """Rare-metal stages: the commodity mined or refined (``W``, ``Mo``, ``Nb``, ``Ta``,
+    ``Li``, ``Ti``, ``Zr``); capacities and costs are then per t of its content. It must be
+    one of ``rare_metals.commodities``."""
     source: str
+    """Source or assumption id(s) behind the figures, semicolon-separated."""
+
+    @model_validator(mode="after")
+    def _commodity_for_rare_metals(self) -> CandidateSpec:
+        if (self.commodity is not None) != (self.stage in RARE_METAL_STAGES):
+            raise _keyed("commodity", f"a {' or '.join(RARE_METAL_STAGES)} plant names its "
+                                      f"commodity, and only such a plant does")
+        return self
+
+
+class RareMetalsSpec(_Spec):
+    """The rare-metal chains the plan tracks beside the rare earths (none by default)."""
+
+    commodities: list[str] = Field(default_factory=list)
+    """Commodities tracked (``W``, ``Mo``, ``Nb``, ``Ta``, ``Li``, ``Ti``, ``Zr``), each with
+    a ``rare_metal_products`` row (its product, price and yields) and a consumption row for
+    the country (``rare_metal_balances``). Mines with a concentrate composition then make
+    their co-products of these: a loparite mine its Nb, Ta and Ti."""
+    consumption_year: Year | None = None
+    """Which consumption row to plan from: the one nearest this year (by default the first
+    planning year)."""
+    consumption_t: dict[str, NonNegative] = Field(default_factory=dict)
+    """Override of the fact base's consumption by commodity [t content/yr]."""
+    growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
+    """Growth of rare-metal consumption a year [fraction] from the first planning year."""
+    source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
 
@@ -437,6 +480,8 @@ class Scenario(_Spec):
     """Plants by id; an empty mapping in a variant clears the base's."""
     remove_candidates: list[str] = Field(default_factory=list)
     """Candidates of the base to leave out of this variant."""
+    rare_metals: RareMetalsSpec = Field(default_factory=RareMetalsSpec)
+    """The rare-metal chains tracked beside the rare earths (none by default)."""
 
     @model_validator(mode="after")
     def _targets_in_horizon(self) -> Scenario:

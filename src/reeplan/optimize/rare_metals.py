@@ -1,0 +1,200 @@
+"""The rare-metal chains (W, Mo, Nb, Ta, Li, Ti, Zr ...) on the roadmap model's machinery.
+
+Each tracked commodity has two stages, in t of its content: concentrate (what the mines
+make, the rare-earth mines' co-products included) and the refined product it trades as.
+Co-production across commodities is physics: every mine's concentrate carries each
+commodity at its own ratio (:attr:`reeplan.optimize.problem.Candidate.coproducts`), so a
+loparite mine planned for its rare earths makes its Nb, Ta and Ti whether or not anyone
+refines them. The planner's mining stage includes cracking (SMZ's chlorination of
+loparite), where the co-products part from the rare earths: rare-earth concentrate sold
+or tolled abroad leaves them at home.
+
+Per commodity and year (all t content):
+
+* concentrate: mined at home + bought - sold - left unprocessed = fed to refining, where
+  concentrate is bought and sold only if it has a merchant market (Nb concentrate has
+  none: the pyrochlore producers are integrated) and a commodity used as concentrate
+  (zircon) trades as its product;
+* refining: refined = recovery x feed (the refiners' ``prod``, within their capacity);
+* use: refined + imported - exported + unmet = consumption;
+* no re-export: exports of the refined product stay within what is refined at home and
+  within what the home-mined concentrate kept at home refines to (imported concentrate
+  is refined for the home market only), and concentrate sold within what is mined at
+  home.
+
+Trade follows the partners' rules (blocked, banned years, premium, discount, freight) at
+one world price per commodity: buying costs the price times the partner's premium, selling
+earns it less the partner's discount, so a round trip never pays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import xarray as xr
+
+from reeplan.optimize.expressions import MUSD, home_separated_oxide
+from reeplan.optimize.lp import LinearProgram, Param, Term
+from reeplan.optimize.problem import Problem
+
+__all__ = ["define_rare_metals", "group_output", "mined_content", "rare_metal_value",
+           "refined_content", "solved_rare_metals"]
+
+def _tracked(params: Param) -> bool:
+    return bool(params.sizes.get("commodity", 0))
+
+
+def mined_content(lp: LinearProgram) -> list[Term]:
+    """Content of each commodity in concentrate mined at home [t/yr], (commodity, year).
+
+    Every mine's output times its co-product ratios; mines abroad count for nothing.
+    """
+    return [lp.variables["prod"].term(lp.params["coproduct"]).sum("candidate")]
+
+
+def refined_content(lp: LinearProgram) -> list[Term]:
+    """Refined output at home [t content/yr], over (commodity, year).
+
+    The refineries' output, and for a commodity used as concentrate what is fed.
+    """
+    terms = [lp.variables["prod"].term(lp.params["rm_refines"]).sum("candidate")]
+    if "rm_direct" in lp.variables:
+        terms.append(lp.variables["rm_direct"].term())
+    return terms
+
+
+def _coords(params: Param, *dims: str) -> dict[str, Any]:
+    return {d: params.indexes[d] for d in dims}
+
+
+def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
+    """Variables, balances and trade of the rare-metal chains (none without commodities).
+
+    See the module docstring for the balances; costs enter the objective here.
+    """
+    p = lp.params
+    if not _tracked(p):
+        return
+    cy = _coords(p, "commodity", "year")
+    pcy = _coords(p, "partner", "commodity", "year")
+    open_ = (~p["blocked"] & ~p["banned"]).broadcast_like(p["rm_price"])
+    conc_open = open_ & p["rm_concentrate_traded"]
+    feed = lp.add_variables("rm_feed", cy)
+    if bool(p["rm_direct"].any()):
+        lp.add_variables("rm_direct", cy, mask=p["rm_direct"].broadcast_like(p["rm_price"]))
+    refined = refined_content(lp)
+    left = lp.add_variables("rm_left", cy)
+    unmet = lp.add_variables("rm_unmet", cy)
+    imp = lp.add_variables("rm_import", pcy, mask=open_)
+    exp = lp.add_variables("rm_export", pcy, mask=open_)
+    c_imp = lp.add_variables("rm_conc_import", pcy, mask=conc_open)
+    c_exp = lp.add_variables("rm_conc_export", pcy, mask=conc_open)
+    kept = mined_content(lp)
+    lp.add_constraints("rm_concentrate", [*kept, c_imp.sum("partner"), -c_exp.sum("partner"),
+                                          -left.term(), -feed.term()], "==", 0.0, cy)
+    lp.add_constraints("rm_refining", [*refined, feed.term(lambda q: -q["rm_recovery"])],
+                       "==", 0.0, cy)
+    lp.add_constraints("rm_use", [*refined, imp.sum("partner"),
+                                  -exp.sum("partner"), unmet.term()], "==",
+                       lambda q: q["rm_consumption"], cy)
+    lp.add_constraints("rm_exports_within_refined",
+                       [exp.sum("partner"), *[-t for t in refined]], "<=", 0.0, cy)
+    # ... and within what home-mined concentrate kept at home refines to: imported
+    # concentrate is refined for the home market, never to be sold on
+    lp.add_constraints("rm_exports_within_home_ore",
+                       [exp.sum("partner"), *[t * _minus_recovery for t in kept],
+                        c_exp.sum("partner") * _recovery], "<=", 0.0, cy)
+    lp.add_constraints("rm_concentrate_exports_within_mined",
+                       [c_exp.sum("partner"), *[-t for t in kept]], "<=", 0.0, cy)
+    for name, coef in _costs().items():
+        lp.add_cost(lp.variables[name].term(coef))
+
+
+def _recovery(q: Param) -> xr.DataArray:
+    return q["rm_recovery"]
+
+
+def _minus_recovery(q: Param) -> xr.DataArray:
+    return -q["rm_recovery"]
+
+
+def _trade(q: Param, flow: str, share: xr.DataArray | float) -> xr.DataArray:
+    """Discounted cost of a tonne bought (or, negative, sold) [M USD/t].
+
+    Over (partner, commodity, year): the world price times ``share`` (1 for the refined
+    product, the concentrate share for concentrate), times the premium or less the
+    discount, plus freight either way.
+    """
+    factor = q["buy_factor"] if flow == "import" else -q["sell_factor"]
+    unit = q["rm_price"] * share * factor + q["freight"]
+    cost: xr.DataArray = (unit * q["discount"] / MUSD).transpose("partner", "commodity",
+                                                                  "year")
+    return cost
+
+
+def _costs() -> dict[str, Callable[[Param], xr.DataArray]]:
+    def unmet(q: Param) -> xr.DataArray:
+        cost: xr.DataArray = (q["unmet_penalty"] * q["discount"] / MUSD).broadcast_like(
+            q["rm_price"])
+        return cost
+
+    return {
+        "rm_import": lambda q: _trade(q, "import", 1.0),
+        "rm_export": lambda q: _trade(q, "export", 1.0),
+        "rm_conc_import": lambda q: _trade(q, "import", q["rm_concentrate_share"]),
+        "rm_conc_export": lambda q: _trade(q, "export", q["rm_concentrate_share"]),
+        "rm_unmet": unmet,
+    }
+
+
+def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
+    """Refined rare-metal output at home at world prices [M USD/yr], over year.
+
+    With ``group``, only the product group's rare metals.
+    """
+    p = lp.params
+    if not _tracked(p):
+        return []
+    pick = p["group_commodity"].sel(group=group, drop=True) if group \
+        else xr.ones_like(p["rm_product_factor"])
+
+    def worth(q: Param) -> xr.DataArray:
+        value: xr.DataArray = q["rm_price"] * pick / MUSD
+        return value
+
+    return [(t * worth).sum("commodity") for t in refined_content(lp)]
+
+
+def group_output(lp: LinearProgram, group: str) -> list[Term]:
+    """Output at home of a product group [t/yr of products], over year.
+
+    Its rare metals' refined output in t of product (content times the product factor)
+    plus its rare-earth element groups' oxide separated at home [t REO].
+    """
+    p = lp.params
+    terms: list[Term] = []
+    if _tracked(p):
+        weight = p["group_commodity"].sel(group=group, drop=True) * p["rm_product_factor"]
+        terms += [(t * weight).sum("commodity") for t in refined_content(lp)]
+    pick = p["group_element"].sel(group=group, drop=True)
+    terms += [(t * pick).sum("element") for t in home_separated_oxide(lp)]
+    return terms
+
+
+def solved_rare_metals(solution: xr.Dataset, params: Param) -> xr.Dataset:
+    """The rare-metal flows of a solution [t content], over (commodity, year).
+
+    ``mined``, ``concentrate_imports``, ``concentrate_exports``, ``unprocessed``, ``refining_feed``,
+    ``refined``, ``imports``, ``exports``, ``consumption`` and ``unmet``.
+    """
+    s, p = solution, params
+    mined = (s["prod"] * p["coproduct"]).sum("candidate")
+    return xr.Dataset({
+        "mined": mined, "concentrate_imports": s["rm_conc_import"].sum("partner"),
+        "concentrate_exports": s["rm_conc_export"].sum("partner"),
+        "unprocessed": s["rm_left"], "refining_feed": s["rm_feed"],
+        "refined": (s["prod"] * p["rm_refines"]).sum("candidate")
+        + (s["rm_direct"].fillna(0.0) if "rm_direct" in s else 0.0),
+        "imports": s["rm_import"].sum("partner"), "exports": s["rm_export"].sum("partner"),
+        "consumption": p["rm_consumption"], "unmet": s["rm_unmet"]})

@@ -1,0 +1,130 @@
+"""The rare-metal part of a scenario, checked and turned into the planner's inputs.
+
+A scenario names the commodities it tracks (``rare_metals.commodities``); each needs a
+``rare_metal_products`` row and a consumption figure for the country (the fact base's or
+the scenario's). Mines with a concentrate composition make their co-products of the
+tracked commodities; ``group_output`` targets count the roadmap's product groups.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from reeplan.data import FactBase
+from reeplan.data.rare_metals import (
+    coproduct_ratios,
+    product_group_members,
+    rare_metal_consumption,
+    rare_metal_product,
+)
+from reeplan.errors import ReeplanError
+from reeplan.optimize.problem import ProductGroup, RareMetal
+from reeplan.scenarios.spec import CandidateSpec, Scenario
+from reeplan.types import RARE_METAL_STAGES
+
+__all__ = ["RareMetalInputs", "check_rare_metals", "coproducts", "rare_metal_inputs"]
+
+
+def check_rare_metals(scenario: Scenario, facts: FactBase,
+                      bad: Callable[[str, str], None]) -> None:
+    """Each tracked commodity has its product and consumption; plants and groups resolve."""
+    _check_commodities(scenario, facts, bad)
+    tracked = scenario.rare_metals.commodities
+    deposits = set(facts["deposits"]["deposit_id"])
+    for cid, c in scenario.candidates.items():
+        if c.stage not in RARE_METAL_STAGES:
+            continue
+        if c.commodity not in tracked:
+            bad(f"candidates.{cid}.commodity",
+                f"'{c.commodity}' is not in rare_metals.commodities "
+                f"({', '.join(tracked) or 'none'}); the plan would ignore this plant")
+        if c.deposit is not None and c.deposit not in deposits:
+            bad(f"candidates.{cid}.deposit", f"unknown deposit '{c.deposit}'")
+    groups = set(facts["product_groups"]["group_id"])
+    for i, t in enumerate(scenario.targets):
+        if t.group is not None and t.group not in groups:
+            bad(f"targets.{i}.group", f"unknown product group '{t.group}'; expected one of "
+                                      f"{', '.join(sorted(groups))}")
+
+
+def _check_commodities(scenario: Scenario, facts: FactBase,
+                       bad: Callable[[str, str], None]) -> None:
+    tracked = scenario.rare_metals.commodities
+    products = set(facts["rare_metal_products"]["commodity"])
+    start = scenario.rare_metals.consumption_year or scenario.horizon.start
+    for i, k in enumerate(tracked):
+        if k not in products:
+            bad(f"rare_metals.commodities.{i}", f"'{k}' has no rare_metal_products row (its "
+                                                f"product, price and yields); the fact base "
+                                                f"has {', '.join(sorted(products))}")
+        elif k not in scenario.rare_metals.consumption_t and rare_metal_consumption(
+                facts, scenario.country, k, start) is None:
+            bad(f"rare_metals.commodities.{i}",
+                f"no consumption of '{k}' for {scenario.country} in the rare_metal_balances "
+                f"table; give rare_metals.consumption_t.{k} [t content/yr]")
+    for k in scenario.rare_metals.consumption_t:
+        if k not in tracked:
+            bad(f"rare_metals.consumption_t.{k}", f"'{k}' is not in rare_metals.commodities")
+
+
+def coproducts(cid: str, c: CandidateSpec, scenario: Scenario,
+               facts: FactBase) -> dict[str, float]:
+    """What a mine's concentrate carries of the tracked rare metals [t per t of product].
+
+    A rare-earth mine per t REO, from its deposit's concentrate composition; a rare-metal
+    mine per t of its commodity's content (1 for it), from the composition if it has one.
+    """
+    tracked = list(scenario.rare_metals.commodities)
+    if not tracked or (c.deposit is None and c.stage != "rare_metal_mining"):
+        return {}
+    if c.stage == "mining":
+        return coproduct_ratios(facts, str(c.deposit), "REO", tracked)
+    if c.stage == "rare_metal_mining":
+        assert c.commodity is not None
+        if c.deposit is None:
+            return {c.commodity: 1.0}
+        return coproduct_ratios(facts, c.deposit, c.commodity, tracked)
+    return {}
+
+
+@dataclass(frozen=True)
+class RareMetalInputs:
+    """The rare metals tracked, the product groups targets count, and their sources."""
+
+    metals: tuple[RareMetal, ...]
+    groups: tuple[ProductGroup, ...]
+    sources: frozenset[str]
+
+
+def rare_metal_inputs(scenario: Scenario, facts: FactBase,
+                      years: tuple[int, ...]) -> RareMetalInputs:
+    """The planner's rare-metal inputs of ``scenario`` (references already checked)."""
+    spec = scenario.rare_metals
+    start = spec.consumption_year or scenario.horizon.start
+    metals: list[RareMetal] = []
+    sources: set[str] = set()
+    for k in spec.commodities:
+        product = rare_metal_product(facts, k)
+        sources |= product.source_ids
+        if k in spec.consumption_t:
+            base = float(spec.consumption_t[k])
+        else:
+            found = rare_metal_consumption(facts, scenario.country, k, start)
+            if found is None:  # check_rare_metals made sure; a library caller may not
+                raise ReeplanError(f"no consumption of '{k}' for {scenario.country}")
+            base, _, source = found
+            sources.add(source)
+        use = {y: base * (1 + spec.growth_per_year) ** (y - years[0]) for y in years}
+        metals.append(RareMetal(k, use, product.price, product.concentrate_share,
+                                product.refining_recovery, product.product,
+                                product.product_per_content, product.used_as_concentrate,
+                                product.concentrate_market))
+    groups = []
+    for gid in sorted({str(t.group) for t in scenario.targets if t.group is not None}):
+        commodities, element_groups, source = product_group_members(facts, gid)
+        sources |= set(source.split(";"))
+        groups.append(ProductGroup(gid, tuple(k for k in commodities if k in spec.commodities),
+                                   tuple(element_groups),
+                                   tuple(k for k in commodities if k not in spec.commodities)))
+    return RareMetalInputs(tuple(metals), tuple(groups), frozenset(sources))
