@@ -125,12 +125,18 @@ class StageBalance:
 
 def stage_balance(facts: FactBase, country: str, commodity: str, stage: str, year: int
                   ) -> StageBalance | None:
-    """The balance of ``commodity`` at ``stage`` in the year with rows nearest ``year``."""
+    """The balance of ``commodity`` at ``stage`` in the year nearest ``year``.
+
+    Of the years with production or trade rows, if there are any: a year with only a
+    consumption figure gives no import share.
+    """
     rows = _balance_rows(facts, country, commodity)
     rows = rows[rows["stage"] == stage]
     if rows.empty:
         return None
-    rows = nearest_year(rows, year)
+    flows = rows[rows["flow"] != "consumption"]  # a year with trade or output, if any
+    rows = rows[rows["year"] == int(nearest_year(flows if not flows.empty else rows,
+                                                 year)["year"].iloc[0])]
 
     def flow(name: str) -> float | None:
         found = rows[rows["flow"] == name]
@@ -138,7 +144,7 @@ def stage_balance(facts: FactBase, country: str, commodity: str, stage: str, yea
             return None
         if name == "consumption":
             return float(_most_confident(found)["value"])
-        return float(found["value"].sum())
+        return round(float(found["value"].sum()), 1)  # tonnes, as published
 
     production, imports, exports = flow("production"), flow("imports"), flow("exports")
     stated = flow("consumption")
@@ -147,7 +153,7 @@ def stage_balance(facts: FactBase, country: str, commodity: str, stage: str, yea
     elif production is None and imports is None:
         use = None
     else:
-        use = (production or 0.0) + (imports or 0.0) - (exports or 0.0)
+        use = round((production or 0.0) + (imports or 0.0) - (exports or 0.0), 1)
     return StageBalance(stage, int(rows["year"].iloc[0]), production, imports, exports, use,
                         stated is not None, frozenset(str(s) for s in rows["source_id"]))
 

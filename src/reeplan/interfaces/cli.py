@@ -138,10 +138,23 @@ def chain(
     mix: Annotated[list[str] | None, typer.Option(
         "--mix", help="DEPOSIT=SHARE: how mine output splits between producing deposits; "
                       "repeat for each.")] = None,
+    commodity: Annotated[str, typer.Option(
+        help="'rare_earths', or a rare metal (W, Mo, Zr, Nb, Ta, Li, Ti): its balance by "
+             "stage, import shares and the stated shares compared.")] = "rare_earths",
     fmt: FormatOpt = "table",
     data: DataOpt = None,
 ) -> None:
     """Per stage and element: capacity, output, demand, imports, dependence, surplus."""
+    if commodity != "rare_earths":
+        if mix or series:
+            raise ReeplanError("--mix and --series are for the rare-earth chain, not "
+                               f"--commodity {commodity}")
+        from reeplan.flows.rare_metal_chain import commodity_chain
+        from reeplan.interfaces.render import emit_commodity_chain
+
+        emit_commodity_chain(commodity_chain(country.upper(), year, commodity,
+                                             facts=_facts(data)), fmt)
+        return
     deposit_mix = _parse_mix(mix)
     _require(CHAIN_NEEDS)
     from reeplan.flows.country import country_chain

@@ -26,12 +26,13 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from reeplan.flows.country import CountryChain
+    from reeplan.flows.rare_metal_chain import CommodityChain
     from reeplan.metrics.world import WorldOverview
     from reeplan.optimize import Plan
     from reeplan.reporting import PlanComparison
 
-__all__ = ["Format", "emit_chain", "emit_comparison", "emit_frame", "emit_plan", "emit_world",
-           "safe_text"]
+__all__ = ["Format", "emit_chain", "emit_commodity_chain", "emit_comparison", "emit_frame",
+           "emit_plan", "emit_world", "safe_text"]
 
 Format = OutputFormat
 
@@ -301,6 +302,50 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
     console.print("[bold]Sources and assumptions[/bold]")
     for r in result.sources.itertuples(index=False):
         console.print(_cell(f"  [{r.source_id}] {r.description}"), highlight=False)
+
+
+def emit_commodity_chain(result: CommodityChain, fmt: Format) -> None:
+    """Write a :class:`~reeplan.flows.rare_metal_chain.CommodityChain` in ``fmt``."""
+    if fmt == "csv":
+        emit_frame(result.stages, "csv")
+        return
+    if fmt == "json":
+        sys.stdout.write(_safe_json(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+                         + "\n")
+        return
+    console = Console()
+    years = sorted({int(y) for y in result.stages["balance_year"]})
+    console.print(f"[bold]{_cell(result.commodity)} in {_cell(result.country)}[/bold]  (t of "
+                  f"content; balance of {_cell(', '.join(map(str, years)))}, the nearest to "
+                  f"{_cell(result.year)})")
+    table = _narrow_table("By stage", (
+        ("Stage", False), ("Output", True), ("Imports", True), ("Exports", True),
+        ("Use", True), ("Gross\nshare", True), ("Net\nshare", True)))
+    for r in result.stages.itertuples(index=False):
+        use = _known(r.consumption) + ("" if r.consumption_stated else "*")
+        table.add_row(*map(_cell, (str(r.stage), _known(r.production), _known(r.imports),
+                                   _known(r.exports), use, fmt_pct(r.gross_import_share),
+                                   fmt_pct(r.net_import_share))))
+    console.print(table)
+    console.print("  -: no figure published; *: production + imports - exports; shares: "
+                  "imports (gross, or net of exports) over use")
+    m = result.mine_output
+    if m:
+        console.print(_cell(f"Latest {m['metric'].replace('_', ' ')}: {fmt_number(m['value'])} "
+                            f"{m['unit']} in {m['year']} ({m['series']}, {m['source_id']})"),
+                      highlight=False)
+    console.print("[bold]Stated import shares, against the balance[/bold]")
+    if result.stated.empty:
+        console.print("  none in the import_reliance table")
+    for r in result.stated.itertuples(index=False):
+        console.print(_cell(f"  {r.value:g}% ({r.period}; {r.source_id}, {r.confidence}): "
+                            f"{r.verdict}"), highlight=False)
+    console.print(_cell(f"Sources: {', '.join(result.sources)}"), highlight=False)
+
+
+def _known(value: Any) -> str:
+    """A flow with no row in the fact base is unknown, not zero."""
+    return "-" if _blank(value) else fmt_number(value)
 
 
 def _chain_stage_table(console: Console, result: CountryChain) -> None:

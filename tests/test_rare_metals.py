@@ -1,0 +1,356 @@
+"""Rare metals: co-production across commodities, the rare-metal chains in the planner,
+the roadmap's group and value targets, and ``reeplan chain --commodity``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from reeplan.data import load_factbase
+from reeplan.data.rare_metals import coproduct_ratios, rare_metal_product
+from reeplan.domain import Recipe, StageChain
+from reeplan.interfaces.cli import app
+from reeplan.optimize import Candidate, Partner, Problem, Target, solve
+from reeplan.optimize.problem import ProductGroup, RareMetal
+from reeplan.reporting.roadmap import plan_tables
+from reeplan.scenarios.run import run_plan
+from reeplan.types import Stage
+
+ROOT = Path(__file__).parent.parent
+ROADMAP = ROOT / "scenarios" / "russia-roadmap-2030.yaml"
+runner = CliRunner()
+YEARS = tuple(range(2025, 2031))
+SEP95 = StageChain({**StageChain.ideal().recovery, Stage.SEPARATION: 0.95})
+
+
+@pytest.fixture(scope="module")
+def facts():  # type: ignore[no-untyped-def]
+    return load_factbase()
+
+
+@pytest.fixture(scope="module")
+def roadmap():  # type: ignore[no-untyped-def]
+    return run_plan(ROADMAP)
+
+
+def _problem(mine: Candidate, extra: tuple[Candidate, ...] = (),
+             metals: tuple[RareMetal, ...] = (), targets: tuple[Target, ...] = (),
+             groups: tuple[ProductGroup, ...] = (),
+             partners: tuple[Partner, ...] = (Partner("CHN"),)) -> Problem:
+    sep = Candidate("sep", "separation", existing=5000, max_capacity=5000, capex=0, opex=10,
+                    lead_time=0)
+    return Problem(years=YEARS, elements=("Nd",), candidates=(mine, sep, *extra),
+                   partners=partners, recipe=Recipe("test", {"Nd": 30.0}),
+                   metal_per_oxide={"Nd": 0.857}, oxide_price={"Nd": 1.0},
+                   metal_price={"Nd": 1.5}, magnet_price=0.0, magnet_demand={},
+                   other_demand=dict.fromkeys(YEARS, 0.0), chain=SEP95, rare_metals=metals,
+                   product_groups=groups, element_groups={"Nd": "light"}, targets=targets)
+
+
+def _metal(k: str, use: float = 0.0, price: float = 40_000.0, **kw: object) -> RareMetal:
+    return RareMetal(k, dict.fromkeys(YEARS, use), price=price, concentrate_share=0.5,
+                     refining_recovery=0.9, **kw)  # type: ignore[arg-type]
+
+
+# --- co-production across commodities ---------------------------------------------------
+
+def test_loparite_ratios_from_its_composition_by_hand(facts) -> None:  # type: ignore[no-untyped-def]
+    """KL-1: 32 wt% REO, 8.14 Nb2O5, 0.57 Ta2O5, 38.1 TiO2 (patent RU2145980)."""
+    r = coproduct_ratios(facts, "lovozero", "REO", ["Nb", "Ta", "Ti", "W"])
+    assert r["Nb"] == pytest.approx(8.14 * 0.69905 / 32, rel=1e-9)
+    assert r["Ta"] == pytest.approx(0.57 * 0.81897 / 32, rel=1e-9)
+    assert r["Ti"] == pytest.approx(38.1 * 0.59935 / 32, rel=1e-9)
+    assert "W" not in r  # loparite carries no tungsten
+
+
+def test_a_loparite_mine_planned_for_rare_earths_makes_its_nb_ta_ti(facts) -> None:  # type: ignore[no-untyped-def]
+    """The mine is there for its rare earths (no rare-metal target, no refinery): its
+    2,500 t REO a year still make 2,500 x 8.14 x 0.69905 / 32 = 444.6 t Nb, 36.5 t Ta and
+    1,784 t Ti in concentrate, which the plan sells or leaves, and counts."""
+    ratios = coproduct_ratios(facts, "lovozero", "REO", ["Nb", "Ta", "Ti"])
+    mine = Candidate("lovozero", "mining", existing=2500, max_capacity=2500, capex=0,
+                     opex=0, lead_time=0, distribution={"Nd": 1.0}, coproducts=ratios)
+    plan = solve(_problem(mine, metals=(_metal("Nb"), _metal("Ta"), _metal("Ti")),
+                          targets=(Target("ree", "output", 2375, 2025, "separation"),)))
+    rm = plan_tables(plan)["rare_metals"].set_index(["commodity", "year"])
+    assert rm.loc[("Nb", 2027), "mined"] == pytest.approx(2500 * 8.14 * 0.69905 / 32)
+    assert rm.loc[("Ta", 2027), "mined"] == pytest.approx(2500 * 0.57 * 0.81897 / 32)
+    assert rm.loc[("Ti", 2027), "mined"] == pytest.approx(2500 * 38.1 * 0.59935 / 32)
+    assert rm.loc[("Nb", 2027), "mined"] == pytest.approx(444.55, abs=0.01)
+    # nothing refines them, so they leave as concentrate at half the product's price
+    assert rm.loc[("Nb", 2027), "concentrate_exports"] == pytest.approx(444.55, abs=0.01)
+
+
+def test_tyrnyauz_makes_molybdenum_with_its_tungsten(facts) -> None:  # type: ignore[no-untyped-def]
+    """4.5 kt of tungsten oxide and 1 kt of molybdenum oxide a year: 0.187 t Mo per t W."""
+    r = coproduct_ratios(facts, "tyrnyauz", "W", ["W", "Mo"])
+    assert r["W"] == 1.0
+    assert r["Mo"] == pytest.approx(18.2 * 0.66656 / (81.8 * 0.79297), rel=1e-9)
+
+
+# --- the chains in the planner ------------------------------------------------------------
+
+def test_refining_by_hand_and_no_re_export() -> None:
+    """186 t Nb mined; a refinery of 500 t/yr at 0.9 recovery; 300 t used at home;
+    concentrate at half the product's price, so refining pays. It buys concentrate to
+    refine for the home market (300 / 0.9 = 333.3 t), and exports only what its own ore
+    refines to (0.9 x 186 = 167.4 t): 467.4 t refined in all, within the 500 t."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=100, lead_time=0, commodity="Nb")
+    plan = solve(_problem(mine, (ref,), (_metal("Nb", use=300.0),)))
+    rm = plan_tables(plan)["rare_metals"].set_index(["commodity", "year"]).loc[("Nb", 2026)]
+    assert rm["exports"] == pytest.approx(0.9 * 186)
+    assert rm["refined"] == pytest.approx(300 + 0.9 * 186)
+    assert rm["concentrate_imports"] == pytest.approx(300 / 0.9)
+    assert rm["imports"] == pytest.approx(0.0)
+
+
+def test_used_at_home_first_then_own_ore_exported() -> None:
+    """With no home use, the refinery exports what its own ore refines to (0.9 x 186),
+    never refined imported concentrate."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=100, lead_time=0, commodity="Nb")
+    rm = plan_tables(solve(_problem(mine, (ref,), (_metal("Nb"),))))["rare_metals"]
+    assert (rm["exports"] <= 0.9 * 186 + 1e-6).all()
+    assert (rm["concentrate_imports"] <= 1e-6).all()
+
+
+def test_no_merchant_concentrate_means_refine_or_leave() -> None:
+    """Niobium concentrate has no market: with no refinery the ore's Nb is left."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    rm = plan_tables(solve(_problem(mine, metals=(_metal("Nb", concentrate_market=False),))))[
+        "rare_metals"]
+    assert (rm["concentrate_exports"] == 0).all() and (rm["concentrate_imports"] == 0).all()
+    assert rm["unprocessed"].tolist() == pytest.approx([186.0] * len(YEARS))
+
+
+def test_group_output_counts_products_and_oxides_by_hand() -> None:
+    """Refined Nb x 1/0.65 t of ferroniobium plus the light oxides separated at home. An
+    unreachable target at a high penalty does not fill the refinery with bought
+    concentrate: with no use at home its product could only be exported, which is
+    re-export. So 186 x 0.9 / 0.65 + 1000 x 0.95 = 1,207.5 t of products."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=0, lead_time=0, commodity="Nb")
+    group = ProductGroup("large", ("Nb",), ("light",))
+    plan = solve(_problem(mine, (ref,), (_metal("Nb", product_per_content=1 / 0.65),),
+                          (Target("lt", "group_output", 1e6, 2025, group="large",
+                                  penalty=1e6),), (group,)))
+    achieved = plan.targets.set_index("year")["achieved"]
+    assert achieved[2027] == pytest.approx(186 * 0.9 / 0.65 + 1000 * 0.95)
+
+
+def test_a_group_without_tracked_members_names_them() -> None:
+    mine = Candidate("m", "mining", existing=10, max_capacity=10, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    group = ProductGroup("small", (), (), ("Be", "Ga"))
+    plan = solve(_problem(mine, targets=(Target("st", "group_output", 80, 2030,
+                                                group="small"),), groups=(group,)))
+    assert plan.missed and "Be, Ga count for nothing" in plan.missed[0]
+
+
+def test_value_counts_refined_rare_metals_at_world_prices() -> None:
+    """45,000 USD/t x 0.9 x 186 t of refined Nb; no oxide (separating costs 10 USD/t, it
+    sells at 1), and no bought concentrate (refined for export it would be re-export)."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=0, lead_time=0, commodity="Nb")
+    plan = solve(_problem(mine, (ref,), (_metal("Nb", price=45_000.0),),
+                          (Target("v", "output_value", 1e12, 2025, penalty=1e-9),)))
+    achieved = plan.targets.set_index("year")["achieved"]
+    assert achieved[2027] == pytest.approx(45_000 * 0.9 * 186, rel=1e-9)
+
+
+def test_tracking_an_unused_metal_changes_nothing_else() -> None:
+    """Metamorphic: a commodity with no use, no mine and no plant costs nothing."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    target = (Target("ree", "output", 900, 2026, "separation"),)
+    base = solve(_problem(mine, targets=target))
+    more = solve(_problem(mine, targets=target, metals=(_metal("W"),)))
+    assert more.cost == pytest.approx(base.cost, rel=1e-12)
+
+
+def test_blocking_every_partner_leaves_rare_metal_use_unmet_and_says_so() -> None:
+    mine = Candidate("m", "mining", existing=10, max_capacity=10, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    plan = solve(_problem(mine, metals=(_metal("Li", use=280.0),),
+                          partners=(Partner("CHN", blocked=True),)))
+    assert any("Li (refined)" in line for line in plan.missed)
+
+
+# --- the roadmap scenario -------------------------------------------------------------------
+
+def test_the_roadmap_plans_all_five_figures_and_says_what_happens(roadmap) -> None:  # type: ignore[no-untyped-def]
+    ids = {t.id for t in roadmap.problem.targets}
+    assert ids == {"rem_3000_t", "import_share_48", "value_100bn_rub", "large_tonnage_50kt",
+                   "small_tonnage_80t"}
+    t = roadmap.targets
+    for target in ids:
+        rows = t[t["target"] == target]
+        if not rows["met"].all():  # a miss is explained, with its size
+            assert any(f"'{target}'" in line and "by up to" in line
+                       for line in roadmap.missed), target
+    tables = plan_tables(roadmap)
+    rm = tables["rare_metals"]
+    assert set(rm["commodity"]) == {"W", "Mo", "Nb", "Ta", "Li", "Ti", "Zr"}
+    # loparite's Nb is mined from the first year, with the rare earths
+    nb = rm[(rm["commodity"] == "Nb") & (rm["year"] == 2025)].iloc[0]
+    assert nb["mined"] > 300
+
+
+def test_the_roadmap_flows_balance_and_never_re_export(roadmap) -> None:  # type: ignore[no-untyped-def]
+    rm = plan_tables(roadmap)["rare_metals"]
+    recovery = {k: rare_metal_product(load_factbase(), k).refining_recovery
+                for k in rm["commodity"].unique()}
+    lhs = rm["mined"] + rm["concentrate_imports"]
+    rhs = rm["concentrate_exports"] + rm["unprocessed"] + rm["refining_feed"]
+    assert (lhs - rhs).abs().max() < 1e-6
+    use = rm["refined"] + rm["imports"] - rm["exports"] + rm["unmet"]
+    assert (use - rm["consumption"]).abs().max() < 1e-6
+    own = rm["commodity"].map(recovery) * (rm["mined"] - rm["concentrate_exports"])
+    assert (rm["exports"] <= own + 1e-6).all()
+    nb = rm[rm["commodity"] == "Nb"]
+    assert (nb["concentrate_imports"] == 0).all() and (nb["concentrate_exports"] == 0).all()
+    # every rare-metal trade row has a value at the world price
+    trade = plan_tables(roadmap)["trade"]
+    rare = trade[trade["product"].str.startswith("rare metal")]
+    assert not rare.empty and (rare["value_musd"] > 0).all()
+
+
+def test_the_roadmap_value_target_counts_the_roadmap_metals_not_titanium(roadmap) -> None:  # type: ignore[no-untyped-def]
+    group = next(g for g in roadmap.problem.product_groups if g.id == "rare_metals_roadmap")
+    assert "Ti" not in group.commodities
+    assert set(group.not_modelled) == {"Be", "Ge", "Ga", "Hf"}
+
+
+def test_the_roadmap_summary_says_met_from_when(tmp_path: Path) -> None:
+    res = runner.invoke(app, ["plan", str(ROADMAP)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    for target in ("rem_3000_t", "import_share_48", "value_100bn_rub",
+                   "large_tonnage_50kt", "small_tonnage_80t"):
+        line = next(x for x in res.stdout.splitlines() if f"target {target} " in x)
+        assert "met every year" in line or "MISSED" in line
+
+
+# --- reeplan chain --commodity --------------------------------------------------------------
+
+def _chain(commodity: str) -> dict:  # type: ignore[type-arg]
+    res = runner.invoke(app, ["chain", "--country", "RUS", "--year", "2024", "--commodity",
+                              commodity, "--format", "json"])
+    assert res.exit_code == 0, res.output
+    out: dict = json.loads(res.stdout)  # type: ignore[type-arg]
+    return out
+
+
+def _stated(out: dict, value: float) -> str:  # type: ignore[type-arg]
+    return next(s["verdict"] for s in out["stated_import_shares"] if s["value"] == value)
+
+
+def test_chain_w_by_hand_and_against_the_ministry() -> None:
+    """State report 2021: 2,703 t WO3 made, 127 imported, 1,214 exported: 127 / 1,616 =
+    7.9% at the concentrate stage, far from the 57% claimed."""
+    out = _chain("W")
+    conc = next(s for s in out["stages"] if s["stage"] == "concentrate")
+    assert conc["gross_import_share"] == pytest.approx(127 / (2703 + 127 - 1214), abs=1e-4)
+    assert out["mine_output"]["value"] == 2000 and out["mine_output"]["year"] == 2024
+    verdict = _stated(out, 57.0)
+    assert verdict.startswith("differs") and "730 t" in verdict
+
+
+def test_chain_mo_matches_the_ministrys_51_at_the_concentrate_stage() -> None:
+    out = _chain("Mo")
+    conc = next(s for s in out["stages"] if s["stage"] == "concentrate")
+    assert conc["gross_import_share"] == pytest.approx(1556 / (1691 + 1556 - 45), abs=1e-4)
+    assert _stated(out, 51.0).startswith("matches the concentrate stage's gross share")
+
+
+def test_chain_zr_li_nb_ta_against_the_ministry() -> None:
+    zr = _chain("Zr")
+    assert _stated(zr, 61.0).startswith("differs")  # 81% in 2021, 59.5% in 2020
+    li = _chain("Li")
+    assert _stated(li, 100.0).startswith("matches")  # net of hydroxide re-exports
+    refined = next(s for s in li["stages"] if s["stage"] == "refined")
+    assert refined["gross_import_share"] > 1  # carbonate in, hydroxide out
+    nb = _chain("Nb")
+    assert _stated(nb, 90.0).startswith("consistent with this lower bound")
+    assert "russia_nb_consumption" in _stated(nb, 90.0)  # says it rests on an assumption
+    ta = _chain("Ta")
+    assert _stated(ta, 60.0).startswith("cannot be checked")
+
+
+@pytest.mark.parametrize("commodity", ["W", "Mo", "Zr", "Nb", "Ta", "Li", "Ti"])
+def test_chain_commodity_table_runs(commodity: str) -> None:
+    res = runner.invoke(app, ["chain", "--country", "RUS", "--year", "2024", "--commodity",
+                              commodity])
+    assert res.exit_code == 0, res.output
+    assert "Stated import shares" in res.stdout and "Gross" in res.stdout
+
+
+def test_chain_commodity_without_data_is_exit_2() -> None:
+    res = runner.invoke(app, ["chain", "--country", "USA", "--commodity", "W"])
+    assert res.exit_code == 2 and "rare_metal_balances" in res.output
+    res = runner.invoke(app, ["chain", "--commodity", "W", "--mix", "a=1"])
+    assert res.exit_code == 2 and "--mix" in res.output
+
+
+# --- bad scenarios ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("edit", "words"), [
+    ("rare_metals: {commodities: [W]}\ncandidates:\n  x: {stage: rare_metal_refining, "
+     "commodity: Mo, max_capacity_t: 1, capex_usd_per_tpa: 1, opex_usd_per_t: 1, "
+     "lead_time_years: 1, source: generic_costs_ru}\n", ["candidates.x.commodity", "Mo"]),
+    ("rare_metals: {commodities: [Be]}\n", ["rare_metals.commodities.0", "Be"]),
+    ("targets:\n  - {id: g, kind: group_output, group: nope, value: 1, year: 2030}\n",
+     ["targets.0.group", "nope"]),
+    ("targets:\n  - {id: g, kind: group_output, value: 1, year: 2030}\n", ["group"]),
+    ("candidates:\n  x: {stage: rare_metal_mining, max_capacity_t: 1, capex_usd_per_tpa: 1, "
+     "opex_usd_per_t: 1, lead_time_years: 1, source: generic_costs_ru}\n", ["commodity"]),
+])
+def test_bad_rare_metal_scenarios_exit_2(tmp_path: Path, edit: str, words: list[str]) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {ROOT / 'scenarios' / 'russia-2030.yaml'}\nname: s\n{edit}",
+                    encoding="utf-8")
+    res = runner.invoke(app, ["plan", str(path)])
+    assert res.exit_code == 2, res.output
+    for w in words:
+        assert w in res.output
+    assert "Traceback" not in res.output
+
+
+def test_a_country_without_rare_metal_use_is_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text(f"extends: {ROOT / 'scenarios' / 'usa-mine-to-magnet.yaml'}\nname: s\n"
+                    "rare_metals: {commodities: [W]}\n", encoding="utf-8")
+    res = runner.invoke(app, ["plan", str(path)])
+    assert res.exit_code == 2 and "rare_metals.consumption_t.W" in res.output
+
+
+def test_rare_metal_prices_follow_their_quotes(facts) -> None:  # type: ignore[no-untyped-def]
+    """Each product's price per kg of content, recomputed from the quote it cites."""
+    p = facts["rare_metal_products"].set_index("commodity")["price_usd_per_kg_content"]
+    assert p["W"] == pytest.approx(250 / 7.9297 / 0.8, abs=0.05)
+    assert p["Li"] == pytest.approx(14_000 / 1000 / 0.18786, abs=0.05)
+    assert p["Nb"] == pytest.approx(26 / 0.65, abs=0.05)
+    assert p["Ta"] == pytest.approx(170 / 0.81897 / 0.7, abs=0.05)
+    assert p["Zr"] == pytest.approx(2000 / 1000 / (0.65 * 0.74032), abs=0.01)
+
+
+def test_balances_convert_oxides_to_content(facts) -> None:  # type: ignore[no-untyped-def]
+    b = facts["rare_metal_balances"]
+    row = b[(b["commodity"] == "W") & (b["year"] == 2021) & (b["flow"] == "production")]
+    assert float(row["value"].iloc[0]) == pytest.approx(2703 * 0.79297, abs=0.1)
+    zr = b[(b["commodity"] == "Zr") & (b["year"] == 2021) & (b["flow"] == "imports")]
+    assert float(zr["value"].iloc[0]) == pytest.approx(9900 * 0.65 * 0.74032, abs=0.1)
+    assert isinstance(b, pd.DataFrame)
