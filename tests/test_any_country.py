@@ -545,13 +545,14 @@ def test_a_larger_reserve_never_costs_more() -> None:
 
 
 def test_the_rouble_value_target_converts_at_the_stated_rate_and_says_what_it_counts() -> None:
-    """100 bn RUB a year at 90 RUB/USD (assumption rub_per_usd) = 1,111 M USD a year; rare
-    earths alone are far from it, and the plan says so."""
+    """100 bn RUB a year in 2030 at 100.1 RUB/USD (the ministry's 2028 forecast, held
+    after it) = 999 M USD a year; rare earths alone are far from it, and the plan says so."""
     from reeplan import run_plan
 
     plan = run_plan(SCENARIOS / "russia-roadmap-value.yaml")
     value = plan.targets[plan.targets["target"] == "value_100bn_rub"]
-    assert value["required"].tolist() == pytest.approx([100e9 / 90] * len(value))
+    assert value["required"].tolist() == pytest.approx([100e9 / 100.1] * len(value))
+    assert {"vedomosti_minek_fx_2025", "fx_held_after_forecast"} <= set(plan.problem.sources)
     assert not bool(value["met"].any())
     assert value["achieved"].max() < 0.1 * value["required"].max()
     assert any("also needs the rare metals" in m for m in plan.missed)

@@ -392,6 +392,20 @@ class RareMetalBalanceRow(TableRow):
     note: str | None = None
 
 
+class ExchangeRateRow(TableRow):
+    """How many units of a currency buy one US dollar in a year: a published path."""
+
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    year: Year
+    value: Positive
+    """Units of ``currency`` per USD."""
+    kind: Literal["forecast", "annual_average", "on_date"]
+    """A government forecast of the annual average, an annual average, or one day's rate."""
+    source_id: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class ProductGroupRow(TableRow):
     """A member of a product group a roadmap target counts (large- or small-tonnage)."""
 
@@ -740,6 +754,8 @@ _SPECS = (
               ("country", "commodity", "year", "stage", "flow", "form", "source_id"),
               refs=(_country(), _commodity(), _src()),
               description="Rare metals by country: production, imports, exports, use."),
+    TableSpec("exchange_rates", ExchangeRateRow, ("currency", "year", "kind", "source_id"),
+              refs=(_src(),), description="Exchange-rate paths (RUB per USD) as published."),
     TableSpec("product_groups", ProductGroupRow, ("group_id", "member"), refs=(_src(),),
               description="Products a roadmap's group targets count together."),
     TableSpec("project_costs", ProjectCostRow, ("project_id",), refs=(_country(), _src()),

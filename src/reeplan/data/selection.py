@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
-           "deposit_mix",
+           "deposit_mix", "exchange_rate",
            "magnet_share", "market_prices", "mine_output", "nearest_year", "non_magnet_split",
            "oxide_prices", "stage_parameter"]
 
@@ -249,6 +249,30 @@ def assumption_value(facts: FactBase, assumption_id: str) -> float:
     if assumption_id not in table.index or pd.isna(table[assumption_id]):
         raise ReeplanError(f"the assumptions table has no value for '{assumption_id}'")
     return float(table[assumption_id])
+
+
+FX_HELD = "fx_held_after_forecast"
+"""The assumption that holds a rate path flat after its last published year."""
+
+
+def exchange_rate(facts: FactBase, currency: str, year: int) -> tuple[float, frozenset[str]]:
+    """Units of ``currency`` per USD in ``year``, and the sources behind the figure.
+
+    The path of annual averages and forecasts (``exchange_rates``): the row of ``year``,
+    else the last year before it (held flat after the path ends: :data:`FX_HELD`), else
+    the first year after it. No path for the currency raises, naming the table.
+    """
+    table = facts["exchange_rates"]
+    rows = table[(table["currency"] == currency) & (table["kind"] != "on_date")]
+    if rows.empty:
+        raise ReeplanError(f"the exchange_rates table has no {currency} per USD path")
+    before = rows[rows["year"] <= year]
+    row = (before.sort_values("year").iloc[-1] if not before.empty
+           else rows.sort_values("year").iloc[0])
+    sources = {str(row["source_id"])}
+    if int(row["year"]) < year:
+        sources.add(FX_HELD)
+    return float(row["value"]), frozenset(sources)
 
 
 @dataclass(frozen=True)

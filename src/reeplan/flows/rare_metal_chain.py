@@ -13,6 +13,7 @@ which stage it matches, or what it would take (imports or consumption) to reach 
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -66,8 +67,8 @@ class CommodityChain:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (NaN as null)."""
         def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-            return [{k: (None if isinstance(v, float) and v != v else v) for k, v in r.items()}
-                    for r in df.to_dict(orient="records")]
+            return [{str(k): (None if isinstance(v, float) and math.isnan(v) else v)
+                     for k, v in r.items()} for r in df.to_dict(orient="records")]
         return {"commodity": self.commodity, "country": self.country, "year": self.year,
                 "stages": records(self.stages), "mine_output": self.mine_output,
                 "stated_import_shares": records(self.stated), "sources": list(self.sources)}

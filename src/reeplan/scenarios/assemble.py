@@ -19,6 +19,7 @@ from reeplan.data.selection import (
     assumption_value,
     concentrate_value,
     consumption,
+    exchange_rate,
     magnet_share,
     market_prices,
     mine_output,
@@ -44,8 +45,6 @@ __all__ = ["assemble", "check_references"]
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
 PRICE_MARKUPS = {"magnet": "magnet_price_markup"}
-RUB_PER_USD = "rub_per_usd"
-"""The assumption holding the exchange rate a rouble target converts at [RUB per USD]."""
 
 
 def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
@@ -305,8 +304,10 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     rare = rare_metal_inputs(scenario, facts, years)
+    fx = {s for t in scenario.targets if t.currency == "RUB"
+          for s in exchange_rate(facts, "RUB", t.year)[1]}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
-        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]} | rare.sources
+        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]} | rare.sources | fx
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, blocked=q.blocked, sell_discount=q.sell_discount,
@@ -512,8 +513,8 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
         return Target(t.id, "output", t.value * base, t.year, t.stage, penalty)
     value = t.value
     if t.kind == "output_value":  # M USD, or bn RUB at the stated rate, to USD
-        value = t.value * 1e9 / assumption_value(facts, RUB_PER_USD) if t.currency == "RUB" \
-            else t.value * 1e6
+        value = t.value * 1e9 / exchange_rate(facts, "RUB", t.year)[0] \
+            if t.currency == "RUB" else t.value * 1e6
     return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements,
                   group=t.group or "")
 

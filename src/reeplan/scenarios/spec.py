@@ -130,7 +130,8 @@ class TargetSpec(_Spec):
     with ``currency: RUB``)."""
     currency: Literal["USD", "RUB"] = "USD"
     """For ``output_value``: the currency of ``value`` (``RUB``: bn RUB/yr, converted at
-    the ``rub_per_usd`` assumption; the roadmap's "29 to 100 bn roubles")."""
+    the rate of the target's year on the ``exchange_rates`` path, the Ministry of Economic
+    Development's forecast, held after 2028; the roadmap's "29 to 100 bn roubles")."""
     baseline_t: NonNegative | None = None
     """``output_multiple``: the output it multiplies [t/yr]; by default, for the mining
     stage, the country's mine output in the year before the horizon (production table)."""
