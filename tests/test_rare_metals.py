@@ -354,3 +354,19 @@ def test_balances_convert_oxides_to_content(facts) -> None:  # type: ignore[no-u
     zr = b[(b["commodity"] == "Zr") & (b["year"] == 2021) & (b["flow"] == "imports")]
     assert float(zr["value"].iloc[0]) == pytest.approx(9900 * 0.65 * 0.74032, abs=0.1)
     assert isinstance(b, pd.DataFrame)
+
+
+def test_a_partner_sells_only_what_it_makes(roadmap, facts) -> None:  # type: ignore[no-untyped-def]
+    """China mines no niobium and makes no titanium feedstock (production table): Russia's
+    ferroniobium and Ti concentrate come through third countries."""
+    from reeplan.data.rare_metals import producer_of
+
+    assert producer_of(facts, "CHN", "Nb") == (False, False)
+    assert producer_of(facts, "CHN", "Ti") == (False, True)  # sponge, not feedstock
+    assert producer_of(facts, "CHN", "W") == (True, True)
+    trade = plan_tables(roadmap)["trade"]
+    from_china = trade[(trade["partner"] == "CHN") & (trade["flow"] == "import")]
+    assert "Nb" not in set(from_china["element"])
+    ti = from_china[(from_china["element"] == "Ti")
+                    & (from_china["product"] == "rare metal (concentrate)")]
+    assert ti.empty

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
 __all__ = ["CONFIDENCE_ORDER", "RareMetalProduct", "StageBalance", "coproduct_ratios",
-           "product_group_members", "rare_metal_consumption", "rare_metal_product",
-           "stage_balance"]
+           "producer_of", "product_group_members", "rare_metal_consumption",
+           "rare_metal_product", "stage_balance"]
 
 CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, "unverified": 3, "gap": 4}
 """Which of two rows of one flow and year wins: the more confident, then the source id."""
@@ -214,3 +214,22 @@ def product_group_members(facts: FactBase, group: str) -> tuple[list[str], list[
     element_groups = [str(m) for m in rows.loc[rows["member_kind"] == "element_group",
                                                "member"]]
     return commodities, element_groups, ";".join(sorted(set(rows["source_id"])))
+
+
+def producer_of(facts: FactBase, country: str, commodity: str) -> tuple[bool, bool]:
+    """Whether ``country`` mines ``commodity``, and whether it makes it at all.
+
+    From the production table's newest year for the pair: mine production above zero
+    (it can sell concentrate), and any production above zero, mine, refinery, primary or
+    sponge (it can sell the refined product). A country the table does not list for the
+    commodity (China and niobium) makes none.
+    """
+    prod = facts["production"]
+    rows = prod[(prod["country"] == country) & (prod["commodity"] == commodity)
+                & (prod["metric"] != "reserves") & prod["value"].notna()]
+    if rows.empty:
+        return False, False
+    rows = rows[rows["year"] == rows["year"].max()]
+    values = pd.to_numeric(rows["value"])
+    mines = bool((values[rows["metric"] == "mine_production"] > 0).any())
+    return mines, bool((values > 0).any())

@@ -294,6 +294,11 @@ def _rare_metals(ds: Vars, coords: Vars, p: Problem, cands: list) -> None:  # ty
                                              dtype=bool))
     ds["rm_concentrate_traded"] = ("commodity", np.array(
         [m.concentrate_market and not m.used_as_concentrate for m in metals], dtype=bool))
+    for name, field in (("rm_sells_concentrate", "sells_concentrate"),
+                        ("rm_sells_refined", "sells_refined")):
+        ds[name] = (("partner", "commodity"), np.array(
+            [[getattr(q, field) is None or k in getattr(q, field) for k in names]
+             for q in p.partners], dtype=bool).reshape(len(p.partners), n))
     ds["coproduct"] = (("candidate", "commodity"), np.array(
         [[0.0 if c.abroad else float(c.coproducts.get(k, 0.0)) for k in names]
          for c in cands], dtype=float).reshape(len(cands), n))

@@ -165,6 +165,9 @@ class Partner:
     market
         The market whose prices trade with it follows (a key of
         :attr:`Problem.market_prices`); empty: the problem's reference prices.
+    sells_concentrate, sells_refined
+        Rare metals it can sell us as concentrate, and as the refined product (what it
+        mines, and what it makes at all); ``None``: any (a group of countries).
     """
 
     id: str
@@ -178,6 +181,8 @@ class Partner:
     banned_years: frozenset[int] = frozenset()
     transport_cost: float = 0.0
     market: str = ""
+    sells_concentrate: frozenset[str] | None = None
+    sells_refined: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)

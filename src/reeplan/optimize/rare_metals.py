@@ -24,7 +24,9 @@ Per commodity and year (all t content):
 
 Trade follows the partners' rules (blocked, banned years, premium, discount, freight) at
 one world price per commodity: buying costs the price times the partner's premium, selling
-earns it less the partner's discount, so a round trip never pays.
+earns it less the partner's discount, so a round trip never pays. A partner sells only
+what it makes: concentrate of what it mines, the refined product of what it makes at all
+(China mines no niobium and no titanium feedstock).
 """
 
 from __future__ import annotations
@@ -86,9 +88,10 @@ def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
     refined = refined_content(lp)
     left = lp.add_variables("rm_left", cy)
     unmet = lp.add_variables("rm_unmet", cy)
-    imp = lp.add_variables("rm_import", pcy, mask=open_)
+    imp = lp.add_variables("rm_import", pcy, mask=open_ & p["rm_sells_refined"])
     exp = lp.add_variables("rm_export", pcy, mask=open_)
-    c_imp = lp.add_variables("rm_conc_import", pcy, mask=conc_open)
+    c_imp = lp.add_variables("rm_conc_import", pcy,
+                             mask=conc_open & p["rm_sells_concentrate"])
     c_exp = lp.add_variables("rm_conc_export", pcy, mask=conc_open)
     kept = mined_content(lp)
     lp.add_constraints("rm_concentrate", [*kept, c_imp.sum("partner"), -c_exp.sum("partner"),

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from reeplan.data import FactBase
+from reeplan.data.rare_metals import producer_of
 from reeplan.data.selection import (
     assumption_value,
     concentrate_value,
@@ -317,7 +318,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                route_capacity=q.route_capacity_t,
                                transport_cost=q.transport_cost_usd_per_t,
                                banned_years=frozenset(q.banned_years),
-                               market=_partner_market(pid, q.market))
+                               market=_partner_market(pid, q.market),
+                               **_rare_metal_sellers(pid, scenario, facts))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
@@ -355,6 +357,20 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         sources=frozenset(sources),
         rare_metals=rare.metals, product_groups=rare.groups,
     )
+
+
+def _rare_metal_sellers(pid: str, scenario: Scenario,
+                        facts: FactBase) -> dict[str, frozenset[str] | None]:
+    """What a single-country partner can sell of the tracked rare metals.
+
+    Concentrate of what it mines, the refined product of what it makes at all
+    (:func:`~reeplan.data.rare_metals.producer_of`); a group of countries sells any.
+    """
+    if pid not in SINGLE_COUNTRY_PARTNERS:
+        return {"sells_concentrate": None, "sells_refined": None}
+    made = {k: producer_of(facts, pid, k) for k in scenario.rare_metals.commodities}
+    return {"sells_concentrate": frozenset(k for k, (m, _) in made.items() if m),
+            "sells_refined": frozenset(k for k, (_, r) in made.items() if r)}
 
 
 def _traded_split(facts: FactBase, scenario: Scenario, tradable: frozenset[str]
