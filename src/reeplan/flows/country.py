@@ -315,8 +315,8 @@ def _element_table(facts: FactBase) -> pd.DataFrame:
 def _stage_capacities(
     facts: FactBase, country: str, year: int, feeds: set[str], trace: _Trace,
 ) -> tuple[dict[Stage, float | None], dict[Stage, dict[str, float | None]], pd.DataFrame]:
-    plants = facts["facilities"]
-    plants = plants[plants["country"] == country].copy()
+    plants = facts["facilities"]  # rare-metal refineries are not rare-earth plants
+    plants = plants[(plants["country"] == country) & (plants["stage"] != "refining")].copy()
     verdicts = [_counts(r, year, feeds) for r in plants.itertuples()]
     plants["counted"] = pd.Series([v[0] for v in verdicts], index=plants.index, dtype=bool)
     plants["why"] = pd.Series([v[1] for v in verdicts], index=plants.index, dtype=object)
