@@ -370,3 +370,23 @@ def test_a_partner_sells_only_what_it_makes(roadmap, facts) -> None:  # type: ig
     ti = from_china[(from_china["element"] == "Ti")
                     & (from_china["product"] == "rare metal (concentrate)")]
     assert ti.empty
+
+
+def test_exports_stay_within_the_price_takers_share() -> None:
+    """A cap of 50 t/yr on exports, concentrate and refined together: of the mine's Nb
+    (up to 186 t) 50 t go abroad and what else it mines is left (no use, no refinery)."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    rm = plan_tables(solve(_problem(mine, metals=(_metal("Nb", export_cap=50.0),))))[
+        "rare_metals"]
+    assert (rm["concentrate_exports"] + rm["exports"]).tolist() == pytest.approx(
+        [50.0] * len(YEARS))
+    assert (rm["unprocessed"] - (rm["mined"] - 50.0)).abs().max() < 1e-6
+
+
+def test_the_roadmap_caps_exports_at_a_tenth_of_the_world(roadmap, facts) -> None:  # type: ignore[no-untyped-def]
+    caps = {m.commodity: m.export_cap for m in roadmap.problem.rare_metals}
+    assert caps["W"] == pytest.approx(0.1 * 81_000) and caps["Ta"] == pytest.approx(210.0)
+    rm = plan_tables(roadmap)["rare_metals"]
+    out = rm["exports"] + rm["concentrate_exports"]
+    assert (out <= rm["commodity"].map(caps) + 1e-6).all()

@@ -46,6 +46,8 @@ class RareMetalProduct:
         The concentrate is the product (no refinery needed).
     concentrate_market
         Concentrate trades in a merchant market.
+    world_output
+        World output [t content/yr].
     source_ids
         Sources and assumptions of the figures.
     """
@@ -58,6 +60,7 @@ class RareMetalProduct:
     refining_recovery: float
     used_as_concentrate: bool
     concentrate_market: bool
+    world_output: float
     source_ids: frozenset[str]
 
 
@@ -74,8 +77,9 @@ def rare_metal_product(facts: FactBase, commodity: str) -> RareMetalProduct:
         commodity, str(r["product"]), 100.0 / float(r["content_pct"]),
         1000.0 * float(r["price_usd_per_kg_content"]), float(r["concentrate_share"]),
         float(r["refining_recovery"]), bool(r["used_as_concentrate"]),
-        bool(r["concentrate_market"]), frozenset({str(r["source_id"]), str(r["concentrate_source"]),
-                   str(r["recovery_source"])}))
+        bool(r["concentrate_market"]), float(r["world_output_t"]),
+        frozenset({str(r["source_id"]), str(r["concentrate_source"]),
+                   str(r["recovery_source"]), str(r["world_output_source"])}))
 
 
 def _balance_rows(facts: FactBase, country: str, commodity: str) -> pd.DataFrame:

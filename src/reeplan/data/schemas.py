@@ -363,6 +363,10 @@ class RareMetalProductRow(TableRow):
     refining_recovery: Annotated[Finite, Field(gt=0, le=1)]
     """Content refined per tonne of content fed in concentrate [fraction]."""
     recovery_source: Ident
+    world_output_t: Positive
+    """World output of the commodity in the latest year [t content] (USGS), the market a
+    country's exports are bounded by."""
+    world_output_source: Ident
     used_as_concentrate: bool = False
     """The concentrate is the product (zircon and baddeleyite): no refinery is needed."""
     concentrate_market: bool = True
@@ -748,7 +752,7 @@ _SPECS = (
               description="What a deposit's concentrate holds: REO, Nb2O5, Ta2O5, TiO2 ..."),
     TableSpec("rare_metal_products", RareMetalProductRow, ("commodity",),
               refs=(_commodity(), _src(), _src("concentrate_source"),
-                    _src("recovery_source")),
+                    _src("recovery_source"), _src("world_output_source")),
               description="Rare metals' refined products: content, world price, yields."),
     TableSpec("rare_metal_balances", RareMetalBalanceRow,
               ("country", "commodity", "year", "stage", "flow", "form", "source_id"),

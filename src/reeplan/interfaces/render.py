@@ -199,21 +199,18 @@ def _num(value: Any) -> str:
     return fmt_number(value, digits=1 if abs(float(value)) < 100 else 0)
 
 
-def _emitted_as_data(frame: pd.DataFrame, document: dict[str, Any], fmt: Format) -> bool:
-    """Write ``frame`` as CSV or ``document`` as JSON when ``fmt`` asks; False for a table."""
-    if fmt == "csv":
-        emit_frame(frame, "csv")
-        return True
-    if fmt == "json":
-        sys.stdout.write(_safe_json(json.dumps(document, indent=2, ensure_ascii=False))
-                         + "\n")
-        return True
-    return False
+def _emit_json(document: dict[str, Any]) -> None:
+    """Write a result's JSON form to standard output, escaped."""
+    sys.stdout.write(_safe_json(json.dumps(document, indent=2, ensure_ascii=False)) + "\n")
 
 
 def emit_world(ov: WorldOverview, fmt: Format) -> None:
     """Write a :class:`~reeplan.metrics.world.WorldOverview` in the chosen format."""
-    if _emitted_as_data(ov.to_frame(), ov.to_dict(), fmt):
+    if fmt == "csv":
+        emit_frame(ov.to_frame(), "csv")
+        return
+    if fmt == "json":
+        _emit_json(ov.to_dict())
         return
     console = Console()
     s = ov.summary
@@ -289,7 +286,11 @@ def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
 
 def emit_chain(result: CountryChain, fmt: Format) -> None:
     """Write a :class:`~reeplan.flows.country.CountryChain` in the chosen format."""
-    if _emitted_as_data(result.balance, result.to_dict(), fmt):
+    if fmt == "csv":
+        emit_frame(result.balance, "csv")
+        return
+    if fmt == "json":
+        _emit_json(result.to_dict())
         return
     console = Console()
     console.print(f"[bold]Rare-earth chain of {_cell(result.country)} in {_cell(result.year)}"
@@ -308,7 +309,11 @@ def emit_chain(result: CountryChain, fmt: Format) -> None:
 
 def emit_commodity_chain(result: CommodityChain, fmt: Format) -> None:
     """Write a :class:`~reeplan.flows.rare_metal_chain.CommodityChain` in ``fmt``."""
-    if _emitted_as_data(result.stages, result.to_dict(), fmt):
+    if fmt == "csv":
+        emit_frame(result.stages, "csv")
+        return
+    if fmt == "json":
+        _emit_json(result.to_dict())
         return
     console = Console()
     years = sorted({int(y) for y in result.stages["balance_year"]})

@@ -290,6 +290,8 @@ def _rare_metals(ds: Vars, coords: Vars, p: Problem, cands: list) -> None:  # ty
     ds["rm_concentrate_share"] = ("commodity", [float(m.concentrate_share) for m in metals])
     ds["rm_recovery"] = ("commodity", [float(m.refining_recovery) for m in metals])
     ds["rm_product_factor"] = ("commodity", [float(m.product_per_content) for m in metals])
+    ds["rm_export_cap"] = ("commodity", [math.inf if m.export_cap is None
+                                         else float(m.export_cap) for m in metals])
     ds["rm_direct"] = ("commodity", np.array([m.used_as_concentrate for m in metals],
                                              dtype=bool))
     ds["rm_concentrate_traded"] = ("commodity", np.array(

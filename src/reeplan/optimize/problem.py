@@ -257,6 +257,10 @@ class RareMetal:
     concentrate_market
         Concentrate is bought and sold in a merchant market (not for niobium, whose
         producers are integrated): without one it is refined at home or left.
+    export_cap
+        Most the country may sell abroad a year, concentrate and refined together
+        [t content/yr]: the share of the world market it can add at the quoted price;
+        ``None`` unbounded.
     """
 
     commodity: str
@@ -268,6 +272,7 @@ class RareMetal:
     product_per_content: float = 1.0
     used_as_concentrate: bool = False
     concentrate_market: bool = True
+    export_cap: float | None = None
 
     def __post_init__(self) -> None:
         """Reject prices, shares and recoveries out of range."""
@@ -286,6 +291,10 @@ class RareMetal:
         if bad:
             raise ChainDefinitionError(f"{where}, field 'consumption': {bad}; expected "
                                        f"finite, non-negative t/yr")
+        if self.export_cap is not None and not (math.isfinite(self.export_cap)
+                                                and self.export_cap >= 0):
+            raise ChainDefinitionError(f"{where}, field 'export_cap': {self.export_cap}; "
+                                       f"expected a finite, non-negative t/yr")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ Per commodity and year (all t content):
   (zircon) trades as its product;
 * refining: refined = recovery x feed (the refiners' ``prod``, within their capacity);
 * use: refined + imported - exported + unmet = consumption;
+* a price taker: exports, concentrate and refined together, stay within the country's
+  share of the world market (``export_cap``);
 * no re-export: exports of the refined product stay within what is refined at home and
   within what the home-mined concentrate kept at home refines to (imported concentrate
   is refined for the home market only), and concentrate sold within what is mined at
@@ -34,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import xarray as xr
 
 from reeplan.optimize.expressions import MUSD, home_separated_oxide
@@ -110,6 +113,11 @@ def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
                         c_exp.sum("partner") * _recovery], "<=", 0.0, cy)
     lp.add_constraints("rm_concentrate_exports_within_mined",
                        [c_exp.sum("partner"), *[-t for t in kept]], "<=", 0.0, cy)
+    capped = (p["rm_export_cap"] < np.inf).broadcast_like(p["rm_price"])
+    if bool(capped.any()):  # a price taker: at most its share of the world market
+        lp.add_constraints("rm_export_cap", [exp.sum("partner"), c_exp.sum("partner")], "<=",
+                           lambda q: q["rm_export_cap"].where(q["rm_export_cap"] < np.inf, 0.0)
+                           .broadcast_like(q["rm_price"]), cy, mask=capped)
     for name, coef in _costs().items():
         lp.add_cost(lp.variables[name].term(coef))
 

@@ -18,12 +18,17 @@ from reeplan.data.rare_metals import (
     rare_metal_consumption,
     rare_metal_product,
 )
+from reeplan.data.selection import assumption_value
 from reeplan.errors import ReeplanError
 from reeplan.optimize.problem import ProductGroup, RareMetal
 from reeplan.scenarios.spec import CandidateSpec, Scenario
 from reeplan.types import RARE_METAL_STAGES
 
-__all__ = ["RareMetalInputs", "check_rare_metals", "coproducts", "rare_metal_inputs"]
+__all__ = ["PRICE_TAKER", "RareMetalInputs", "check_rare_metals", "coproducts",
+           "rare_metal_inputs"]
+
+PRICE_TAKER = "price_taker_share"
+"""The assumption holding the share of a world rare-metal market the country may sell."""
 
 
 def check_rare_metals(scenario: Scenario, facts: FactBase,
@@ -116,10 +121,12 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
             base, _, source = found
             sources.add(source)
         use = {y: base * (1 + spec.growth_per_year) ** (y - years[0]) for y in years}
+        share = assumption_value(facts, PRICE_TAKER)
         metals.append(RareMetal(k, use, product.price, product.concentrate_share,
                                 product.refining_recovery, product.product,
                                 product.product_per_content, product.used_as_concentrate,
-                                product.concentrate_market))
+                                product.concentrate_market, share * product.world_output))
+        sources.add(PRICE_TAKER)
     groups = []
     for gid in sorted({str(t.group) for t in scenario.targets if t.group is not None}):
         commodities, element_groups, source = product_group_members(facts, gid)
