@@ -109,6 +109,23 @@ def test_refining_by_hand_and_no_re_export() -> None:
     assert rm["refined"] == pytest.approx(300 + 0.9 * 186)
     assert rm["concentrate_imports"] == pytest.approx(300 / 0.9)
     assert rm["imports"] == pytest.approx(0.0)
+    # what targets count: the output without the bought feed, 467.4 - 0.9 x 333.3
+    assert rm["refined_from_home_ore"] == pytest.approx(0.9 * 186)
+
+
+def test_imported_feed_never_meets_a_production_target() -> None:
+    """The refinery above, now under a group target: bought concentrate refined for the
+    home market does not count, so the target sees 0.9 x 186 / 0.65 t of ferroniobium."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=100, lead_time=0, commodity="Nb")
+    group = ProductGroup("large", ("Nb",), ())
+    plan = solve(_problem(mine, (ref,), (_metal("Nb", use=300.0, product_per_content=1 / 0.65),),
+                          (Target("lt", "group_output", 1e6, 2025, group="large",
+                                  penalty=1e6),), (group,)))
+    achieved = plan.targets.set_index("year")["achieved"]
+    assert achieved[2027] == pytest.approx(0.9 * 186 / 0.65)
 
 
 def test_used_at_home_first_then_own_ore_exported() -> None:
@@ -370,6 +387,16 @@ def test_a_partner_sells_only_what_it_makes(roadmap, facts) -> None:  # type: ig
     ti = from_china[(from_china["element"] == "Ti")
                     & (from_china["product"] == "rare metal (concentrate)")]
     assert ti.empty
+    # and, stated in the scenario (china_sells_no_concentrate), no concentrate at all
+    assert (from_china["product"] != "rare metal (concentrate)").all()
+
+
+def test_the_value_target_sets_the_plans_base_beside_the_stated_one(roadmap) -> None:  # type: ignore[no-untyped-def]
+    """29 bn RUB in 2024 at the path's first rate (86.1 RUB/USD in 2025) is 337 M USD."""
+    target = next(t for t in roadmap.problem.targets if t.id == "value_100bn_rub")
+    assert target.baseline == pytest.approx(29e9 / 86.1)
+    line = next(m for m in roadmap.missed if "'value_100bn_rub'" in m)
+    assert "against the stated base of 337 M USD" in line
 
 
 def test_exports_stay_within_the_price_takers_share() -> None:

@@ -224,6 +224,8 @@ class Target:
     elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     partner: str = ""
     group: str = ""
+    baseline: float | None = None
+    """For ``output_value``: the stated value today [USD/yr], compared with the plan's."""
 
 
 @dataclass(frozen=True)

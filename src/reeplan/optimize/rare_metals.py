@@ -43,8 +43,8 @@ from reeplan.optimize.expressions import MUSD, home_separated_oxide
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.optimize.problem import Problem
 
-__all__ = ["define_rare_metals", "group_output", "mined_content", "rare_metal_value",
-           "refined_content", "solved_rare_metals"]
+__all__ = ["define_rare_metals", "group_output", "home_refined", "mined_content",
+           "rare_metal_value", "refined_content", "solved_rare_metals"]
 
 def _tracked(params: Param) -> bool:
     return bool(params.sizes.get("commodity", 0))
@@ -67,6 +67,18 @@ def refined_content(lp: LinearProgram) -> list[Term]:
     if "rm_direct" in lp.variables:
         terms.append(lp.variables["rm_direct"].term())
     return terms
+
+
+def home_refined(lp: LinearProgram) -> list[Term]:
+    """Refined output at home from home-mined concentrate [t content/yr], (commodity, year).
+
+    What is refined less the recovery times the concentrate bought: the output the
+    country would have without imported feed (bought concentrate counted as refined
+    first). Targets on output and its value count this, so imported feed never meets a
+    roadmap's production target.
+    """
+    bought = lp.variables["rm_conc_import"].sum("partner") * _minus_recovery
+    return [*refined_content(lp), bought]
 
 
 def _coords(params: Param, *dims: str) -> dict[str, Any]:
@@ -160,9 +172,9 @@ def _costs() -> dict[str, Callable[[Param], xr.DataArray]]:
 
 
 def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
-    """Refined rare-metal output at home at world prices [M USD/yr], over year.
+    """Refined rare-metal output from home ore at world prices [M USD/yr], over year.
 
-    With ``group``, only the product group's rare metals.
+    With ``group``, only the product group's rare metals (:func:`home_refined`).
     """
     p = lp.params
     if not _tracked(p):
@@ -174,20 +186,21 @@ def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
         value: xr.DataArray = q["rm_price"] * pick / MUSD
         return value
 
-    return [(t * worth).sum("commodity") for t in refined_content(lp)]
+    return [(t * worth).sum("commodity") for t in home_refined(lp)]
 
 
 def group_output(lp: LinearProgram, group: str) -> list[Term]:
     """Output at home of a product group [t/yr of products], over year.
 
-    Its rare metals' refined output in t of product (content times the product factor)
-    plus its rare-earth element groups' oxide separated at home [t REO].
+    Its rare metals' refined output from home ore in t of product (content times the
+    product factor, :func:`home_refined`) plus its rare-earth element groups' oxide
+    separated at home [t REO].
     """
     p = lp.params
     terms: list[Term] = []
     if _tracked(p):
         weight = p["group_commodity"].sel(group=group, drop=True) * p["rm_product_factor"]
-        terms += [(t * weight).sum("commodity") for t in refined_content(lp)]
+        terms += [(t * weight).sum("commodity") for t in home_refined(lp)]
     pick = p["group_element"].sel(group=group, drop=True)
     terms += [(t * pick).sum("element") for t in home_separated_oxide(lp)]
     return terms

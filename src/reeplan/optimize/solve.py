@@ -569,7 +569,7 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
     for stage in rule(t.kind).stages(t):
         reasons += _stage_reasons(t, stage, year, plan)
     if t.kind == "output_value":
-        reasons += _value_reasons(t, p)
+        reasons += _value_reasons(t, p) + _against_baseline(t, plan)
     if t.kind == "group_output":
         reasons += _group_gaps(t, p)
     if "dual_reserves" in plan.solution:
@@ -603,6 +603,21 @@ def _stage_reasons(t: Target, stage: PlanStage, year: int, plan: Plan) -> list[s
         elif not p.of_stage(stage) and not t.group:
             reasons.append(f"no {stage} candidate exists")
     return reasons
+
+
+def _against_baseline(t: Target, plan: Plan) -> list[str]:
+    """The plan's own first-year value beside the target's stated base, when it has one."""
+    if t.baseline is None or t.baseline <= 0:
+        return []
+    r, lp = rule(t.kind), plan.model or build_model(plan.problem, plan.params)
+    first = float(r.achieved(lp.evaluate(r.lhs(lp, t), _x_of(lp, plan.solution)),
+                             plan.params, t).isel(year=0))
+    year = plan.problem.years[0]
+    return [f"what the plan counts is worth {first / MUSD:,.0f} M USD in {year} against the "
+            f"stated base of {t.baseline / MUSD:,.0f} M USD: "
+            + ("the stated figure counts more products, or other prices, than the plan, so "
+               "reaching the target here takes more growth than the roadmap states"
+               if first < 0.8 * t.baseline else "the two agree within a fifth")]
 
 
 def _value_reasons(t: Target, p: Problem) -> list[str]:

@@ -407,13 +407,16 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
     concentrate_imports,
     concentrate_exports, unprocessed, refining_feed, refining_losses, refined, imports,
     exports, consumption, unmet, gross_import_share = imports / consumption,
-    net_import_share = max(imports - exports, 0) / consumption, product and
-    refined_t_product (the refined output in t of the product it trades as).
+    net_import_share = max(imports - exports, 0) / consumption, feed_import_share =
+    concentrate_imports / refining_feed (the refinery's dependence on bought feed),
+    refined_from_home_ore = refined - recovery x concentrate_imports (what targets count),
+    product and refined_t_product (that in t of the product it trades as).
     """
     cols = ["commodity", "year", "unit", "mined", "concentrate_imports",
             "concentrate_exports", "unprocessed", "refining_feed", "refining_losses",
-            "refined", "imports", "exports", "consumption", "unmet", "gross_import_share",
-            "net_import_share", "product", "refined_t_product"]
+            "refined", "refined_from_home_ore", "imports", "exports", "consumption", "unmet",
+            "gross_import_share", "net_import_share", "feed_import_share", "product",
+            "refined_t_product"]
     s, q = plan.solution, plan.params
     if "rm_feed" not in s:
         return pd.DataFrame(columns=cols)
@@ -422,7 +425,11 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
     use = flows["consumption"].where(flows["consumption"] > 0)
     flows["gross_import_share"] = flows["imports"] / use
     flows["net_import_share"] = (flows["imports"] - flows["exports"]).clip(min=0) / use
-    flows["refined_t_product"] = flows["refined"] * q["rm_product_factor"]
+    feed = flows["refining_feed"].where(flows["refining_feed"] > 0)
+    flows["feed_import_share"] = flows["concentrate_imports"] / feed
+    flows["refined_from_home_ore"] = flows["refined"] \
+        - q["rm_recovery"] * flows["concentrate_imports"]
+    flows["refined_t_product"] = flows["refined_from_home_ore"] * q["rm_product_factor"]
     df = flows.to_dataframe().reset_index()
     products = {m.commodity: m.product for m in plan.problem.rare_metals}
     df["product"] = df["commodity"].map(products)

@@ -366,10 +366,14 @@ def _rare_metal_sellers(pid: str, scenario: Scenario,
     Concentrate of what it mines, the refined product of what it makes at all
     (:func:`~reeplan.data.rare_metals.producer_of`); a group of countries sells any.
     """
+    stated = scenario.policy.partners[pid].sells_rare_metal_concentrate  # type: ignore[index]
     if pid not in SINGLE_COUNTRY_PARTNERS:
-        return {"sells_concentrate": None, "sells_refined": None}
+        return {"sells_concentrate": None if stated is None else frozenset(stated),
+                "sells_refined": None}
     made = {k: producer_of(facts, pid, k) for k in scenario.rare_metals.commodities}
-    return {"sells_concentrate": frozenset(k for k, (m, _) in made.items() if m),
+    concentrate = frozenset(stated) if stated is not None else frozenset(
+        k for k, (m, _) in made.items() if m)
+    return {"sells_concentrate": concentrate,
             "sells_refined": frozenset(k for k, (_, r) in made.items() if r)}
 
 
@@ -531,8 +535,13 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
     if t.kind == "output_value":  # M USD, or bn RUB at the stated rate, to USD
         value = t.value * 1e9 / exchange_rate(facts, "RUB", t.year)[0] \
             if t.currency == "RUB" else t.value * 1e6
+    baseline = None
+    if t.baseline is not None:
+        base_year = scenario.horizon.start - 1
+        baseline = t.baseline * 1e9 / exchange_rate(facts, "RUB", base_year)[0] \
+            if t.currency == "RUB" else t.baseline * 1e6
     return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements,
-                  group=t.group or "")
+                  group=t.group or "", baseline=baseline)
 
 
 def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:

@@ -68,9 +68,10 @@ def _check_commodities(scenario: Scenario, facts: FactBase,
             bad(f"rare_metals.commodities.{i}",
                 f"no consumption of '{k}' for {scenario.country} in the rare_metal_balances "
                 f"table; give rare_metals.consumption_t.{k} [t content/yr]")
-    for k in scenario.rare_metals.consumption_t:
-        if k not in tracked:
-            bad(f"rare_metals.consumption_t.{k}", f"'{k}' is not in rare_metals.commodities")
+    for field in ("consumption_t", "growth_by_commodity"):
+        for k in getattr(scenario.rare_metals, field):
+            if k not in tracked:
+                bad(f"rare_metals.{field}.{k}", f"'{k}' is not in rare_metals.commodities")
 
 
 def coproducts(cid: str, c: CandidateSpec, scenario: Scenario,
@@ -120,7 +121,8 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
                 raise ReeplanError(f"no consumption of '{k}' for {scenario.country}")
             base, _, source = found
             sources.add(source)
-        use = {y: base * (1 + spec.growth_per_year) ** (y - years[0]) for y in years}
+        growth = spec.growth_by_commodity.get(k, spec.growth_per_year)
+        use = {y: base * (1 + growth) ** (y - years[0]) for y in years}
         share = assumption_value(facts, PRICE_TAKER)
         metals.append(RareMetal(k, use, product.price, product.concentrate_share,
                                 product.refining_recovery, product.product,

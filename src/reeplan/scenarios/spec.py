@@ -159,6 +159,10 @@ class TargetSpec(_Spec):
     """For ``supplier_share``: the partners capped, each a single country (``CHN``); by
     default every single-country partner of the scenario. ``WEST`` and ``OTHER`` are groups
     of countries, not one third country, so they cannot be named."""
+    baseline: NonNegative | None = None
+    """For ``output_value``: the stated value today, in the target's units (29 for the
+    roadmap's "29 to 100 bn roubles"), set beside the plan's own first-year value when the
+    target is explained."""
     group: str | None = None
     """For ``group_output``: the ``product_groups`` id whose output counts (e.g.
     ``large_tonnage``): its rare metals' refined products in t of product and its
@@ -222,6 +226,10 @@ class PartnerSpec(_Spec):
     """Market whose prices trade with this partner follows: ``china`` (domestic and fob
     China quotes) or ``ex_china`` (delivered Europe); by default ``china`` for CHN and
     ``ex_china`` for the others."""
+    sells_rare_metal_concentrate: list[str] | None = None
+    """Rare metals whose concentrate this partner sells us; by default, for one country,
+    those it mines (the production table), and any for a group. China, a net importer
+    of rare-metal concentrates, sells none: ``[]``."""
     source: str | None = None
     """Source or assumption id(s) behind the terms, semicolon-separated."""
 
@@ -297,6 +305,10 @@ class RareMetalsSpec(_Spec):
     """Override of the fact base's consumption by commodity [t content/yr]."""
     growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
     """Growth of rare-metal consumption a year [fraction] from the first planning year."""
+    growth_by_commodity: dict[str, Annotated[Number, Field(ge=-0.5, le=1.0)]] = Field(
+        default_factory=dict)
+    """Growth a year of one commodity's consumption [fraction], instead of
+    ``growth_per_year`` (Russia's lithium use: 1.5 kt LCE in 2025 to 6.5 kt in 2030)."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
