@@ -554,5 +554,5 @@ def test_the_rouble_value_target_converts_at_the_stated_rate_and_says_what_it_co
     assert value["required"].tolist() == pytest.approx([100e9 / 100.1] * len(value))
     assert {"vedomosti_minek_fx_2025", "fx_held_after_forecast"} <= set(plan.problem.sources)
     assert not bool(value["met"].any())
-    assert value["achieved"].max() < 0.1 * value["required"].max()
+    assert value["achieved"].max() < 0.25 * value["required"].max()
     assert any("also needs the rare metals" in m for m in plan.missed)
