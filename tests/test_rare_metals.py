@@ -417,3 +417,21 @@ def test_the_roadmap_caps_exports_at_a_tenth_of_the_world(roadmap, facts) -> Non
     rm = plan_tables(roadmap)["rare_metals"]
     out = rm["exports"] + rm["concentrate_exports"]
     assert (out <= rm["commodity"].map(caps) + 1e-6).all()
+
+
+def test_the_cost_of_a_lone_target_is_the_cost_of_the_targets() -> None:
+    """One target: the plan without it is the plan without targets, so the two agree; the
+    refinery it needs (100 t/yr at 1,000 USD per t/yr, built in 2025) is what it costs,
+    less what refining earns over selling concentrate."""
+    from reeplan.reporting.worth import cost_of_each_target, cost_of_targets_musd
+
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=0, max_capacity=500, capex=1e6,
+                    opex=0, lead_time=0, commodity="Nb")
+    group = ProductGroup("large", ("Nb",), ())
+    plan = solve(_problem(mine, (ref,), (_metal("Nb"),),
+                          (Target("lt", "group_output", 100, 2025, group="large"),), (group,)))
+    each = cost_of_each_target(plan).set_index("target")["cost_musd"]
+    assert each["lt"] == pytest.approx(cost_of_targets_musd(plan), rel=1e-9)
+    assert each["lt"] > 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 import math
 import sys
 from collections.abc import Callable, Iterable
@@ -227,6 +228,14 @@ def plan(
         from reeplan.reporting.roadmap import write_plan
 
         write_plan(result, out, force=force, protected=protected)
+        run = out / "run.json"  # what it wrote: the cost of each target
+        costs = json.loads(run.read_text(encoding="utf-8")).get(
+            "cost_of_each_target_musd", {}) if run.is_file() else {}
+        if costs:
+            Console().print(safe_text("What each target costs (discounted, penalties apart, "
+                                      "against the plan without it): " + "; ".join(
+                                          f"{k} {v:,.0f} M USD" for k, v in costs.items())),
+                            markup=False, highlight=False)
         Console().print(f"roadmap written to {safe_text(out)}", markup=False, highlight=False)
 
 

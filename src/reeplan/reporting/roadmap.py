@@ -22,7 +22,7 @@ from reeplan.reporting.tables import (
     targets_table,
     trade_table,
 )
-from reeplan.reporting.worth import build_worth, cost_of_targets_musd
+from reeplan.reporting.worth import build_worth, cost_of_each_target, cost_of_targets_musd
 
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
@@ -57,12 +57,16 @@ def write_plan(result: Plan, out: str | Path, *, force: bool = False,
     kill mid-write leaves no half-written directory.
     """
     tables = plan_tables(result, build_worth(result))
+    each = cost_of_each_target(result)
+    tables["targets"] = clean(tables["targets"].merge(
+        each.rename(columns={"cost_musd": "cost_of_target_musd"}), on="target", how="left"))
     prov = result.provenance
     cost, penalties = discounted_cost_musd(tables["costs"])
     meta: dict[str, Any] = {
         "scenario": result.name, "status": str(result.status),
         "discounted_cost_musd": cost, "discounted_penalties_musd": penalties,
         "cost_of_targets_musd": cost_of_targets_musd(result),
+        "cost_of_each_target_musd": dict(zip(each["target"], each["cost_musd"], strict=True)),
         "objective_musd": result.cost / 1e6, "missed": list(result.missed),
         "provenance": prov.to_dict()}
     documents = {"scenario.resolved.json": prov.scenario or {}, "run.json": meta}

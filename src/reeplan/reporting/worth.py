@@ -17,7 +17,7 @@ from reeplan.optimize import Evaluation, Evaluator, Plan, solve
 from reeplan.optimize.expressions import MUSD
 from reeplan.optimize.targets import penalty_cost
 
-__all__ = ["build_worth", "cost_of_targets_musd"]
+__all__ = ["build_worth", "cost_of_each_target", "cost_of_targets_musd"]
 
 
 def build_worth(plan: Plan) -> pd.DataFrame:
@@ -48,8 +48,8 @@ def build_worth(plan: Plan) -> pd.DataFrame:
 
 def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:
     """Discounted penalties of an evaluation [USD] (:func:`penalty_cost`)."""
-    names = ["unmet_magnets", "unmet_other"] + (["shortfall"] if "shortfall" in
-                                                ev.lp.variables else [])
+    names = ["unmet_magnets", "unmet_other"] + [n for n in ("shortfall", "rm_unmet")
+                                                if n in ev.lp.variables]
     values = xr.Dataset({n: ev.values(result, n) for n in names})
     return float((penalty_cost(values, plan.params) * plan.params["discount"]).sum())
 
@@ -62,3 +62,20 @@ def cost_of_targets_musd(plan: Plan) -> float:
     """
     free = solve(replace(plan.problem, targets=()), name=f"{plan.name} (no targets)")
     return (plan.cost - plan.penalties - (free.cost - free.penalties)) / MUSD
+
+
+def cost_of_each_target(plan: Plan) -> pd.DataFrame:
+    """What each target costs: the plan's cost less that of the plan without it.
+
+    One row per target: ``cost_musd`` [M USD, discounted, penalties apart], the capex,
+    opex and trade the target adds over the same problem planned with every other target
+    but this one (an unmet target's cost is what the plan spends trying); one re-solve each.
+    """
+    cols = ["target", "cost_musd"]
+    own = plan.cost - plan.penalties
+    rows = []
+    for t in plan.problem.targets:
+        rest = tuple(x for x in plan.problem.targets if x.id != t.id)
+        free = solve(replace(plan.problem, targets=rest), name=f"{plan.name} (no {t.id})")
+        rows.append({"target": t.id, "cost_musd": (own - (free.cost - free.penalties)) / MUSD})
+    return pd.DataFrame(rows, columns=cols)
