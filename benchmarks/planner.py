@@ -400,9 +400,13 @@ def _run_worker(argv: Sequence[str]) -> dict[str, Any]:
 
 def child_cpu(cmd: Sequence[str]) -> tuple[float, float]:
     """CPU time (user + system) and wall time of ``cmd`` as a child process [s]."""
+    # bytecode caches as any install has them (pip compiles on install; a run writes them):
+    # a PYTHONDONTWRITEBYTECODE environment would otherwise recompile reeplan every run
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+                                env=env)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)
