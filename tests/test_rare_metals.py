@@ -358,7 +358,7 @@ def test_rare_metal_prices_follow_their_quotes(facts) -> None:  # type: ignore[n
     """Each product's price per kg of content, recomputed from the quote it cites."""
     p = facts["rare_metal_products"].set_index("commodity")["price_usd_per_kg_content"]
     assert p["W"] == pytest.approx(250 / 7.9297 / 0.8, abs=0.05)
-    assert p["Li"] == pytest.approx(14_000 / 1000 / 0.18786, abs=0.05)
+    assert p["Li"] == pytest.approx((14_500 + 9_400) / 2 / 1000 / 0.18786, abs=0.05)
     assert p["Nb"] == pytest.approx(26 / 0.65, abs=0.05)
     assert p["Ta"] == pytest.approx(170 / 0.81897 / 0.7, abs=0.05)
     assert p["Zr"] == pytest.approx(2000 / 1000 / (0.65 * 0.74032), abs=0.01)
@@ -435,3 +435,27 @@ def test_the_cost_of_a_lone_target_is_the_cost_of_the_targets() -> None:
     each = cost_of_each_target(plan).set_index("target")["cost_musd"]
     assert each["lt"] == pytest.approx(cost_of_targets_musd(plan), rel=1e-9)
     assert each["lt"] > 0
+
+
+def test_growth_stops_at_the_forecasts_year(roadmap) -> None:  # type: ignore[no-untyped-def]
+    """Li use grows 34.1% a year from 281.8 t in 2025 to 2030 (6.5 kt LCE), then holds."""
+    li = next(m for m in roadmap.problem.rare_metals if m.commodity == "Li")
+    assert li.consumption[2030] == pytest.approx(281.8 * 1.341 ** 5)
+    assert li.consumption[2035] == pytest.approx(li.consumption[2030])
+
+
+def test_zircon_comes_as_concentrate_so_china_sells_none(roadmap) -> None:  # type: ignore[no-untyped-def]
+    trade = plan_tables(roadmap)["trade"]
+    zr = trade[(trade["element"] == "Zr") & (trade["flow"] == "import")]
+    assert "CHN" not in set(zr["partner"])
+
+
+def test_a_builds_reason_is_the_target_that_needs_it_most(roadmap) -> None:  # type: ignore[no-untyped-def]
+    """Kolmozerskoye serves the 50 kt target (its penalty rises most without it), not the
+    value target that binds first in the scenario's order."""
+    from reeplan.reporting.worth import build_worth
+
+    worth = build_worth(roadmap).set_index("candidate")
+    assert worth.loc["kolmozerskoye", "most_missed_target"] == "large_tonnage_50kt"
+    builds = plan_tables(roadmap, worth.reset_index())["builds"].set_index("project")
+    assert builds.loc["kolmozerskoye", "reason"].startswith("target 'large_tonnage_50kt'")

@@ -78,8 +78,17 @@ def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
 
 
 def _worth_words(reason: str, candidate: str, worth: pd.DataFrame) -> str:
+    """The reason, with what the build is worth; the target it serves most, if any.
+
+    The target named is the one whose penalty rises most without the build (the dual of
+    the first binding target names one that may barely need it).
+    """
     if candidate not in worth.index:
         return reason
+    most = str(worth["most_missed_target"].loc[candidate]) \
+        if "most_missed_target" in worth else ""
+    if most and most != "nan":
+        reason = f"target '{most}'"
     value = float(worth["worth_musd"].loc[candidate])
     penalties = float(worth["added_penalties_musd"].loc[candidate])
     words = f"{reason}; without it the plan costs {value:,.1f} M USD more (discounted)"

@@ -15,7 +15,7 @@ import xarray as xr
 
 from reeplan.optimize import Evaluation, Evaluator, Plan, solve
 from reeplan.optimize.expressions import MUSD
-from reeplan.optimize.targets import penalty_cost
+from reeplan.optimize.targets import penalty_cost, shortfall_cost
 
 __all__ = ["build_worth", "cost_of_each_target", "cost_of_targets_musd"]
 
@@ -25,25 +25,38 @@ def build_worth(plan: Plan) -> pd.DataFrame:
 
     ``worth_musd`` counts everything the objective counts, penalties included;
     ``added_penalties_musd`` is the part that is penalties of targets missed (or demand
-    left unmet) without it, beyond the plan's own.
+    left unmet) without it, beyond the plan's own; ``most_missed_target`` the target whose
+    penalty rises most without it (empty when none rises), the build's reason.
     """
     built = plan.solution["build"]
     ids = [str(c) for c in built["candidate"].values if float(built.sel(candidate=c).sum()) > 0]
-    cols = ["candidate", "worth_musd", "added_penalties_musd"]
+    cols = ["candidate", "worth_musd", "added_penalties_musd", "most_missed_target"]
     if not ids:
         return pd.DataFrame(columns=cols)
     ev = Evaluator(plan.problem, plan.params)
     base = ev.evaluate(built)
     base_penalty = _penalties(ev, base, plan)
+    base_targets = _target_penalties(ev, base, plan)
     rows = []
     for cid in ids:
         without = built.copy()
         without.loc[{"candidate": cid}] = 0.0
         result = ev.evaluate(without)
+        added = _target_penalties(ev, result, plan) - base_targets
+        most = str(added.idxmax()) if len(added) and float(added.max()) > 0.05 * MUSD else ""
         rows.append({"candidate": cid, "worth_musd": (result.cost - base.cost) / MUSD,
                      "added_penalties_musd": (_penalties(ev, result, plan) - base_penalty)
-                     / MUSD})
+                     / MUSD, "most_missed_target": most})
     return pd.DataFrame(rows, columns=cols)
+
+
+def _target_penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> pd.Series:
+    """Discounted penalty of each target's shortfall in an evaluation [USD], by target."""
+    if "shortfall" not in ev.lp.variables:
+        return pd.Series(dtype=float)
+    short = ev.values(result, "shortfall").fillna(0.0)
+    cost = short * shortfall_cost(plan.params) * plan.params["discount"]
+    return cost.sum("year").to_series()
 
 
 def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:

@@ -122,7 +122,8 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
             base, _, source = found
             sources.add(source)
         growth = spec.growth_by_commodity.get(k, spec.growth_per_year)
-        use = {y: base * (1 + growth) ** (y - years[0]) for y in years}
+        until = spec.growth_until or years[-1]
+        use = {y: base * (1 + growth) ** (min(y, until) - years[0]) for y in years}
         share = assumption_value(facts, PRICE_TAKER)
         metals.append(RareMetal(k, use, product.price, product.concentrate_share,
                                 product.refining_recovery, product.product,

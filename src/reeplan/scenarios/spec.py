@@ -309,6 +309,9 @@ class RareMetalsSpec(_Spec):
         default_factory=dict)
     """Growth a year of one commodity's consumption [fraction], instead of
     ``growth_per_year`` (Russia's lithium use: 1.5 kt LCE in 2025 to 6.5 kt in 2030)."""
+    growth_until: Year | None = None
+    """Last year consumption grows (a forecast's horizon); flat after it. By default it
+    grows to the end of the horizon."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
