@@ -192,6 +192,9 @@ class TargetSpec(_Spec):
         if self.kind == "group_output" and self.group is None:
             raise _keyed("group", "a group_output target names its product group (a "
                                   "product_groups id)")
+        if self.baseline is not None and self.kind != "output_value":
+            raise _keyed("baseline", f"only an output_value target takes a baseline, not "
+                                     f"{self.kind}")
         if self.group is not None and self.kind not in ("group_output", "output_value"):
             raise _keyed("group", f"only group_output and output_value targets name a "
                                   f"product group, not {self.kind}")
