@@ -459,3 +459,33 @@ def test_a_builds_reason_is_the_target_that_needs_it_most(roadmap) -> None:  # t
     assert worth.loc["kolmozerskoye", "most_missed_target"] == "large_tonnage_50kt"
     builds = plan_tables(roadmap, worth.reset_index())["builds"].set_index("project")
     assert builds.loc["kolmozerskoye", "reason"].startswith("target 'large_tonnage_50kt'")
+
+
+def test_leaving_use_unmet_never_meets_an_import_cap() -> None:
+    """No partner sells, no plant exists: the 280 t of Li used are left unmet, and a zero
+    import cap is missed by those 280 t (unmet use counts as imports)."""
+    mine = Candidate("m", "mining", existing=10, max_capacity=10, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    plan = solve(_problem(mine, metals=(_metal("Li", use=280.0),),
+                          targets=(Target("li0", "rare_metal_import_share", 0.0, 2026,
+                                          commodity="Li"),),
+                          partners=(Partner("CHN", blocked=True),)))
+    t = plan.targets.set_index("year")
+    assert t.loc[2026, "shortfall"] == pytest.approx(280.0)
+    assert not t["met"].any()
+
+
+def test_an_import_cap_builds_the_refinery_that_replaces_imports() -> None:
+    """300 t of Nb used, a mine whose ore carries 186 t and a refinery to build: a cap of
+    50% on imports (150 t) needs 150 t refined at home, 150 / 0.9 t of its ore."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=0, max_capacity=500, capex=1e6,
+                    opex=0, lead_time=0, commodity="Nb")
+    plan = solve(_problem(mine, (ref,), (_metal("Nb", use=300.0, concentrate_market=False),),
+                          (Target("nb", "rare_metal_import_share", 0.5, 2025,
+                                  commodity="Nb"),)))
+    rm = plan_tables(plan)["rare_metals"].set_index(["commodity", "year"]).loc[("Nb", 2027)]
+    assert rm["imports"] == pytest.approx(150.0)
+    assert rm["refined"] == pytest.approx(150.0)
+    assert plan.targets["met"].all()

@@ -80,7 +80,8 @@ SINGLE_COUNTRY_PARTNERS: tuple[PartnerId, ...] = ("CHN",)
 """Partners that are one country (the others are groups of countries)."""
 
 TargetKind = Literal["output", "output_multiple", "import_share", "self_sufficiency",
-                     "output_value", "supplier_share", "group_output"]
+                     "output_value", "supplier_share", "group_output",
+                     "rare_metal_import_share"]
 """Kinds of roadmap target; :mod:`reeplan.optimize.targets` holds the rule of each."""
 TARGET_KINDS: tuple[TargetKind, ...] = get_args(TargetKind)
 

@@ -37,6 +37,7 @@ __all__ = [
     "tolled_ids",
     "tolled_oxide",
     "traded_reo",
+    "unmet_reo",
 ]
 
 MUSD = 1e6
@@ -169,6 +170,22 @@ def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
     if flow == "import":
         terms += feed_bought(lp, group, partner)
         terms += _tolled_back(lp, group, partner)
+    return terms
+
+
+def unmet_reo(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:
+    """Demand left unmet [t REO/yr], over year.
+
+    Magnets by their oxide (the group's share of it), other uses by element (all of a
+    pooled problem's for ``all`` only).
+    """
+    v, p = lp.variables, lp.params
+    terms = [v["unmet_magnets"].term(magnet_oxide(p) * magnet_group_share(p, group))]
+    other = v["unmet_other"]
+    if "element" in other.cols.dims:
+        terms.append(other.term(group_pick(p, group)).sum("element"))
+    elif group == "all":
+        terms.append(other.term())
     return terms
 
 

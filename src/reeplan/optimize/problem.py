@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "ProductG
            "RareMetal", "Target", "TargetKind"]
 
 TargetKind = Literal["output", "import_share", "self_sufficiency", "output_value",
-                     "supplier_share", "group_output"]
+                     "supplier_share", "group_output", "rare_metal_import_share"]
 """Target kinds the model knows (``output_multiple`` becomes ``output`` when assembled)."""
 
 DEFAULT_UNMET_PENALTY = 1e7
@@ -224,6 +224,8 @@ class Target:
     elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     partner: str = ""
     group: str = ""
+    commodity: str = ""
+    """For ``rare_metal_import_share``: the rare metal whose imports are capped."""
     baseline: float | None = None
     """For ``output_value``: the stated value today [USD/yr], compared with the plan's."""
 
@@ -507,6 +509,10 @@ class Problem:
                 raise ChainDefinitionError(f"product group '{g.id}': element groups "
                                            f"{', '.join(bad)}; expected light, medium, heavy")
         for t in self.targets:
+            if t.kind == "rare_metal_import_share" and t.commodity not in tracked:
+                raise ChainDefinitionError(f"target '{t.id}', field 'commodity': "
+                                           f"'{t.commodity}' is not a rare metal the plan "
+                                           f"tracks ({', '.join(tracked) or 'none'})")
             if t.kind == "group_output" and t.group not in groups:
                 raise ChainDefinitionError(f"target '{t.id}', field 'group': '{t.group}' is "
                                            f"not a product group of the problem "

@@ -389,6 +389,8 @@ def _serves(c: Candidate, t: Target, problem: Problem) -> bool:
     at_home = t.kind in ("self_sufficiency", "output") and t.stage == c.stage
     if c.abroad and at_home:
         return False
+    if t.commodity:  # a cap on one rare metal's imports: its own mines and refineries
+        return c.commodity == t.commodity or t.commodity in c.coproducts
     group = next((g for g in problem.product_groups if g.id == t.group), None) \
         if t.group else None
     if group is None:
@@ -595,12 +597,14 @@ def _stage_reasons(t: Target, stage: PlanStage, year: int, plan: Plan) -> list[s
         elif c.existing + float(built.get(c.id, 0.0)) >= c.max_capacity - TOL \
                 and c.max_capacity > c.existing:
             reasons.append(f"{c.id} is built to its maximum of {c.max_capacity:,.0f} t/yr")
+        elif c.max_capacity <= c.existing and c.max_capacity > 0 and t.commodity:
+            reasons.append(f"{c.id} cannot grow: its {c.existing:,.0f} t/yr are its maximum")
     if not serving:  # none at all, or only plants abroad (others make other products)
         abroad = [c.id for c in p.of_stage(stage) if c.abroad]
         if abroad:
             reasons.append(f"no {stage} candidate exists at home ({', '.join(abroad)} "
                            f"is abroad: it does not count as {stage} at home)")
-        elif not p.of_stage(stage) and not t.group:
+        elif not p.of_stage(stage) and not (t.group or t.commodity):
             reasons.append(f"no {stage} candidate exists")
     return reasons
 

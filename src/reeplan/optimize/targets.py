@@ -23,6 +23,7 @@ from reeplan.optimize.expressions import (
     home_output,
     output_value,
     traded_reo,
+    unmet_reo,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
 from reeplan.optimize.problem import Problem, Target
@@ -91,11 +92,33 @@ def _fraction(lhs: xr.DataArray, q: Param, t: Target) -> xr.DataArray:
 
 
 def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
-    """Imports of the target's elements; net of exports for a net share."""
-    terms = traded_reo(lp, "import", t.elements)
+    """Imports of the target's elements, and demand left unmet; net of exports for a net share.
+
+    Unmet demand counts as imports: use the country does not supply itself is never
+    import substitution, so leaving demand unmet cannot meet the target.
+    """
+    terms = traded_reo(lp, "import", t.elements) + unmet_reo(lp, t.elements)
     if t.measure == "net":
         terms += [-x for x in traded_reo(lp, "export", t.elements)]
     return terms
+
+
+def _rare_metal_imports(lp: LinearProgram, t: Target) -> list[Term]:
+    """Imports of one rare metal's refined product and its use left unmet [t content/yr].
+
+    Net of exports for a net share; unmet use counts as imports (see :func:`_import_lhs`).
+    """
+    pick = (lp.params["commodity"] == t.commodity).astype(float)
+    terms = [lp.variables["rm_import"].term(pick).sum("partner", "commodity"),
+             lp.variables["rm_unmet"].term(pick).sum("commodity")]  # unmet is not supplied
+    if t.measure == "net":
+        terms.append(lp.variables["rm_export"].term(-pick).sum("partner", "commodity"))
+    return terms
+
+
+def _rare_metal_use(q: Param, t: Target) -> xr.DataArray:
+    use: xr.DataArray = q["rm_consumption"].sel(commodity=t.commodity, drop=True)
+    return use
 
 
 RULES: Mapping[str, TargetRule] = {
@@ -106,8 +129,8 @@ RULES: Mapping[str, TargetRule] = {
         lambda lhs, q, t: lhs, lambda t: _UPSTREAM[t.stage]),
     "import_share": TargetRule(
         "import_share", "imports (gross, or net of exports) of all rare-earth products, or of "
-        "the magnet elements, at most the value [fraction] of their consumption, all in t "
-        "REO equivalent", "<=", _import_lhs,
+        "the magnet elements, with demand left unmet, at most the value [fraction] of their "
+        "consumption, all in t REO equivalent", "<=", _import_lhs,
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
         lambda t: ("separation", "metal", "magnet")),
     "self_sufficiency": TargetRule(
@@ -141,6 +164,13 @@ RULES: Mapping[str, TargetRule] = {
         lambda lp, t: group_output(lp, t.group), _per_year, "t/yr", 1.0,
         lambda lhs, q, t: lhs,
         lambda t: ("mining", "separation", "rare_metal_mining", "rare_metal_refining")),
+    "rare_metal_import_share": TargetRule(
+        "rare_metal_import_share", "imports of one rare metal's refined product (gross, or "
+        "net of exports) at most the value [fraction] of its consumption, in t content",
+        "<=", _rare_metal_imports, lambda q, value, t: value * _rare_metal_use(q, t),
+        "t/yr of imports above the cap", 1.0,
+        lambda lhs, q, t: lhs / _rare_metal_use(q, t).where(_rare_metal_use(q, t) > 0),
+        lambda t: ("mining", "rare_metal_mining", "rare_metal_refining")),
 }
 """The rule of every target kind the model knows."""
 

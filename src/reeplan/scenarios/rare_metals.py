@@ -48,6 +48,9 @@ def check_rare_metals(scenario: Scenario, facts: FactBase,
             bad(f"candidates.{cid}.deposit", f"unknown deposit '{c.deposit}'")
     groups = set(facts["product_groups"]["group_id"])
     for i, t in enumerate(scenario.targets):
+        if t.commodity is not None and t.commodity not in tracked:
+            bad(f"targets.{i}.commodity", f"'{t.commodity}' is not in rare_metals.commodities "
+                                          f"({', '.join(tracked) or 'none'})")
         if t.group is not None and t.group not in groups:
             bad(f"targets.{i}.group", f"unknown product group '{t.group}'; expected one of "
                                       f"{', '.join(sorted(groups))}")

@@ -72,13 +72,15 @@ planner's coefficients in the range a double-precision LP solver handles."""
 
 DEFAULT_PENALTY: dict[TargetKind, float] = {
     "output": 1e7, "output_multiple": 1e7, "import_share": 1e7, "self_sufficiency": 1e7,
-    "output_value": 10.0, "supplier_share": 1e7, "group_output": 1e7}
+    "output_value": 10.0, "supplier_share": 1e7, "group_output": 1e7,
+    "rare_metal_import_share": 1e7}
 """Stated penalties per unit short: 10 million USD a tonne (10,000 USD/kg, above every
 price in the fact base, so a target is missed only when it cannot be met) and 10 USD per
 USD of value."""
 
 _ELEMENT = re.compile(r"[A-Z][a-z]?")
-_FRACTION_KINDS = ("import_share", "self_sufficiency", "supplier_share")
+_FRACTION_KINDS = ("import_share", "self_sufficiency", "supplier_share",
+                   "rare_metal_import_share")
 
 
 def _bounded(x: float) -> float:
@@ -159,6 +161,10 @@ class TargetSpec(_Spec):
     """For ``supplier_share``: the partners capped, each a single country (``CHN``); by
     default every single-country partner of the scenario. ``WEST`` and ``OTHER`` are groups
     of countries, not one third country, so they cannot be named."""
+    commodity: str | None = None
+    """For ``rare_metal_import_share``: the rare metal (one of ``rare_metals.commodities``)
+    whose refined imports are capped as a share of its use, e.g. the ministry's zero
+    import share of Li, Zr, Nb and W by 2030."""
     baseline: NonNegative | None = None
     """For ``output_value``: the stated value today, in the target's units (29 for the
     roadmap's "29 to 100 bn roubles"), set beside the plan's own first-year value when the
@@ -192,6 +198,9 @@ class TargetSpec(_Spec):
         if self.kind == "group_output" and self.group is None:
             raise _keyed("group", "a group_output target names its product group (a "
                                   "product_groups id)")
+        if (self.commodity is not None) != (self.kind == "rare_metal_import_share"):
+            raise _keyed("commodity", "a rare_metal_import_share target names its commodity, "
+                                      "and only such a target does")
         if self.baseline is not None and self.kind != "output_value":
             raise _keyed("baseline", f"only an output_value target takes a baseline, not "
                                      f"{self.kind}")
