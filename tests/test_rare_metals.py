@@ -489,3 +489,31 @@ def test_an_import_cap_builds_the_refinery_that_replaces_imports() -> None:
     assert rm["imports"] == pytest.approx(150.0)
     assert rm["refined"] == pytest.approx(150.0)
     assert plan.targets["met"].all()
+
+
+@pytest.mark.parametrize(("loose", "tight"), [(1.0, 0.5), (0.5, 0.2), (0.2, 0.0)])
+def test_a_tighter_rare_metal_import_cap_never_costs_less(loose: float, tight: float) -> None:
+    """Metamorphic: lowering the cap on Nb imports never lowers the plan's cost."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    ref = Candidate("r", "rare_metal_refining", existing=0, max_capacity=500, capex=1e6,
+                    opex=500, lead_time=1, commodity="Nb")
+
+    def cost(cap: float) -> float:
+        return solve(_problem(mine, (ref,), (_metal("Nb", use=300.0),),
+                              (Target("nb", "rare_metal_import_share", cap, 2026,
+                                      commodity="Nb"),))).cost
+
+    assert cost(tight) >= cost(loose) - 1e-6
+
+
+@pytest.mark.parametrize(("wide", "narrow"), [(1e6, 100.0), (100.0, 10.0), (10.0, 0.0)])
+def test_a_narrower_export_market_never_costs_less(wide: float, narrow: float) -> None:
+    """Metamorphic: a smaller price-taker cap on exports never lowers the plan's cost."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+
+    def cost(cap: float) -> float:
+        return solve(_problem(mine, metals=(_metal("Nb", export_cap=cap),))).cost
+
+    assert cost(narrow) >= cost(wide) - 1e-6
