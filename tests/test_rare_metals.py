@@ -517,3 +517,22 @@ def test_a_narrower_export_market_never_costs_less(wide: float, narrow: float) -
         return solve(_problem(mine, metals=(_metal("Nb", export_cap=cap),))).cost
 
     assert cost(narrow) >= cost(wide) - 1e-6
+
+
+def test_a_partner_behind_a_tariff_wall_sells_but_buys_nothing() -> None:
+    """China buys nothing (MP stopped shipping concentrate after the 125% tariff): the
+    mine's Nb and the oxide cannot go there; what is used is still bought from it."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+    plan = solve(_problem(mine, metals=(_metal("Nb"), _metal("W", use=50.0)),
+                          partners=(Partner("CHN", buys_nothing=True),)))
+    t = plan.trade
+    assert t[t["flow"] == "export"].empty
+    w = t[(t["flow"] == "import") & (t["element"] == "W")]
+    assert w["tonnes"].sum() == pytest.approx(50.0 * len(YEARS))
+
+
+def test_the_usa_sells_china_nothing_after_april_2025() -> None:
+    plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
+    t = plan.trade
+    assert t[(t["flow"] == "export") & (t["partner"] == "CHN")].empty

@@ -162,7 +162,7 @@ def define_mining(lp: LinearProgram) -> None:
     if not mines:
         return
     # sold from a domestic mine to a partner open that year
-    sellable = (~p["mine_abroad"] & ~p["blocked"] & ~p["banned"]).transpose(
+    sellable = (~p["mine_abroad"] & p["buys"] & ~p["banned"]).transpose(
         "mine", "partner", "year")
     conc = lp.add_variables("conc_export", _coords(p, "mine", "partner", "year"),
                             mask=sellable)
@@ -201,16 +201,17 @@ def define_trade(lp: LinearProgram) -> None:
     open_ = ~p["blocked"] & p["tradable"] & ~p["banned"]  # (partner, element, year)
     coords = _coords(p, "partner", "element", "year")
     like = xr.zeros_like(oxide_price(p) * p["freight"], dtype=bool)
-    for name in ("import_oxide", "export_oxide"):
-        lp.add_variables(name, coords, mask=open_.broadcast_like(like))
+    buys = p["buys"]  # a partner behind a tariff wall sells to us but buys nothing
+    lp.add_variables("import_oxide", coords, mask=open_.broadcast_like(like))
+    lp.add_variables("export_oxide", coords, mask=(open_ & buys).broadcast_like(like))
     metal_open = open_ & p["in_recipe"]
-    for name in ("import_metal", "export_metal"):
-        lp.add_variables(name, coords, mask=metal_open.broadcast_like(like))
+    lp.add_variables("import_metal", coords, mask=metal_open.broadcast_like(like))
+    lp.add_variables("export_metal", coords, mask=(metal_open & buys).broadcast_like(like))
     magnet_coords = _coords(p, "partner", "year")
     magnet_open = (~p["blocked"] & ~p["banned"]).broadcast_like(p["discount"])
     lp.add_variables("import_magnet", magnet_coords, mask=magnet_open,
                      upper=lambda q: q["magnet_cap"].broadcast_like(q["year"]))
-    lp.add_variables("export_magnet", magnet_coords, mask=magnet_open,
+    lp.add_variables("export_magnet", magnet_coords, mask=magnet_open & buys,
                      upper=lambda q: q["magnet_buy_cap"].broadcast_like(q["year"]))
     v = lp.variables
     capped = p["export_cap"].notnull() & open_

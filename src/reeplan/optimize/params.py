@@ -222,6 +222,8 @@ def _prices(ds: Vars, coords: Vars, p: Problem) -> None:
 def _trade(ds: Vars, p: Problem) -> None:
     q = p.partners
     ds["blocked"] = ("partner", np.array([x.blocked for x in q], dtype=bool))
+    ds["buys"] = ("partner", np.array([not (x.blocked or x.buys_nothing) for x in q],
+                                      dtype=bool))
     ds["buy_factor"] = ("partner", [1.0 + x.buy_premium for x in q])
     ds["sell_factor"] = ("partner", [1.0 - x.sell_discount for x in q])
     ds["freight"] = ("partner", [float(x.transport_cost) for x in q])

@@ -168,6 +168,8 @@ class Partner:
     sells_concentrate, sells_refined
         Rare metals it can sell us as concentrate, and as the refined product (what it
         mines, and what it makes at all); ``None``: any (a group of countries).
+    buys_nothing
+        It buys nothing from us (a tariff wall); it may still sell to us.
     """
 
     id: str
@@ -183,6 +185,7 @@ class Partner:
     market: str = ""
     sells_concentrate: frozenset[str] | None = None
     sells_refined: frozenset[str] | None = None
+    buys_nothing: bool = False
 
 
 @dataclass(frozen=True)

@@ -104,10 +104,10 @@ def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
     left = lp.add_variables("rm_left", cy)
     unmet = lp.add_variables("rm_unmet", cy)
     imp = lp.add_variables("rm_import", pcy, mask=open_ & p["rm_sells_refined"])
-    exp = lp.add_variables("rm_export", pcy, mask=open_)
+    exp = lp.add_variables("rm_export", pcy, mask=open_ & p["buys"])
     c_imp = lp.add_variables("rm_conc_import", pcy,
                              mask=conc_open & p["rm_sells_concentrate"])
-    c_exp = lp.add_variables("rm_conc_export", pcy, mask=conc_open)
+    c_exp = lp.add_variables("rm_conc_export", pcy, mask=conc_open & p["buys"])
     kept = mined_content(lp)
     lp.add_constraints("rm_concentrate", [*kept, c_imp.sum("partner"), -c_exp.sum("partner"),
                                           -left.term(), -feed.term()], "==", 0.0, cy)

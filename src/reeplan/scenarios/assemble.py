@@ -316,6 +316,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                magnet_cap=q.magnet_cap_t,
                                magnet_buy_cap=q.buys_magnets_at_most_t,
                                route_capacity=q.route_capacity_t,
+                               buys_nothing=q.buys_nothing,
                                transport_cost=q.transport_cost_usd_per_t,
                                banned_years=frozenset(q.banned_years),
                                market=_partner_market(pid, q.market),

@@ -224,6 +224,10 @@ class PartnerSpec(_Spec):
     """Most the partner sells us per year, by element [t]; 0 is a ban."""
     magnet_cap_t: NonNegative | None = None
     """Most magnets it sells us a year [t]; none: not capped."""
+    buys_nothing: bool = False
+    """It buys nothing from us: no oxide, metal, magnets, concentrate or rare metals (a
+    tariff wall, e.g. China's 125% on US goods from April 2025, after which MP Materials
+    stopped shipping concentrate to China); it may still sell to us."""
     buys_magnets_at_most_t: NonNegative | None = None
     """Most magnets it buys from us a year [t] (what its market absorbs); none: not
     capped."""
