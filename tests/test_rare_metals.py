@@ -536,3 +536,27 @@ def test_the_usa_sells_china_nothing_after_april_2025() -> None:
     plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
     t = plan.trade
     assert t[(t["flow"] == "export") & (t["partner"] == "CHN")].empty
+
+
+def test_an_offtake_runs_a_plant_that_imports_would_idle() -> None:
+    """A refinery dearer than imports idles; with an offtake of 60% from 2027 it makes
+    0.6 x 500 = 300 t a year from then, and costs more (metamorphic)."""
+    mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 2.0})
+    ref = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                    opex=1e6, lead_time=0, commodity="Nb")
+    tied = Candidate("r", "rare_metal_refining", existing=500, max_capacity=500, capex=0,
+                     opex=1e6, lead_time=0, commodity="Nb", offtake_share=0.6,
+                     offtake_from=2027)
+    free = solve(_problem(mine, (ref,), (_metal("Nb", use=400.0),)))
+    bound = solve(_problem(mine, (tied,), (_metal("Nb", use=400.0),)))
+    out = bound.production.set_index(["candidate", "year"])["output"]
+    assert free.production.set_index(["candidate", "year"])["output"]["r"].max() == 0
+    assert out["r"][2026] == 0 and out["r"][2027] == pytest.approx(300.0)
+    assert bound.cost > free.cost
+
+
+def test_gm_takes_fort_worth_magnets_from_2026() -> None:
+    plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
+    out = plan.production.set_index(["candidate", "year"])["output"]["mp_independence"]
+    assert (out.loc[2026:] >= 800 - 1e-6).all()

@@ -103,6 +103,17 @@ def define_capacity(lp: LinearProgram) -> None:
     lp.add_constraints("capacity", [prod.term(), (build.term(online)).sum("decision")], "<=",
                        lambda q: q["existing"].broadcast_like(q["year"]),
                        _coords(p, "candidate", "year"))
+    bound = p["offtake"] > 0
+    if bool(bound.any()):  # offtake contracts: at least a share of the capacity online
+
+        def taken(q: Param) -> xr.DataArray:
+            share: xr.DataArray = q["online"] * q["offtake"]
+            return share
+
+        lp.add_constraints("offtake", [prod.term(), -(build.term(taken)).sum("decision")],
+                           ">=",
+                           lambda q: q["existing"] * q["offtake"],
+                           _coords(p, "candidate", "year"), mask=bound)
     has_build = (build.cols >= 0).any("decision")
     lp.add_constraints("build_limit", [build.sum("decision")], "<=", room,
                        _coords(p, "candidate"), mask=has_build)

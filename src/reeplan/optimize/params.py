@@ -127,6 +127,9 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
           * float(c.environment_factor.get(i, 1.0)) for i in indicators]
          for c in cands], dtype=float).reshape(len(cands), len(indicators)))
     ds["online_from"] = ("candidate", [int(c.online_from) for c in cands])
+    ds["offtake"] = (("candidate", "year"), np.array(
+        [[float(c.offtake_share) if y >= c.offtake_from else 0.0 for y in p.years]
+         for c in cands], dtype=float).reshape(len(cands), len(p.years)))
     bases = {c.id for c in cands}
     for c in cands:
         if c.variant_of and c.variant_of not in bases:

@@ -77,6 +77,10 @@ class Candidate:
     commodity
         Rare-metal stages only: the commodity it mines or refines (``"W"``, ``"Nb"`` ...);
         its product is in t of that commodity's content.
+    offtake_share, offtake_from
+        An offtake contract: from ``offtake_from`` the plant makes at least this share of
+        its online capacity [fraction] (GM takes MP's Fort Worth magnets), whatever imports
+        cost; 0: none.
     coproducts
         Mines (rare-earth or rare-metal): rare-metal content its concentrate carries per
         tonne of its product [t content / t REO, or / t of the main commodity's content],
@@ -104,6 +108,8 @@ class Candidate:
     environment_factor: Mapping[str, float] = field(default_factory=dict)
     commodity: str = ""
     coproducts: Mapping[str, float] = field(default_factory=dict)
+    offtake_share: float = 0.0
+    offtake_from: int = 0
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""
@@ -116,6 +122,9 @@ class Candidate:
                                            f"finite, non-negative number")
         if self.existing > self.max_capacity:
             raise ChainDefinitionError(f"{where}, field 'existing': above max_capacity")
+        if not 0.0 <= self.offtake_share <= 1.0:
+            raise ChainDefinitionError(f"{where}, field 'offtake_share': "
+                                       f"{self.offtake_share}; expected a fraction")
         if self.stage == "mining":
             total = sum(self.distribution.values()) + self.unassigned
             if abs(total - 1.0) > 0.01:

@@ -506,7 +506,9 @@ def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) 
                      c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
                      min_size=c.min_size_t, unassigned=rest, region=c.region,
                      abroad=c.supplied_by or "", commodity=c.commodity or "",
-                     coproducts=coproducts(cid, c, scenario, facts))
+                     coproducts=coproducts(cid, c, scenario, facts),
+                     offtake_share=c.offtake_share,
+                     offtake_from=c.offtake_from or scenario.horizon.start)
 
 
 def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:

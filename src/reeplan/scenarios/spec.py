@@ -291,6 +291,12 @@ class CandidateSpec(_Spec):
     """Mines abroad: the partner the concentrate comes from (its terms, blocks and freight
     apply, and it counts as imported feed in dependence and supplier shares). Tolling: the
     partner that separates; its oxide counts as imports, never as separation at home."""
+    offtake_share: Number = Field(default=0.0, ge=0, le=1)
+    """An offtake contract: the plant makes at least this share of its online capacity
+    [fraction] from ``offtake_from`` (e.g. GM's agreement for MP's Fort Worth magnets),
+    whatever imports cost."""
+    offtake_from: Year | None = None
+    """First year of the offtake (default: the first planning year)."""
     commodity: str | None = None
     """Rare-metal stages: the commodity mined or refined (``W``, ``Mo``, ``Nb``, ``Ta``,
     ``Li``, ``Ti``, ``Zr``); capacities and costs are then per t of its content. It must be
