@@ -354,7 +354,8 @@ def costs_table(plan: Plan) -> pd.DataFrame:
 
     Capex, opex (with the cost of holding what the plan put into a strategic reserve;
     the reserve held before the horizon is a sunk cost), imports, export revenue
-    (concentrate sold included), freight and penalties.
+    (concentrate sold included), freight and penalties; the rare-metal chains' trade
+    included.
     """
     s, q = plan.solution, plan.params
     capex = (s["build"] * q["capex"]).sum("candidate").rename(decision="year") / MUSD
@@ -376,16 +377,13 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     moved = sum(s[f"{f}_{p}"].sum("element") for f in ("import", "export")
                 for p in ("oxide", "metal"))
     moved = moved + s["import_magnet"] + s["export_magnet"] + sold.sum("mine")
-    freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
-        + (s["prod"] * q["toll_freight"]).sum("candidate")
     if "rm_import" in s:  # the rare-metal chains, at one world price per commodity
         paid = paid + _rare_metal_money(s, q, "import")
         earned = earned + _rare_metal_money(s, q, "export")
         moved = moved + sum(s[f"rm_{n}"].sum("commodity") for n in
                             ("import", "export", "conc_import", "conc_export"))
-        freight = (moved * q["freight"]).sum("partner") \
-            + (bought * q["mine_freight"]).sum("mine") \
-            + (s["prod"] * q["toll_freight"]).sum("candidate")
+    freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
+        + (s["prod"] * q["toll_freight"]).sum("candidate")
     penalties = penalty_cost(s, q)
     df = pd.DataFrame({"capex_musd": capex.to_series(), "opex_musd": opex.to_series(),
                        "imports_musd": (paid / MUSD).to_series(),
