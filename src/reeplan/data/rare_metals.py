@@ -15,16 +15,15 @@ import pandas as pd
 
 from reeplan.data.selection import nearest_year
 from reeplan.errors import ReeplanError
+from reeplan.types import CONFIDENCE_LEVELS
 
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["CONFIDENCE_ORDER", "RareMetalProduct", "StageBalance", "coproduct_ratios",
+__all__ = ["RareMetalProduct", "StageBalance", "coproduct_ratios",
            "producer_of", "product_group_members", "rare_metal_consumption",
            "rare_metal_product", "stage_balance"]
 
-CONFIDENCE_ORDER = {"high": 0, "medium": 1, "low": 2, "unverified": 3, "gap": 4}
-"""Which of two rows of one flow and year wins: the more confident, then the source id."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +102,12 @@ def rare_metal_consumption(facts: FactBase, country: str, commodity: str, year: 
 
 
 def _most_confident(rows: pd.DataFrame) -> pd.Series:
-    order = rows.assign(rank=rows["confidence"].map(CONFIDENCE_ORDER)).sort_values(
+    """Of rows of one flow and year, the most confident one.
+
+    Ranked in ``CONFIDENCE_LEVELS`` order, then by source id and form.
+    """
+    rank = {level: i for i, level in enumerate(CONFIDENCE_LEVELS)}
+    order = rows.assign(rank=rows["confidence"].map(rank)).sort_values(
         ["rank", "source_id", "form"])
     return order.iloc[0]
 
@@ -113,8 +117,8 @@ class StageBalance:
     """One stage of a commodity's balance in one year [t content].
 
     ``production``, ``imports`` and ``exports`` sum the rows of each flow (every form);
-    ``consumption`` is the stated row, or, absent one, production + imports - exports.
-    A flow with no row is None (unknown, not zero).
+    ``consumption`` is the stated (published or derived) row. A flow with no row is None
+    (unknown, not zero).
     """
 
     stage: str
@@ -123,7 +127,6 @@ class StageBalance:
     imports: float | None
     exports: float | None
     consumption: float | None
-    consumption_stated: bool
     source_ids: frozenset[str]
 
 
@@ -150,16 +153,9 @@ def stage_balance(facts: FactBase, country: str, commodity: str, stage: str, yea
             return float(_most_confident(found)["value"])
         return round(float(found["value"].sum()), 1)  # tonnes, as published
 
-    production, imports, exports = flow("production"), flow("imports"), flow("exports")
-    stated = flow("consumption")
-    if stated is not None:
-        use: float | None = stated
-    elif production is None and imports is None:
-        use = None
-    else:
-        use = round((production or 0.0) + (imports or 0.0) - (exports or 0.0), 1)
-    return StageBalance(stage, int(rows["year"].iloc[0]), production, imports, exports, use,
-                        stated is not None, frozenset(str(s) for s in rows["source_id"]))
+    return StageBalance(stage, int(rows["year"].iloc[0]), flow("production"), flow("imports"),
+                        flow("exports"), flow("consumption"),
+                        frozenset(str(s) for s in rows["source_id"]))
 
 
 def _content(facts: FactBase, deposit: str, component: str) -> float | None:

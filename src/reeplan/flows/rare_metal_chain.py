@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from reeplan.data.rare_metals import StageBalance, stage_balance
+from reeplan.data.selection import nearest_year
 from reeplan.errors import ReeplanError
+from reeplan.metrics.dependence import apparent_consumption
 
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
@@ -81,12 +83,17 @@ def _share(part: float | None, whole: float | None) -> float:
 
 
 def _stage_row(b: StageBalance) -> dict[str, Any]:
+    """A stage's balance, its use (stated, else apparent consumption) and import shares."""
+    use = b.consumption
+    if use is None and (b.production is not None or b.imports is not None):
+        use = round(apparent_consumption(b.production or 0.0, b.imports or 0.0,
+                                         b.exports or 0.0), 1)
     net = None if b.imports is None else b.imports - (b.exports or 0.0)
     return {"stage": b.stage, "balance_year": b.year, "production": b.production,
-            "imports": b.imports, "exports": b.exports, "consumption": b.consumption,
-            "consumption_stated": b.consumption_stated,
-            "gross_import_share": _share(b.imports, b.consumption),
-            "net_import_share": _share(net, b.consumption),
+            "imports": b.imports, "exports": b.exports, "consumption": use,
+            "consumption_stated": b.consumption is not None,
+            "gross_import_share": _share(b.imports, use),
+            "net_import_share": _share(net, use),
             "sources": ";".join(sorted(b.source_ids))}
 
 
@@ -124,9 +131,7 @@ def _mine_output(facts: FactBase, country: str, commodity: str, year: int) -> di
                 & (prod["metric"] != "reserves") & prod["value"].notna()]
     if rows.empty:
         return {}
-    rows = rows.assign(gap=(rows["year"] - year).abs()).sort_values(["gap", "year"],
-                                                                  ascending=[True, False])
-    r = rows.iloc[0]
+    r = nearest_year(rows, year).sort_values(["metric", "series"]).iloc[0]
     return {"metric": str(r["metric"]), "year": int(r["year"]), "value": float(r["value"]),
             "unit": str(r["unit"]), "series": str(r["series"]),
             "source_id": str(r["source_id"])}
