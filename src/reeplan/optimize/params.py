@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from reeplan.errors import ChainDefinitionError
-from reeplan.optimize.problem import Problem, RareMetal
+from reeplan.optimize.problem import Partner, Problem, RareMetal
 
 __all__ = ["REFERENCE", "build_parameters", "delayed", "online_schedule", "oxide_price",
            "partner_price", "reference_market", "sale_price"]
@@ -301,16 +301,15 @@ def _rare_metals(ds: Vars, coords: Vars, p: Problem, cands: list) -> None:  # ty
                                              dtype=bool))
     ds["rm_concentrate_traded"] = ("commodity", np.array(
         [m.concentrate_market and not m.used_as_concentrate for m in metals], dtype=bool))
-    def sells(q: object, m: RareMetal, field: str) -> bool:
-        if m.used_as_concentrate:  # its product is the concentrate (zircon)
-            field = "sells_concentrate"
-        allowed = getattr(q, field)
+    def sells(q: Partner, m: RareMetal, refined: bool) -> bool:
+        # a commodity used as concentrate (zircon) trades as its concentrate
+        allowed = q.sells_refined if refined and not m.used_as_concentrate \
+            else q.sells_concentrate
         return allowed is None or m.commodity in allowed
 
-    for name, field in (("rm_sells_concentrate", "sells_concentrate"),
-                        ("rm_sells_refined", "sells_refined")):
+    for name, refined in (("rm_sells_concentrate", False), ("rm_sells_refined", True)):
         ds[name] = (("partner", "commodity"), np.array(
-            [[sells(q, m, field) for m in metals] for q in p.partners],
+            [[sells(q, m, refined) for m in metals] for q in p.partners],
             dtype=bool).reshape(len(p.partners), n))
     ds["coproduct"] = (("candidate", "commodity"), np.array(
         [[0.0 if c.abroad else float(c.coproducts.get(k, 0.0)) for k in names]

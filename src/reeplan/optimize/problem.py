@@ -530,6 +530,11 @@ class Problem:
                                            f"not a product group of the problem "
                                            f"({', '.join(groups) or 'none'})")
 
+    def product_group(self, group_id: str) -> ProductGroup | None:
+        """The product group ``group_id``; None for an empty id or none of that name."""
+        return next((g for g in self.product_groups if g.id == group_id), None) \
+            if group_id else None
+
     def of_stage(self, stage: PlanStage) -> list[Candidate]:
         """Candidates at ``stage``, in a canonical order (by id)."""
         return sorted((c for c in self.candidates if c.stage == stage), key=lambda c: c.id)

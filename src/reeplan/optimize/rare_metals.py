@@ -111,7 +111,7 @@ def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
     kept = mined_content(lp)
     lp.add_constraints("rm_concentrate", [*kept, c_imp.sum("partner"), -c_exp.sum("partner"),
                                           -left.term(), -feed.term()], "==", 0.0, cy)
-    lp.add_constraints("rm_refining", [*refined, feed.term(lambda q: -q["rm_recovery"])],
+    lp.add_constraints("rm_refining", [*refined, feed.term(_minus_recovery)],
                        "==", 0.0, cy)
     lp.add_constraints("rm_use", [*refined, imp.sum("partner"),
                                   -exp.sum("partner"), unmet.term()], "==",

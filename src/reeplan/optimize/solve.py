@@ -27,7 +27,7 @@ from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable
 from reeplan.optimize.params import build_parameters
-from reeplan.optimize.problem import Candidate, Problem, Target
+from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
 from reeplan.optimize.targets import penalty_cost, rule
 from reeplan.types import PlanStage
 
@@ -391,8 +391,7 @@ def _serves(c: Candidate, t: Target, problem: Problem) -> bool:
         return False
     if t.commodity:  # a cap on one rare metal's imports: its own mines and refineries
         return c.commodity == t.commodity or t.commodity in c.coproducts
-    group = next((g for g in problem.product_groups if g.id == t.group), None) \
-        if t.group else None
+    group = problem.product_group(t.group)
     if group is None:
         return True
     if c.stage in ("rare_metal_mining", "rare_metal_refining"):  # its group's metals only
@@ -626,30 +625,34 @@ def _against_baseline(t: Target, plan: Plan) -> list[str]:
 
 def _value_reasons(t: Target, p: Problem) -> list[str]:
     """What a value target counts, and which of its group's metals count for nothing."""
-    group = next((g for g in p.product_groups if g.id == t.group), None)
+    group = p.product_group(t.group)
     tracked = list(group.commodities) if group else [m.commodity for m in p.rare_metals]
     reasons = ["the value counts only the rare earths the plan models (oxide, metal and "
                "magnets made at home, at reference prices): a target for rare and "
                "rare-earth metals together also needs the rare metals" if not tracked else
                f"the value counts the rare earths made at home (at reference prices) and "
                f"the refined output of {', '.join(tracked)} (at world prices)"]
-    if group and group.not_modelled:
-        reasons.append(f"{', '.join(group.not_modelled)} count for nothing: the plan does "
-                       f"not track them (no consumption or plant data)")
-    return reasons
+    return reasons + _untracked(group)
+
+
+def _untracked(group: ProductGroup | None) -> list[str]:
+    """A product group's members the plan does not track, which count for nothing."""
+    if group is None or not group.not_modelled:
+        return []
+    return [f"{', '.join(group.not_modelled)} count for nothing: the plan does not track "
+            f"them (no consumption or plant data)"]
 
 
 def _group_gaps(t: Target, p: Problem) -> list[str]:
     """What a product group's output lacks: members with no plant to make them."""
-    group = next(g for g in p.product_groups if g.id == t.group)
+    group = p.product_group(t.group)
+    assert group is not None  # Problem checks every group_output names a group
     refined = {c.commodity for c in p.of_stage("rare_metal_refining")}
     direct = {m.commodity for m in p.rare_metals if m.used_as_concentrate}
     lacking = [k for k in group.commodities if k not in refined | direct]
     reasons = [f"no refinery of {', '.join(lacking)} is planned or possible"] if lacking \
         else []
-    if group.not_modelled:
-        reasons.append(f"{', '.join(group.not_modelled)} count for nothing: the plan does "
-                       f"not track them (no consumption or plant data)")
+    reasons += _untracked(group)
     if group.element_groups and not p.of_stage("separation"):
         reasons.append("no rare-earth separation at home")
     return reasons

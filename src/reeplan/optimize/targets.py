@@ -86,9 +86,14 @@ def _share_of_consumption(q: Param, value: float, t: Target) -> xr.DataArray:
     return value * consumption_reo(q, t.elements)
 
 
+def _per_use(lhs: xr.DataArray, use: xr.DataArray) -> xr.DataArray:
+    """``lhs`` as a share of ``use``; NaN where nothing is used."""
+    share: xr.DataArray = lhs / use.where(use > 0)
+    return share
+
+
 def _fraction(lhs: xr.DataArray, q: Param, t: Target) -> xr.DataArray:
-    c = consumption_reo(q, t.elements)
-    return lhs / c.where(c > 0)
+    return _per_use(lhs, consumption_reo(q, t.elements))
 
 
 def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
@@ -169,7 +174,7 @@ RULES: Mapping[str, TargetRule] = {
         "net of exports) at most the value [fraction] of its consumption, in t content",
         "<=", _rare_metal_imports, lambda q, value, t: value * _rare_metal_use(q, t),
         "t/yr of imports above the cap", 1.0,
-        lambda lhs, q, t: lhs / _rare_metal_use(q, t).where(_rare_metal_use(q, t) > 0),
+        lambda lhs, q, t: _per_use(lhs, _rare_metal_use(q, t)),
         lambda t: ("mining", "rare_metal_mining", "rare_metal_refining")),
 }
 """The rule of every target kind the model knows."""

@@ -15,7 +15,6 @@ from typing import Any
 import pandas as pd
 
 from reeplan.data import FactBase
-from reeplan.data.rare_metals import producer_of
 from reeplan.data.selection import (
     assumption_value,
     concentrate_value,
@@ -37,7 +36,12 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target
 from reeplan.optimize.problem import Problem as PlanProblem
-from reeplan.scenarios.rare_metals import check_rare_metals, coproducts, rare_metal_inputs
+from reeplan.scenarios.rare_metals import (
+    check_rare_metals,
+    coproducts,
+    partner_sells,
+    rare_metal_inputs,
+)
 from reeplan.scenarios.spec import DEFAULT_PENALTY, CandidateSpec, Scenario, TargetSpec
 from reeplan.types import MARKETS, SINGLE_COUNTRY_PARTNERS
 
@@ -320,7 +324,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                transport_cost=q.transport_cost_usd_per_t,
                                banned_years=frozenset(q.banned_years),
                                market=_partner_market(pid, q.market),
-                               **_rare_metal_sellers(pid, scenario, facts))
+                               **partner_sells(pid, scenario, facts))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
@@ -358,24 +362,6 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         sources=frozenset(sources),
         rare_metals=rare.metals, product_groups=rare.groups,
     )
-
-
-def _rare_metal_sellers(pid: str, scenario: Scenario,
-                        facts: FactBase) -> dict[str, frozenset[str] | None]:
-    """What a single-country partner can sell of the tracked rare metals.
-
-    Concentrate of what it mines, the refined product of what it makes at all
-    (:func:`~reeplan.data.rare_metals.producer_of`); a group of countries sells any.
-    """
-    stated = scenario.policy.partners[pid].sells_rare_metal_concentrate  # type: ignore[index]
-    if pid not in SINGLE_COUNTRY_PARTNERS:
-        return {"sells_concentrate": None if stated is None else frozenset(stated),
-                "sells_refined": None}
-    made = {k: producer_of(facts, pid, k) for k in scenario.rare_metals.commodities}
-    concentrate = frozenset(stated) if stated is not None else frozenset(
-        k for k, (m, _) in made.items() if m)
-    return {"sells_concentrate": concentrate,
-            "sells_refined": frozenset(k for k, (_, r) in made.items() if r)}
 
 
 def _traded_split(facts: FactBase, scenario: Scenario, tradable: frozenset[str]

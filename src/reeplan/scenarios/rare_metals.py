@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from reeplan.data import FactBase
 from reeplan.data.rare_metals import (
     coproduct_ratios,
+    producer_of,
     product_group_members,
     rare_metal_consumption,
     rare_metal_product,
@@ -22,10 +23,10 @@ from reeplan.data.selection import assumption_value
 from reeplan.errors import ReeplanError
 from reeplan.optimize.problem import ProductGroup, RareMetal
 from reeplan.scenarios.spec import CandidateSpec, Scenario
-from reeplan.types import RARE_METAL_STAGES
+from reeplan.types import RARE_METAL_STAGES, SINGLE_COUNTRY_PARTNERS
 
 __all__ = ["PRICE_TAKER", "RareMetalInputs", "check_rare_metals", "coproducts",
-           "rare_metal_inputs"]
+           "partner_sells", "rare_metal_inputs"]
 
 PRICE_TAKER = "price_taker_share"
 """The assumption holding the share of a world rare-metal market the country may sell."""
@@ -85,16 +86,32 @@ def coproducts(cid: str, c: CandidateSpec, scenario: Scenario,
     mine per t of its commodity's content (1 for it), from the composition if it has one.
     """
     tracked = list(scenario.rare_metals.commodities)
-    if not tracked or (c.deposit is None and c.stage != "rare_metal_mining"):
-        return {}
-    if c.stage == "mining":
-        return coproduct_ratios(facts, str(c.deposit), "REO", tracked)
     if c.stage == "rare_metal_mining":
-        assert c.commodity is not None
-        if c.deposit is None:
-            return {c.commodity: 1.0}
-        return coproduct_ratios(facts, c.deposit, c.commodity, tracked)
+        assert c.commodity is not None  # the spec requires it on rare-metal stages
+        return coproduct_ratios(facts, c.deposit, c.commodity, tracked) if c.deposit \
+            else {c.commodity: 1.0}
+    if c.stage == "mining" and c.deposit is not None and tracked:
+        return coproduct_ratios(facts, c.deposit, "REO", tracked)
     return {}
+
+
+def partner_sells(pid: str, scenario: Scenario,
+                  facts: FactBase) -> dict[str, frozenset[str] | None]:
+    """What a partner can sell us of the tracked rare metals (Partner fields).
+
+    A single country: concentrate of what it mines, the refined product of what it makes
+    at all (:func:`~reeplan.data.rare_metals.producer_of`); a group of countries, any.
+    The scenario's ``sells_rare_metal_concentrate`` overrides the concentrate list.
+    """
+    stated = scenario.policy.partners[pid].sells_rare_metal_concentrate  # type: ignore[index]
+    if pid not in SINGLE_COUNTRY_PARTNERS:
+        return {"sells_concentrate": None if stated is None else frozenset(stated),
+                "sells_refined": None}
+    made = {k: producer_of(facts, pid, k) for k in scenario.rare_metals.commodities}
+    concentrate = frozenset(stated) if stated is not None else frozenset(
+        k for k, (mines, _) in made.items() if mines)
+    return {"sells_concentrate": concentrate,
+            "sells_refined": frozenset(k for k, (_, makes) in made.items() if makes)}
 
 
 @dataclass(frozen=True)
