@@ -96,7 +96,7 @@ candidates:
     ("{id: c, kind: self_sufficiency, value: 0.4, year: 2026, stage: metal}",
      "self_sufficiency measures mining, separation, recycling"),
     ("{id: c, kind: import_share, value: 0.4, year: 2026, partners: [CHN]}",
-     "only a supplier_share target names partners"),
+     "only supplier_share targets take 'partners'"),
 ])
 def test_a_target_the_model_cannot_measure_is_exit_2(tmp_path: Path, target: str,
                                                      says: str) -> None:
@@ -377,6 +377,64 @@ def test_an_import_cap_on_the_light_group_counts_only_light_elements() -> None:
     assert light.targets["achieved"].tolist() == pytest.approx([0.5, 0.5])
 
 
+def _magnet_maker() -> Problem:
+    """10 t/yr of magnets (30 wt% Nd) needed; CHN sells magnets at 50,000 USD/t and Nd
+    metal at 20,000 USD/t; a magnet plant at home (100 t/yr, no capex) costs 60,000 USD/t
+    to run, so making a magnet at home (0.3 t metal, 6,000 USD, plus 60,000) costs more
+    than buying one."""
+    plant = Candidate("magnets", "magnet", existing=100, max_capacity=100, capex=0,
+                      opex=60_000, lead_time=0)
+    return Problem(years=YEARS, elements=("Nd",), candidates=(plant,),
+                   partners=(Partner("CHN"),), recipe=Recipe("t", {"Nd": 30.0}),
+                   metal_per_oxide={"Nd": 0.857}, oxide_price={"Nd": 10_000.0},
+                   metal_price={"Nd": 20_000.0}, magnet_price=50_000.0,
+                   magnet_demand=dict.fromkeys(YEARS, 10.0), other_demand={},
+                   discount_rate=0.0, chain=StageChain.ideal())
+
+
+def test_an_import_cap_on_magnets_alone_makes_magnets_at_home_from_imported_metal() -> None:
+    """Magnets imported at most 30% of the magnets needed: the plant makes 7 t/yr from 2.1
+    t/yr of imported metal; the magnet stage's share is 0.3 and the metal stage's stays 1
+    (all metal imported), in the targets and dependence tables alike. Without the cap
+    every magnet is imported."""
+    from reeplan.reporting.tables import dependence_table, targets_table
+
+    free = solve(_magnet_maker())
+    assert free.solution["import_magnet"].sum("partner").values.tolist() == \
+        pytest.approx([10, 10])
+    capped = solve(replace(_magnet_maker(), targets=(
+        Target("mag", "import_share", 0.3, 2025, penalty=1e6, product="magnet"),)))
+    assert capped.solution["prod"].sel(candidate="magnets").values.tolist() == \
+        pytest.approx([7, 7])
+    assert capped.solution["import_metal"].sum(["partner", "element"]).values.tolist() == \
+        pytest.approx([2.1, 2.1])
+    t = targets_table(capped)
+    assert t["achieved"].tolist() == pytest.approx([0.3, 0.3]) and t["met"].all()
+    assert set(t["stage"]) == {"magnet"}
+    d = dependence_table(capped)
+    stage = d[d["element"] == "all rare earths"].set_index(["stage", "year"])
+    assert stage.at[("magnet", 2025), "gross_import_share"] == pytest.approx(0.3)
+    assert stage.at[("metal", 2025), "gross_import_share"] == pytest.approx(1.0)
+
+
+def test_an_import_cap_on_metal_counts_metal_used_in_alloy_not_magnets_bought() -> None:
+    """The same problem with metal imports capped at 50% of metal used: the cheapest plan
+    makes no magnets (no metal used, nothing to cap) and buys them all, so the cap is met
+    at no cost; with magnets capped too, metal is still all imported, so the metal cap
+    cannot be met: its shortfall is half the 2.1 t/yr of metal used, in t REO."""
+    metal = Target("metal", "import_share", 0.5, 2025, penalty=1e6, product="metal")
+    alone = solve(replace(_magnet_maker(), targets=(metal,)))
+    assert alone.targets["shortfall"].tolist() == pytest.approx([0, 0])
+    assert alone.solution["import_magnet"].sum("partner").values.tolist() == \
+        pytest.approx([10, 10])
+    both = solve(replace(_magnet_maker(), targets=(
+        metal, Target("mag", "import_share", 0.3, 2025, penalty=1e6, product="magnet"))))
+    t = both.targets.set_index(["target", "year"])
+    assert t.at[("metal", 2025), "achieved"] == pytest.approx(1.0)
+    assert t.at[("metal", 2025), "shortfall"] == pytest.approx(0.5 * 2.1 / 0.857)
+    assert t.at[("mag", 2025), "met"]
+
+
 def _polluter(**kw: object) -> Problem:
     """A mine and separation at home (100 t REO/yr, free to run) or CHN oxide at 10,000
     USD/t for 100 t/yr of Nd demand; separation emits 10 t CO2e per t REO, mining 2."""
@@ -502,7 +560,7 @@ def test_the_technologies_table_lists_the_options_with_sources() -> None:
     ("policy: {local_content: {alloy: 0.5}}", "local_content"),
     ("policy: {environment_caps: {noise: 5}}", "environment_caps"),
     ("targets: [{id: c, kind: import_share, value: 0.4, year: 2030, currency: RUB}]",
-     "only an output_value target takes a currency"),
+     "only output_value targets take 'currency'"),
 ])
 def test_levers_the_model_cannot_use_are_exit_2(tmp_path: Path, policy: str,
                                                 says: str) -> None:

@@ -19,6 +19,7 @@ from reeplan.types import PlanStage
 __all__ = [
     "ELEMENT_GROUPS",
     "MUSD",
+    "TRADED_PRODUCTS",
     "consumption_reo",
     "domestic_reo",
     "feed_bought",
@@ -28,6 +29,9 @@ __all__ = [
     "magnet_oxide",
     "mine_feed",
     "output_value",
+    "product_trade",
+    "product_unmet",
+    "product_use",
     "recipe_arrays",
     "separated_oxide",
     "solved_stage_output",
@@ -171,6 +175,72 @@ def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",
         terms += feed_bought(lp, group, partner)
         terms += _tolled_back(lp, group, partner)
     return terms
+
+
+TRADED_PRODUCTS = ("oxide", "metal", "magnet")
+"""The rare-earth products a country trades and uses, each a stage of the chain."""
+
+
+def product_trade(lp: LinearProgram, flow: str, product: str,
+                  group: ElementGroup = "all") -> list[Term]:
+    """Imports or exports of one product [t REO/yr], over year.
+
+    ``oxide`` includes oxide coming back from tolling (an import); ``metal`` over its
+    factor; ``magnet`` by its oxide content (the group's share of it). Concentrate is not
+    a product here: feed bought abroad is imported ore, counted with all products.
+    """
+    v, p = lp.variables, lp.params
+    share = group_pick(p, group)
+    if product == "oxide":
+        terms = [v[f"{flow}_oxide"].term(share).sum("partner", "element")]
+        return terms + (_tolled_back(lp, group, None) if flow == "import" else [])
+    if product == "metal":
+        return [v[f"{flow}_metal"].term(share / p["metal_per_oxide"]).sum("partner",
+                                                                         "element")]
+    if product == "magnet":
+        return [v[f"{flow}_magnet"].term(magnet_oxide(p) * magnet_group_share(p, group)
+                                         ).sum("partner")]
+    raise ChainDefinitionError(f"unknown product '{product}'; expected one of "
+                               f"{', '.join(TRADED_PRODUCTS)}")
+
+
+def product_unmet(lp: LinearProgram, product: str, group: ElementGroup = "all"
+                  ) -> list[Term]:
+    """Use of one product left unmet [t REO/yr]: other uses for oxide, magnets for magnets.
+
+    Metal has no use of its own left unmet (a magnet not made is unmet as a magnet).
+    """
+    if product == "oxide":
+        return unmet_reo(lp, group)[1:]
+    if product == "magnet":
+        return unmet_reo(lp, group)[:1]
+    return []
+
+
+def product_use(lp: LinearProgram, product: str, group: ElementGroup = "all"
+                ) -> tuple[list[Term], xr.DataArray]:
+    """Use at home of one product [t REO/yr], over year: terms and a fixed part.
+
+    Oxide: used in other uses and fed to metal making, with other uses left unmet; metal:
+    used in alloy; magnets: the magnets needed (fixed). The dependence table's stages
+    (:func:`reeplan.reporting.tables.dependence_table`) read the same quantities from a
+    solution.
+    """
+    v, p = lp.variables, lp.params
+    share = group_pick(p, group)
+    none = xr.zeros_like(p["discount"])
+    if product == "oxide":
+        return [v["other_use"].term(share).sum("element"),
+                v["metal_in"].term(share).sum("element"),
+                *product_unmet(lp, "oxide", group)], none
+    if product == "metal":
+        return [v["alloy_use"].term(share / p["metal_per_oxide"]).sum("element")], none
+    if product == "magnet":
+        fixed: xr.DataArray = p["magnet_demand"] * magnet_oxide(p) \
+            * magnet_group_share(p, group)
+        return [], fixed
+    raise ChainDefinitionError(f"unknown product '{product}'; expected one of "
+                               f"{', '.join(TRADED_PRODUCTS)}")
 
 
 def unmet_reo(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:

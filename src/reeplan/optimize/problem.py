@@ -240,6 +240,10 @@ class Target:
     """For ``rare_metal_import_share``: the rare metal whose imports are capped."""
     baseline: float | None = None
     """For ``output_value``: the stated value today [USD/yr], compared with the plan's."""
+    product: Literal["all", "oxide", "metal", "magnet"] = "all"
+    """For ``import_share``: all products over all consumption, or one product's trade over
+    its use at home (oxide used in other uses and metal making, metal in alloy, magnets
+    needed), as the dependence table's stages."""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
-from reeplan.optimize.targets import penalty_cost, rule
+from reeplan.optimize.targets import achieved, penalty_cost, rule
 from reeplan.types import PlanStage
 
 __all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
@@ -500,14 +500,14 @@ def _targets(plan: Plan) -> pd.DataFrame:
     rows = []
     for t in p.targets:
         r = rule(t.kind)
-        achieved = r.achieved(lp.evaluate(r.lhs(lp, t), x), plan.params, t)
+        measured = achieved(lp, x, plan.params, t)
         short = plan.solution["shortfall"].sel(target=t.id) * r.scale
         for year in p.years:
             if year < t.from_year:
                 continue
             s = float(short.sel(year=year))
             rows.append({"target": t.id, "kind": t.kind, "unit": r.unit, "year": year,
-                         "required": t.value, "achieved": float(achieved.sel(year=year)),
+                         "required": t.value, "achieved": float(measured.sel(year=year)),
                          "shortfall": s, "met": s <= TOL * max(1.0, r.scale)})
     return pd.DataFrame(rows, columns=cols)
 
@@ -612,9 +612,8 @@ def _against_baseline(t: Target, plan: Plan) -> list[str]:
     """The plan's own first-year value beside the target's stated base, when it has one."""
     if t.baseline is None or t.baseline <= 0:
         return []
-    r, lp = rule(t.kind), plan.model or build_model(plan.problem, plan.params)
-    first = float(r.achieved(lp.evaluate(r.lhs(lp, t), _x_of(lp, plan.solution)),
-                             plan.params, t).isel(year=0))
+    lp = plan.model or build_model(plan.problem, plan.params)
+    first = float(achieved(lp, _x_of(lp, plan.solution), plan.params, t).isel(year=0))
     year = plan.problem.years[0]
     return [f"what the plan counts is worth {first / MUSD:,.0f} M USD in {year} against the "
             f"stated base of {t.baseline / MUSD:,.0f} M USD: "

@@ -22,6 +22,9 @@ from reeplan.optimize.expressions import (
     domestic_reo,
     home_output,
     output_value,
+    product_trade,
+    product_unmet,
+    product_use,
     traded_reo,
     unmet_reo,
 )
@@ -30,7 +33,8 @@ from reeplan.optimize.problem import Problem, Target
 from reeplan.optimize.rare_metals import group_output, rare_metal_value
 from reeplan.types import PlanStage
 
-__all__ = ["RULES", "TargetRule", "define_targets", "penalty_cost", "rule", "shortfall_cost"]
+__all__ = ["RULES", "TargetRule", "achieved", "define_targets", "penalty_cost", "rule",
+           "shortfall_cost"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,11 @@ class TargetRule:
         From the left-hand side's value at the solution, what the target measures.
     stages
         Stages whose candidates explain a miss.
+    share_of
+        For a share of a use the plan decides (one product's use at home): that use as
+        terms and a fixed part, or ``None`` where the share is of a given consumption
+        (``rhs``). With a use, the constraint is lhs - value x use <= value x fixed part
+        (shortfall apart) and "achieved" is lhs / (use + fixed part).
     """
 
     kind: str
@@ -68,6 +77,8 @@ class TargetRule:
     scale: float
     achieved: Callable[[xr.DataArray, Param, Target], xr.DataArray]
     stages: Callable[[Target], tuple[PlanStage, ...]]
+    share_of: Callable[[LinearProgram, Target], tuple[list[Term], xr.DataArray] | None] = \
+        lambda lp, t: None
 
 
 _UPSTREAM: Mapping[str, tuple[PlanStage, ...]] = {
@@ -102,10 +113,21 @@ def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
     Unmet demand counts as imports: use the country does not supply itself is never
     import substitution, so leaving demand unmet cannot meet the target.
     """
+    if t.product != "all":  # one product's trade over its use at home
+        terms = product_trade(lp, "import", t.product, t.elements) \
+            + product_unmet(lp, t.product, t.elements)
+        if t.measure == "net":
+            terms += [-x for x in product_trade(lp, "export", t.product, t.elements)]
+        return terms
     terms = traded_reo(lp, "import", t.elements) + unmet_reo(lp, t.elements)
     if t.measure == "net":
         terms += [-x for x in traded_reo(lp, "export", t.elements)]
     return terms
+
+
+def _product_use(lp: LinearProgram, t: Target) -> tuple[list[Term], xr.DataArray] | None:
+    """The use at home of an import cap's product (``None``: all products, consumption)."""
+    return None if t.product == "all" else product_use(lp, t.product, t.elements)
 
 
 def _rare_metal_imports(lp: LinearProgram, t: Target) -> list[Term]:
@@ -134,10 +156,11 @@ RULES: Mapping[str, TargetRule] = {
         lambda lhs, q, t: lhs, lambda t: _UPSTREAM[t.stage]),
     "import_share": TargetRule(
         "import_share", "imports (gross, or net of exports) of all rare-earth products, or of "
-        "the magnet elements, with demand left unmet, at most the value [fraction] of their "
-        "consumption, all in t REO equivalent", "<=", _import_lhs,
+        "one product (oxide, metal or magnets), of all rare earths or an element group, "
+        "with use left unmet, at most the value [fraction] of their consumption (of that "
+        "product's use at home), all in t REO equivalent", "<=", _import_lhs,
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
-        lambda t: ("separation", "metal", "magnet")),
+        lambda t: ("separation", "metal", "magnet"), _product_use),
     "self_sufficiency": TargetRule(
         "self_sufficiency", "domestic supply at the target's stage (ore mined, oxide "
         "separated, or metal recycled, in t REO) at least the value [fraction] of "
@@ -211,12 +234,39 @@ def define_targets(lp: LinearProgram, problem: Problem) -> None:
     for t in problem.targets:
         r = rule(t.kind)
         s = short.sel(target=t.id).term(1.0 if r.sense == ">=" else -1.0)
-
-        def rhs(q: Param, r: TargetRule = r, t: Target = t) -> xr.DataArray:
-            return r.rhs(q, float(q["target_value"].sel(target=t.id)), t)
-
-        lp.add_constraints(f"target_{t.id}", [*r.lhs(lp, t), s], r.sense, rhs,
+        terms, rhs = _sides(lp, r, t)
+        lp.add_constraints(f"target_{t.id}", [*terms, s], r.sense, rhs,
                            {"year": list(p["year"].values)}, mask=active.sel(target=t.id))
+
+
+def _sides(lp: LinearProgram, r: TargetRule, t: Target
+           ) -> tuple[list[Term], Callable[[Param], xr.DataArray]]:
+    """A target's left-hand terms (shortfall apart) and its right-hand side."""
+
+    def value(q: Param) -> float:
+        return float(q["target_value"].sel(target=t.id))
+
+    use = r.share_of(lp, t)
+    if use is None:
+        return r.lhs(lp, t), lambda q: r.rhs(q, value(q), t)
+    used, fixed = use  # a share of a use the plan decides: lhs - value x use <= value x fixed
+
+    def minus_value(q: Param) -> float:
+        return -value(q)
+
+    return r.lhs(lp, t) + [u * minus_value for u in used], lambda q: value(q) * fixed
+
+
+def achieved(lp: LinearProgram, x: np.ndarray, params: Param, t: Target) -> xr.DataArray:
+    """What target ``t`` measures at the solution ``x``, over year (its rule's units)."""
+    r = rule(t.kind)
+    lhs = lp.evaluate(r.lhs(lp, t), x, params)
+    use = r.share_of(lp, t)
+    if use is None:
+        return r.achieved(lhs, params, t)
+    used, fixed = use
+    total = fixed + (lp.evaluate(used, x, params) if used else 0.0)
+    return _per_use(lhs, total)
 
 
 def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:

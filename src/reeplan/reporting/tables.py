@@ -38,7 +38,7 @@ from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price, sale_price
 from reeplan.optimize.rare_metals import solved_rare_metals
 from reeplan.optimize.solve import TOLLED
-from reeplan.optimize.targets import penalty_cost, rule
+from reeplan.optimize.targets import penalty_cost
 from reeplan.types import Stage
 
 __all__ = ["builds_table", "clean", "costs_table", "dependence_table", "discounted_cost_musd",
@@ -453,16 +453,21 @@ def discounted_cost_musd(costs: pd.DataFrame) -> tuple[float, float]:
 
 
 def targets_table(plan: Plan) -> pd.DataFrame:
-    """target, kind, stage, unit, year, required, achieved, shortfall, met."""
+    """target, kind, stage, unit, year, required, achieved, shortfall, met.
+
+    ``stage``: the stage an output or self-sufficiency target counts, or the one product
+    an import cap is on (``oxide``, ``metal``, ``magnet``, the dependence table's stages).
+    """
     t = plan.targets
     cols = ["target", "kind", "stage", "unit", "year", "required", "achieved", "shortfall",
             "met"]
     if t.empty:
         return pd.DataFrame(columns=cols)
-    stages = {x.id: x.stage for x in plan.problem.targets}
+    stages = {x.id: x.stage if x.kind in ("output", "self_sufficiency")
+              else x.product if x.kind == "import_share" and x.product != "all" else ""
+              for x in plan.problem.targets}
     out = t.copy()
-    out["stage"] = [stages[i] if rule(k).kind in ("output", "self_sufficiency") else ""
-                    for i, k in zip(out["target"], out["kind"], strict=True)]
+    out["stage"] = [stages[i] for i in out["target"]]
     return clean(out[cols])
 
 

@@ -530,7 +530,8 @@ def _target(t: TargetSpec, scenario: Scenario, facts: FactBase) -> Target:
         baseline = t.baseline * 1e9 / exchange_rate(facts, "RUB", base_year)[0] \
             if t.currency == "RUB" else t.baseline * 1e6
     return Target(t.id, t.kind, value, t.year, t.stage, penalty, t.measure, t.elements,
-                  group=t.group or "", commodity=t.commodity or "", baseline=baseline)
+                  group=t.group or "", commodity=t.commodity or "", baseline=baseline,
+                  product=t.product)
 
 
 def _mine_output(facts: FactBase, scenario: Scenario, t: TargetSpec) -> float:

@@ -118,6 +118,13 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
+_ONLY_FOR: dict[str, tuple[str, ...]] = {
+    "currency": ("output_value",), "partners": ("supplier_share",),
+    "baseline": ("output_value",), "product": ("import_share",),
+    "group": ("group_output", "output_value"), "commodity": ("rare_metal_import_share",)}
+"""Target fields that only some kinds take: set on another kind, they are an error."""
+
+
 class TargetSpec(_Spec):
     """A soft target (see :class:`reeplan.optimize.Target`)."""
 
@@ -152,6 +159,12 @@ class TargetSpec(_Spec):
     measure: Literal["gross", "net"] = "gross"
     """For ``import_share``: ``gross`` imports / consumption, or ``net``: max(imports -
     exports, 0) / consumption."""
+    product: Literal["all", "oxide", "metal", "magnet"] = "all"
+    """For ``import_share``: ``all`` products (oxide, metal, magnets and concentrate bought
+    abroad) over all consumption, or one product's imports over its use at home: ``oxide``
+    (used in other uses and fed to metal making), ``metal`` (used in alloy) or ``magnet``
+    (magnets needed), as the stages of the ``dependence`` output; use left unmet counts as
+    imports."""
     elements: Literal["all", "magnet", "light", "medium", "heavy"] = "all"
     """For ``import_share``, ``self_sufficiency`` and ``supplier_share``: all rare earths,
     the magnet elements (the magnet recipe's Nd, Pr, Dy, Tb), or the light (La-Nd), medium
@@ -189,24 +202,17 @@ class TargetSpec(_Spec):
         if groups:
             raise _keyed("partners", f"{', '.join(groups)} is a group of countries; a "
                                      f"supplier_share cap is on one third country (e.g. CHN)")
-        if self.currency != "USD" and self.kind != "output_value":
-            raise _keyed("currency", f"only an output_value target takes a currency, not "
-                                     f"{self.kind}")
-        if self.partners and self.kind != "supplier_share":
-            raise _keyed("partners", f"only a supplier_share target names partners, not "
-                                     f"{self.kind}")
+        for key, kinds in _ONLY_FOR.items():
+            if getattr(self, key) != TargetSpec.model_fields[key].get_default(
+                    call_default_factory=True) and \
+                    self.kind not in kinds:
+                raise _keyed(key, f"only {' and '.join(kinds)} targets take '{key}', not "
+                                  f"{self.kind}")
         if self.kind == "group_output" and self.group is None:
             raise _keyed("group", "a group_output target names its product group (a "
                                   "product_groups id)")
-        if (self.commodity is not None) != (self.kind == "rare_metal_import_share"):
-            raise _keyed("commodity", "a rare_metal_import_share target names its commodity, "
-                                      "and only such a target does")
-        if self.baseline is not None and self.kind != "output_value":
-            raise _keyed("baseline", f"only an output_value target takes a baseline, not "
-                                     f"{self.kind}")
-        if self.group is not None and self.kind not in ("group_output", "output_value"):
-            raise _keyed("group", f"only group_output and output_value targets name a "
-                                  f"product group, not {self.kind}")
+        if self.kind == "rare_metal_import_share" and self.commodity is None:
+            raise _keyed("commodity", "a rare_metal_import_share target names its commodity")
         return self
 
 
