@@ -544,17 +544,40 @@ def test_the_scenario_reference_is_up_to_date() -> None:
 
 
 def test_the_magnet_as_used_weighs_each_application() -> None:
-    """IEA 2024 magnet REE demand: EV 8.359, wind 10.496, other uses 72.067 kt. Tb comes
-    only from EV (0.467 wt%) and wind (0.929 wt%) grades: (8.359 x 0.467 + 10.496 x 0.929)
-    / 90.922 = 0.150 wt%; Pr is its own component (no Nd-for-Pr substitution)."""
+    """IEA 2024 magnet REE demand: EV 8.359, wind 10.496 and other uses 72.067 kt, the
+    last split by JSNM's China shares into other automotive 12.262, air conditioners 7.840,
+    electronics 14.273 (hard-disk-drive magnets: Nd 22.9, Pr 2.7, Dy 1.4 wt%) and
+    industrial motors and other 37.692 kt (the generic grade: Nd 23.063, Pr 7.688, Dy 0.9).
+    Tb comes only from EV (0.467 wt%) and wind (0.929 wt%) grades: (8.359 x 0.467 + 10.496
+    x 0.929) / 90.922 = 0.150 wt%; Dy = (8.359 x 2.407 + 10.496 x 2.532 + 14.273 x 1.4 +
+    57.794 x 0.9) / 90.922; Pr is its own component (no Nd-for-Pr substitution)."""
     from reeplan.domain import recipe_as_used
 
     r = recipe_as_used(load_factbase(), 2025)
-    assert r.wt_pct["Tb"] == pytest.approx((8.359 * 0.467 + 10.496 * 0.929) / 90.922,
+    total = 8.359 + 10.496 + 12.262 + 7.840 + 14.273 + 37.692
+    assert total == pytest.approx(90.922)
+    generic = 12.262 + 7.840 + 37.692
+    assert r.wt_pct["Tb"] == pytest.approx((8.359 * 0.467 + 10.496 * 0.929) / total,
                                            rel=1e-6)
+    assert r.wt_pct["Dy"] == pytest.approx(
+        (8.359 * 2.407 + 10.496 * 2.532 + 14.273 * 1.4 + generic * 0.9) / total, rel=1e-6)
+    assert r.wt_pct["Pr"] == pytest.approx(
+        (8.359 * 3.521 + 10.496 * 3.75 + 14.273 * 2.7 + generic * 7.688) / total, rel=1e-6)
     assert r.groups == {} and r.members("Nd") == ("Nd",)
     assert sum(r.wt_pct.values()) == pytest.approx(
-        (8.359 * 30 + 10.496 * 30 + 72.067 * (23.063 + 7.688 + 0.9)) / 90.922, rel=1e-4)
+        (8.359 * 30 + 10.496 * 30 + 14.273 * (22.9 + 2.7 + 1.4)
+         + generic * (23.063 + 7.688 + 0.9)) / total, rel=1e-4)
+
+
+def test_the_application_split_adds_up_to_the_iea_other_uses() -> None:
+    """The four applications JSNM's shares carve out of the IEA's 2024 other uses sum to
+    its 72.067 kt, so the split adds no magnet demand of its own."""
+    d = load_factbase()["demand"]
+    obs = d[(d["scope"] == "WLD") & (d["scenario"] == "observed") & (d["year"] == 2024)]
+    parts = obs[obs["end_use"].isin(["Other automotive", "Air conditioners", "Electronics",
+                                     "Industrial motors and other"])]["value"].sum()
+    other = float(obs.loc[obs["end_use"] == "other uses", "value"].iloc[0])
+    assert parts == pytest.approx(other, abs=1e-3)
 
 
 def test_dependence_by_magnet_element_counts_magnets_by_content() -> None:

@@ -12,8 +12,12 @@ __all__ = ["APPLICATION_MATERIALS", "DIDYMIUM", "Recipe", "recipe_as_used", "rec
 
 APPLICATION_MATERIALS: Mapping[str, str] = {
     "Electric vehicles": "NdFeB_ev_traction", "Wind": "NdFeB_wind",
-    "other uses": "NdFeB_other_uses"}
-"""The magnet material of each application the IEA splits magnet demand into."""
+    "Other automotive": "NdFeB_other_uses", "Air conditioners": "NdFeB_other_uses",
+    "Electronics": "NdFeB_electronics", "Industrial motors and other": "NdFeB_other_uses"}
+"""The magnet material of each application: the IEA's EV traction and wind, and its other
+uses split as JSNM splits China's magnet output (other automotive, air conditioners,
+electronics, industrial motors and the rest). Electronics carries the Dy measured in
+hard-disk-drive magnets; the grades of the others are the generic sintered magnet's."""
 
 DIDYMIUM: Mapping[str, tuple[str, ...]] = {"Nd": ("Nd", "Pr")}
 """Magnet makers use didymium (NdPr) where a composition names Nd alone; the shipped
@@ -101,8 +105,8 @@ def recipe_from_facts(facts: FactBase, material: str) -> Recipe:
 def recipe_as_used(facts: FactBase, year: int) -> Recipe:
     """The magnet as the world uses it: each application's recipe weighted by its share.
 
-    The IEA's magnet rare-earth demand by application (EV traction, wind, other uses) of
-    the newest observed year at or before ``year`` (else the oldest) weighs the
+    The magnet rare-earth demand by application (the IEA's EV traction and wind, its other
+    uses split by JSNM's shares) of the newest observed year at or before ``year`` (else the oldest) weighs the
     ``magnet_composition`` of
     each application's material (:data:`APPLICATION_MATERIALS`): Dy and Tb as the grades
     carry them, Pr:Nd as used, no substitution between them.
