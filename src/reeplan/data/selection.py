@@ -150,8 +150,10 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     if "Pr" not in oxide:
         _pr_from_ndpr(prices, year, ["china"], oxide, used, notes)
     if market == "ex_china":
+        outside, china = _yearly_oxide(prices, year, "ex_china"), \
+            _yearly_oxide(prices, year, "china")
         for e in list(oxide):
-            premium, sources = _ex_china_premium(prices, year, e)
+            premium, sources = _ex_china_premium(outside, china, e)
             oxide[e] *= premium
             used |= sources
             if premium > 1:
@@ -161,23 +163,37 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
 
 
-def _ex_china_premium(prices: pd.DataFrame, year: int, element: str) -> tuple[float, set[str]]:
-    """Ex-China over Chinese price of ``element``'s oxide from quotes of the same year."""
-    def by_year(basis: str) -> dict[int, tuple[float, str]]:
-        rows = _quoted(prices, year, basis, "oxide")
-        own = rows[rows["element"] == element]
-        if own.empty and element == "Pr":
-            own = rows[rows["product"] == "NdPr oxide"]
-        return {int(y): (float(v), str(s)) for y, v, s in
-                zip(own["year"], own["mid"], own["source_id"], strict=True)}
+_YearlyQuotes = dict[str, dict[int, tuple[float, str]]]
+"""Element (or ``"NdPr"``) -> year -> (USD/kg, source): the last quote of each year."""
 
-    outside, china = by_year("ex_china"), by_year("china")
-    common = sorted(set(outside) & set(china))
+
+def _yearly_oxide(prices: pd.DataFrame, year: int, basis: str) -> _YearlyQuotes:
+    """Oxide quotes of ``basis`` at or before ``year``, per element and year (newest last)."""
+    rows = _quoted(prices, year, basis, "oxide")
+    found: _YearlyQuotes = {}
+    for e, product, y, v, src in zip(rows["element"], rows["product"], rows["year"],
+                                     rows["mid"], rows["source_id"], strict=True):
+        key = str(e) if isinstance(e, str) else "NdPr" if product == "NdPr oxide" else ""
+        if key:
+            found.setdefault(key, {})[int(y)] = (float(v), str(src))
+    return found
+
+
+def _ex_china_premium(outside: _YearlyQuotes, china: _YearlyQuotes,
+                      element: str) -> tuple[float, set[str]]:
+    """Ex-China over Chinese price of ``element``'s oxide from quotes of the same year.
+
+    Pr without quotes of its own takes the NdPr oxide's.
+    """
+    def own(quotes: _YearlyQuotes) -> dict[int, tuple[float, str]]:
+        return quotes.get(element) or (quotes.get("NdPr", {}) if element == "Pr" else {})
+
+    out, home = own(outside), own(china)
+    common = sorted(set(out) & set(home))
     if not common:
         return 1.0, set()
     y = common[-1]
-    return max(outside[y][0] / china[y][0], 1.0), {outside[y][1], china[y][1],
-                                                   "ex_china_premium"}
+    return max(out[y][0] / home[y][0], 1.0), {out[y][1], home[y][1], "ex_china_premium"}
 
 
 def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict[str, float],

@@ -90,6 +90,15 @@ def recipe_from_facts(facts: FactBase, material: str) -> Recipe:
     Non-rare-earth components (Fe, B, ...) are left out; :data:`DIDYMIUM` applies when the
     composition lists Nd but not Pr.
     """
+    key = ("recipe_from_facts", material)
+    if key not in facts.memo:
+        facts.memo[key] = _recipe_from_facts(facts, material)
+    found = facts.memo[key]
+    assert isinstance(found, Recipe)
+    return found
+
+
+def _recipe_from_facts(facts: FactBase, material: str) -> Recipe:
     comp = facts["magnet_composition"]
     rows = comp[comp["material"] == material]
     if rows.empty:
@@ -106,10 +115,10 @@ def recipe_as_used(facts: FactBase, year: int) -> Recipe:
     """The magnet as the world uses it: each application's recipe weighted by its share.
 
     The magnet rare-earth demand by application (the IEA's EV traction and wind, its other
-    uses split by JSNM's shares) of the newest observed year at or before ``year`` (else the oldest) weighs the
-    ``magnet_composition`` of
-    each application's material (:data:`APPLICATION_MATERIALS`): Dy and Tb as the grades
-    carry them, Pr:Nd as used, no substitution between them.
+    uses split by JSNM's shares) of the newest observed year at or before ``year`` (else
+    the oldest) weighs the ``magnet_composition`` of each application's material
+    (:data:`APPLICATION_MATERIALS`): Dy and Tb as the grades carry them, Pr:Nd as used,
+    no substitution between them.
 
     Raises
     ------

@@ -147,9 +147,10 @@ def group_pick(params: Param, group: ElementGroup) -> xr.DataArray:
 
 def magnet_group_share(params: Param, group: ElementGroup) -> float:
     """Share of a magnet's rare-earth oxide that the elements of ``group`` make up."""
-    content = params["recipe_share"] / params["metal_per_oxide"]
+    content = params["recipe_share"].values / params["metal_per_oxide"].values  # by element
     total = float(content.sum())
-    return float((content * group_pick(params, group)).sum()) / total if total else 0.0
+    pick = group_pick(params, group).transpose("element").values
+    return float((content * pick).sum()) / total if total else 0.0
 
 
 def traded_reo(lp: LinearProgram, flow: str, group: ElementGroup = "all",

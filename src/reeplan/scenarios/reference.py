@@ -8,8 +8,12 @@ file; a test checks that it is up to date.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import sys
 import types
 import typing
+from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
@@ -92,6 +96,37 @@ def _models(model: type[BaseModel], prefix: str, out: list[tuple[str, type[BaseM
                     _models(inner, key, out, seen)
 
 
+@cache
+def _module_docs(module: str) -> dict[tuple[str, str], str]:
+    """Attribute docstrings of a module's classes: (class, attribute) -> the string after it.
+
+    Read from the source once here, for the reference only: pydantic's
+    ``use_attribute_docstrings`` would parse the module's source again for every model at
+    import, on every run of the CLI.
+    """
+    tree = ast.parse(inspect.getsource(sys.modules[module]))
+    docs: dict[tuple[str, str], str] = {}
+    for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
+        for stmt, after in zip(cls.body, cls.body[1:], strict=False):
+            if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name) \
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) \
+                    and isinstance(after.value.value, str):
+                docs[(cls.name, stmt.target.id)] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def _meaning(model: type[BaseModel], name: str, field: FieldInfo) -> str:
+    """What a field means: its description, else its attribute docstring (first in MRO)."""
+    if field.description:
+        return field.description
+    for cls in model.__mro__:
+        found = _module_docs(cls.__module__).get((cls.__name__, name)) \
+            if cls.__module__ in sys.modules and issubclass(cls, BaseModel) else None
+        if found:
+            return found
+    return ""
+
+
 def scenario_reference() -> str:
     """The scenario reference as Markdown."""
     lines = [_INTRO]
@@ -104,7 +139,7 @@ def scenario_reference() -> str:
         lines += ["", f"## {title}", "", doc, "", "| Key | Type | Default | Meaning |",
                   "|---|---|---|---|"]
         for name, field in model.model_fields.items():
-            meaning = " ".join((field.description or "").split()).replace("|", "\\|")
+            meaning = " ".join(_meaning(model, name, field).split()).replace("|", "\\|")
             lines.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} "
                          f"| {meaning} |")
     return "\n".join(lines) + "\n"

@@ -115,7 +115,7 @@ def _keyed(key: str, message: str) -> PydanticCustomError:
 
 
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 _ONLY_FOR: dict[str, tuple[str, ...]] = {
