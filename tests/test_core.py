@@ -417,6 +417,43 @@ def test_no_shipped_plan_round_trips_or_re_exports(path: Path) -> None:
     recycled = s["prod"].sel(candidate=recyclers).sum("candidate") * q["recipe_share"] \
         * q["recycling_recovery"] / q["metal_per_oxide"]
     assert bool((exported <= separated + recycled + 1e-6).all())
+    # no plant stands idle (below half its neighbours' output) between two years it runs
+    prod = s["prod"].transpose("candidate", "year").values
+    dips = (prod[:, 1:-1] < 0.5 * np.minimum(prod[:, :-2], prod[:, 2:])) \
+        & (np.minimum(prod[:, :-2], prod[:, 2:]) > 1.0)
+    assert not dips.any(), q["candidate"].values[dips.any(axis=1)]
+
+
+def test_plants_of_equal_cost_run_steadily_and_the_tie_break_is_no_cost() -> None:
+    """Two identical separation plants (100 t/yr each, 10 USD/t) share 100, then 150 t/yr
+    of ore: any split is optimal, and without the tie-break the solver may swap them year
+    by year. With it no plant's output falls while the total rises, and none changes
+    while the total holds; the plan costs 10 x (100 + 150/1.08 + 150/1.08^2) USD, the
+    tie-break (1 USD per t of change, 100 t of change in 2026) left out, and evaluating
+    its builds costs the same."""
+    from reeplan.optimize import Evaluator
+
+    years = (2025, 2026, 2027)
+    mine = Candidate("mine", "mining", existing=200, max_capacity=200, capex=0, opex=0,
+                     lead_time=0, distribution={"La": 1.0})
+    seps = tuple(Candidate(f"sep{i}", "separation", existing=100, max_capacity=100,
+                           capex=0, opex=10, lead_time=0) for i in (1, 2))
+    p = Problem(years=years, elements=("La",), candidates=(mine, *seps), partners=(),
+                recipe=Recipe("t", {"La": 30.0}), metal_per_oxide={"La": 0.853},
+                oxide_price={"La": 0.0}, metal_price={"La": 0.0}, magnet_price=0.0,
+                magnet_demand={}, other_demand={2025: 100.0, 2026: 150.0, 2027: 150.0},
+                discount_rate=0.08, chain=StageChain.ideal())
+    plan = solve(p)
+    out = plan.solution["prod"].sel(candidate=["sep1", "sep2"]).transpose(
+        "candidate", "year").values
+    assert out.sum(axis=0).tolist() == pytest.approx([100, 150, 150])
+    assert (out[:, 1] >= out[:, 0] - 1e-9).all() and out[:, 2] == pytest.approx(out[:, 1])
+    hand = 10 * (100 + 150 / 1.08 + 150 / 1.08 ** 2)
+    assert plan.cost == pytest.approx(hand, rel=1e-9)
+    assert float(plan.solution.attrs["objective_musd"]) * 1e6 == pytest.approx(
+        hand + 2 * 50 / 1.08, rel=1e-9)  # the mine and one plant rise by 50 t in 2026
+    ev = Evaluator(p)
+    assert ev.evaluate(plan.solution["build"]).cost == pytest.approx(hand, rel=1e-9)
 
 
 def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> None:

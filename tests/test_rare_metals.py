@@ -140,9 +140,11 @@ def test_used_at_home_first_then_own_ore_exported() -> None:
 
 
 def test_no_merchant_concentrate_means_refine_or_leave() -> None:
-    """Niobium concentrate has no market: with no refinery the ore's Nb is left."""
+    """Niobium concentrate has no market: with no refinery the ore's Nb is left (the mine
+    runs full under an offtake contract)."""
     mine = Candidate("m", "mining", existing=1000, max_capacity=1000, capex=0, opex=0,
-                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186})
+                     lead_time=0, distribution={"Nd": 1.0}, coproducts={"Nb": 0.186},
+                     offtake_share=1.0)
     rm = plan_tables(solve(_problem(mine, metals=(_metal("Nb", concentrate_market=False),))))[
         "rare_metals"]
     assert (rm["concentrate_exports"] == 0).all() and (rm["concentrate_imports"] == 0).all()

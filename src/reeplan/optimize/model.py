@@ -32,7 +32,7 @@ from reeplan.optimize.problem import Problem
 from reeplan.optimize.rare_metals import define_rare_metals
 from reeplan.optimize.targets import define_targets, shortfall_cost
 
-__all__ = ["MUSD", "build_model"]
+__all__ = ["MUSD", "STEADY_OPERATION_USD_PER_T", "build_model", "steady_operation_cost"]
 
 
 def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
@@ -57,7 +57,55 @@ def build_model(p: Problem, params: Param | None = None) -> LinearProgram:
     define_budget(lp)
     define_targets(lp, p)
     define_objective(lp)
+    define_steady_operation(lp)
     return lp
+
+
+STEADY_OPERATION_USD_PER_T = 1.0
+"""What each tonne a plant's output changes from one year to the next costs in the
+objective [USD/t]: a tie-break, far below any real cost (opex is thousands of USD/t), so
+that of plans costing the same the planner picks the one whose plants run steadily. Without
+it, two plants of equal cost may swap output from year to year, one standing idle for a
+year between full years; no real operator does that. It is not a cost of the plan:
+:attr:`reeplan.optimize.solve.Plan.cost` leaves it out."""
+
+
+def define_steady_operation(lp: LinearProgram) -> None:
+    """Output changes of each plant from year to year, priced at the tie-break.
+
+    prod[k, y] - prod[k, y - 1] = rise[k, y] - fall[k, y] for every year after the first;
+    rise and fall cost :data:`STEADY_OPERATION_USD_PER_T` a tonne, discounted.
+    """
+    p = lp.params
+    years = p["year"].values
+    if len(years) < 2:
+        return
+    later = xr.DataArray(years > years[0], coords={"year": years}, dims="year")
+    coords = _coords(p, "candidate", "year")
+    mask = later.broadcast_like(p["existing"])
+    rise = lp.add_variables("output_rise", coords, mask=mask)
+    fall = lp.add_variables("output_fall", coords, mask=mask)
+    change = xr.DataArray(np.eye(len(years)) - np.eye(len(years), k=-1),
+                          coords={"year": years, "t": years}, dims=("year", "t"))
+    prod = lp.variables["prod"].rename(year="t")
+    lp.add_constraints("output_change", [prod.term(change).sum("t"), -rise.term(),
+                                         fall.term()], "==", 0.0, coords, mask=mask)
+
+    def price(q: Param) -> xr.DataArray:
+        cost: xr.DataArray = (STEADY_OPERATION_USD_PER_T * q["discount"] / MUSD
+                              ).broadcast_like(q["existing"])
+        return cost
+
+    lp.add_cost(rise.term(price))
+    lp.add_cost(fall.term(price))
+
+
+def steady_operation_cost(solution: xr.Dataset, params: Param) -> float:
+    """The tie-break's part of a solution's objective [M USD, discounted]."""
+    if "output_rise" not in solution:
+        return 0.0
+    moved = (solution["output_rise"].fillna(0.0) + solution["output_fall"].fillna(0.0))
+    return float((moved * params["discount"]).sum()) * STEADY_OPERATION_USD_PER_T / MUSD
 
 
 def _coords(params: Param, *dims: str) -> dict[str, Any]:

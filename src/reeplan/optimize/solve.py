@@ -25,7 +25,7 @@ from reeplan.optimize.balance import check_plan_balance
 from reeplan.optimize.expressions import MUSD, recipe_arrays, solved_tolled_oxide, tolled_ids
 from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
-from reeplan.optimize.model import build_model, buildable
+from reeplan.optimize.model import build_model, buildable, steady_operation_cost
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
 from reeplan.optimize.targets import achieved, penalty_cost, rule
@@ -118,8 +118,13 @@ class Plan:
 
     @property
     def cost(self) -> float:
-        """Discounted total cost, penalties included [USD] (the objective)."""
-        return float(self.solution.attrs["objective_musd"]) * MUSD
+        """Discounted total cost, penalties included [USD].
+
+        The objective less the steady-operation tie-break
+        (:data:`reeplan.optimize.model.STEADY_OPERATION_USD_PER_T`), no cost of the plan.
+        """
+        return (float(self.solution.attrs["objective_musd"])
+                - steady_operation_cost(self.solution, self.params)) * MUSD
 
     @property
     def penalties(self) -> float:
@@ -302,7 +307,8 @@ class Evaluation:
     Attributes
     ----------
     cost
-        Discounted total cost, capex of the fixed builds and penalties included [USD].
+        Discounted total cost, capex of the fixed builds and penalties included [USD]
+        (the steady-operation tie-break left out, as in :attr:`Plan.cost`).
     status, termination
         The solver's status and words.
     x
@@ -349,7 +355,14 @@ class Evaluator:
         if params is not None:
             self.model.update(params)
         sol = self.model.solve("evaluate")
-        return Evaluation(sol.objective * MUSD, sol.status, sol.termination, sol.x)
+        tie_break = 0.0
+        if "output_rise" in self.lp.variables and sol.x is not None:
+            moved = xr.Dataset({n: self.lp.values(n, sol.x)
+                                for n in ("output_rise", "output_fall")})
+            tie_break = steady_operation_cost(moved, self.lp.params if params is None
+                                              else params)
+        return Evaluation((sol.objective - tie_break) * MUSD, sol.status, sol.termination,
+                          sol.x)
 
     def values(self, evaluation: Evaluation, name: str) -> xr.DataArray:
         """A variable family's values in ``evaluation``, labelled."""
