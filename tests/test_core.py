@@ -456,6 +456,30 @@ def test_plants_of_equal_cost_run_steadily_and_the_tie_break_is_no_cost() -> Non
     assert ev.evaluate(plan.solution["build"]).cost == pytest.approx(hand, rel=1e-9)
 
 
+def test_a_plant_built_for_its_ramp_up_output_is_reported_oversized() -> None:
+    """300 t/yr of ore; a separation target of 300 t/yr from 2025; a new plant usable at
+    50% of its size in its first year: meeting 2025 takes 600 t/yr of plant, of which 300
+    run once it is fully online in 2026, so its peak use is 0.5 and its reason says it is
+    oversized."""
+    from reeplan.reporting.tables import builds_table
+
+    years = (2025, 2026, 2027)
+    mine = Candidate("mine", "mining", existing=300, max_capacity=300, capex=0, opex=0,
+                     lead_time=0, distribution={"La": 1.0})
+    sep = Candidate("sep", "separation", existing=0, max_capacity=1000, capex=10, opex=1,
+                    lead_time=0)
+    p = Problem(years=years, elements=("La",), candidates=(mine, sep), partners=(),
+                recipe=Recipe("t", {"La": 30.0}), metal_per_oxide={"La": 0.853},
+                oxide_price={"La": 0.0}, metal_price={"La": 0.0}, magnet_price=0.0,
+                magnet_demand={}, other_demand=dict.fromkeys(years, 300.0),
+                discount_rate=0.0, chain=StageChain.ideal(), ramp_up=(0.5,),
+                targets=(Target("sep", "output", 300, 2025, "separation", 1e6),))
+    b = builds_table(solve(p)).set_index("project")
+    assert b.at["sep", "capacity_t_per_yr"] == pytest.approx(600)
+    assert b.at["sep", "peak_use_share"] == pytest.approx(0.5)
+    assert "oversized: at most 50% of its capacity" in b.at["sep", "reason"]
+
+
 def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> None:
     """China, 2025: Pr at the NdPr oxide quote (51 USD/kg, Fastmarkets fob China), not the
     US DoD floor of 110; ex-China: China's price times a premium read from quotes of one

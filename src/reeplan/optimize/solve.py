@@ -31,7 +31,8 @@ from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
 from reeplan.optimize.targets import achieved, penalty_cost, rule
 from reeplan.types import PlanStage
 
-__all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
+__all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "oversized_words", "solve",
+           "solve_myopic"]
 
 TOL = 1e-6
 """Values below this [t or USD] are read as zero."""
@@ -381,11 +382,44 @@ def _builds(plan: Plan) -> pd.DataFrame:
             continue
         c = by_id[str(cid)]
         online = int(year) + c.lead_time
+        peak = _peak_use(plan, c.id)
         rows.append({"candidate": c.id, "stage": c.stage, "decision_year": int(year),
                      "online_year": online, "capacity": float(cap),
-                     "capex": float(cap) * c.capex, "reason": _reason(c, online, plan)})
-    cols = ["candidate", "stage", "decision_year", "online_year", "capacity", "capex", "reason"]
+                     "capex": float(cap) * c.capex, "peak_use_share": peak,
+                     "reason": _reason(c, online, plan) + oversized_words(peak)})
+    cols = ["candidate", "stage", "decision_year", "online_year", "capacity", "capex",
+            "peak_use_share", "reason"]
     return pd.DataFrame(rows, columns=cols)
+
+
+OVERSIZED_BELOW = 0.6
+"""A plant whose output never reaches this share of its capacity once all of it is fully
+online is reported as oversized [fraction]."""
+
+
+def _peak_use(plan: Plan, candidate: str) -> float:
+    """Most of its capacity a candidate uses in a year once all of it is fully online.
+
+    A fraction; NaN when that year is beyond the horizon. Ramp-up usable shares are of a
+    plant's size, so a plant built larger than it will run makes more while it ramps up:
+    a plan may oversize one to meet a target early. This says how far.
+    """
+    s, q = plan.solution, plan.params
+    size = float(q["existing"].sel(candidate=candidate) + s["build"].sel(
+        candidate=candidate).sum())
+    usable = s["capacity"].sel(candidate=candidate)
+    full = usable["year"].values[usable.values >= size - TOL]
+    if size <= TOL or not len(full):
+        return math.nan
+    return float(s["prod"].sel(candidate=candidate, year=full).max()) / size
+
+
+def oversized_words(peak: float) -> str:
+    """Words for a build whose plant never runs near its size once ramped up."""
+    if math.isnan(peak) or peak >= OVERSIZED_BELOW:
+        return ""
+    return (f"; oversized: at most {100 * peak:.0f}% of its capacity used once fully "
+            f"online (its size buys output while it ramps up)")
 
 
 def _serves(c: Candidate, t: Target, problem: Problem) -> bool:

@@ -37,7 +37,7 @@ from reeplan.optimize.expressions import (
 from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price, sale_price
 from reeplan.optimize.rare_metals import solved_rare_metals
-from reeplan.optimize.solve import TOLLED
+from reeplan.optimize.solve import TOLLED, oversized_words
 from reeplan.optimize.targets import penalty_cost
 from reeplan.types import Stage
 
@@ -60,7 +60,12 @@ def clean(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The builds: project, stage, place, years, capacity [t/yr], capex [M USD], reason."""
+    """The builds: project, stage, place, years, capacity [t/yr], capex [M USD], reason.
+
+    ``peak_use_share``: the most of its plant's capacity used in a year once all of it is
+    fully online [fraction] (empty when that is after the horizon); below 0.6 the reason
+    says the plant is oversized.
+    """
     b = plan.builds
     regions = {c.id: c.region for c in plan.problem.candidates}
     out = pd.DataFrame({
@@ -68,12 +73,14 @@ def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
         "region": [regions.get(str(c), "") for c in b["candidate"]],
         "decision_year": b["decision_year"], "online_year": b["online_year"],
         "capacity_t_per_yr": b["capacity"].astype(float).round(_CAPACITY_DIGITS),
-        "capex_musd": (b["capex"].astype(float) / MUSD).round(3), "reason": b["reason"]})
+        "capex_musd": (b["capex"].astype(float) / MUSD).round(3),
+        "peak_use_share": b["peak_use_share"].astype(float).round(3), "reason": b["reason"]})
     if worth is not None:
         w = worth.set_index("candidate")
         out["worth_musd"] = [float(w["worth_musd"].get(c, 0.0)) for c in out["project"]]
-        out["reason"] = [_worth_words(r, c, w) for r, c in zip(out["reason"], out["project"],
-                                                               strict=True)]
+        words = [oversized_words(float(peak)) for peak in b["peak_use_share"]]
+        out["reason"] = [_worth_words(r.removesuffix(o), c, w) + o for r, c, o in
+                         zip(out["reason"], out["project"], words, strict=True)]
     return clean(out)
 
 
