@@ -593,6 +593,24 @@ def test_the_shipped_ban_variant_fills_the_reserve_before_the_ban_and_draws_it_d
     assert run_plan(bare).cost >= plan.cost - 1e-6
 
 
+def test_a_reserve_filled_abroad_cannot_meet_an_import_cap() -> None:
+    """No ban; imports capped at 50% from 2027; a home mine and separation make Nd oxide
+    at 15,000 USD/t against China's 10,000. Buying 2027's oxide in 2026 into the reserve
+    and drawing it in 2027 would meet the cap with imports made a year earlier: drawn
+    oxide counts as imports, so the plan makes 50 t at home in 2027 and draws nothing."""
+    mine = Candidate("mine", "mining", existing=100, max_capacity=100, capex=0,
+                     opex=15_000, lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=100, max_capacity=100, capex=0, opex=0,
+                    lead_time=0)
+    p = _ban(partners=(Partner("CHN"),), candidates=(mine, sep), reserve_caps={"Nd": 150.0},
+             targets=(Target("cap", "import_share", 0.5, 2027, penalty=1e6),))
+    plan = solve(p)
+    assert float(plan.solution["reserve_draw"].sum()) == pytest.approx(0, abs=1e-6)
+    assert plan.solution["prod"].sel(candidate="mine").values.tolist() == \
+        pytest.approx([0, 0, 50])
+    assert plan.targets["achieved"].tolist() == pytest.approx([0.5])
+
+
 def test_a_larger_reserve_never_costs_more() -> None:
     """Metamorphic: more room in the reserve (0, 30, 60, 100, 200 t) can only lower the
     cost of the ban toy, down to the cost of filling it just in time."""

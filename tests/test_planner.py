@@ -127,7 +127,7 @@ BASE = (Path(__file__).parent.parent / "scenarios" / "russia-2030.yaml").read_te
     (lambda t: t.replace("country: RUS", "country: XYZ"), ["key 'country'", "'XYZ'"]),
     (lambda t: t.replace("export_caps_t: {Dy: 0", "export_caps_t: {Qq: 0"),
      ["export_caps_t.Qq", "unknown element 'Qq'"]),
-    (lambda t: t.replace("year: 2030, source: rus_rem_3000", "year: 2040, source: rus_rem_3000"),
+    (lambda t: t.replace("3000, year: 2030, penalty", "3000, year: 2040, penalty"),
      ["targets.0.year", "outside the horizon"]),
     (lambda t: t.replace("discount_rate: 0.08", "discount_rate: 0.08\nbudget_musd_per_year: -5"),
      ["key 'budget_musd_per_year'", "greater than or equal to 0"]),

@@ -403,13 +403,13 @@ def test_bad_bytes_through_the_cli(tmp_path: Path) -> None:
      ["expected a number, got '3000'", "without quotes"]),
     ("discount_rate: 0.08", "discount_rate: yes", "discount_rate",
      ["expected a number, got 'yes'"]),
-    ("year: 2030, source: rus_rem", "year: 2030.5, source: rus_rem", "targets.0.year",
+    ("3000, year: 2030, penalty", "3000, year: 2030.5, penalty", "targets.0.year",
      ["expected a whole number, got 2030.5"]),
-    ("year: 2030, source: rus_rem", 'year: "2030", source: rus_rem', "targets.0.year",
+    ("3000, year: 2030, penalty", '3000, year: "2030", penalty', "targets.0.year",
      ["expected a whole number, got '2030'"]),
-    ("year: 2030, source: rus_rem", "year: 2030.0, source: rus_rem", "targets.0.year",
+    ("3000, year: 2030, penalty", "3000, year: 2030.0, penalty", "targets.0.year",
      ["expected a whole number"]),
-    ("year: 2030, source: rus_rem", "year: 2030-01-01, source: rus_rem", "targets.0.year",
+    ("3000, year: 2030, penalty", "3000, year: 2030-01-01, penalty", "targets.0.year",
      ["expected a whole number, got '2030-01-01'"]),
     ("{start: 2025, end: 2035}", "{start: true, end: 2035}", "horizon.start",
      ["expected a whole number, got true"]),
@@ -432,8 +432,7 @@ def test_booleans_and_text_are_not_numbers(tmp_path: Path, old: str, new: str, k
 def test_numbers_read_as_yaml_1_2(tmp_path: Path) -> None:
     """``010`` is ten (not octal eight), ``1e7`` a number, ``NO`` text (not false)."""
     text = _edit("lead_time_years: 5", "lead_time_years: 010")
-    text = text.replace("year: 2030, source: rus_rem", "year: 2030, penalty: 1e7, "
-                                                       "source: rus_rem")
+    text = text.replace("3000, year: 2030, penalty: 100000", "3000, year: 2030, penalty: 1e7")
     text = text.replace("country: RUS", "country: NO")
     scenario = read_scenario(_write(tmp_path, text))[0]
     assert scenario.candidates["tomtor"].lead_time_years == 10
@@ -448,8 +447,10 @@ def test_numbers_read_as_yaml_1_2(tmp_path: Path) -> None:
     ("value: 3000", "value: .inf", "targets.0.value", ["finite number"]),
     ("value: 3000", "value: 1e400", "targets.0.value", ["finite number"]),
     ("value: 3000", "value: 3000, baseline_t: .nan", "targets.0.baseline_t", ["finite"]),
-    ("value: 3000", "value: 3000, penalty: 1e300", "targets.0.penalty", ["too large"]),
-    ("value: 3000", "value: 3000, penalty: -.inf", "targets.0.penalty", ["finite"]),
+    ("3000, year: 2030, penalty: 100000", "3000, year: 2030, penalty: 1e300",
+     "targets.0.penalty", ["too large"]),
+    ("3000, year: 2030, penalty: 100000", "3000, year: 2030, penalty: -.inf",
+     "targets.0.penalty", ["finite"]),
     ("buy_premium: 0.15", "buy_premium: 1e300", "policy.partners.OTHER.buy_premium",
      ["too large", "1e+12"]),
     ("transport_cost_usd_per_t: 500", "transport_cost_usd_per_t: .inf",

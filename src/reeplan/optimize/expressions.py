@@ -33,6 +33,7 @@ __all__ = [
     "product_unmet",
     "product_use",
     "recipe_arrays",
+    "reserve_drawn",
     "separated_oxide",
     "solved_stage_output",
     "solved_tolled_oxide",
@@ -258,6 +259,17 @@ def unmet_reo(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:
     elif group == "all":
         terms.append(other.term())
     return terms
+
+
+def reserve_drawn(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:
+    """Oxide drawn from the strategic reserve [t REO/yr], over year (none without one).
+
+    Import caps count it as imports: a reserve bought abroad before a capped year and drawn
+    in it would otherwise meet the cap with imports made earlier.
+    """
+    if "reserve_draw" not in lp.variables:
+        return []
+    return [lp.variables["reserve_draw"].term(group_pick(lp.params, group)).sum("element")]
 
 
 def _tolled_back(lp: LinearProgram, group: ElementGroup, partner: str | None) -> list[Term]:

@@ -25,6 +25,7 @@ from reeplan.optimize.expressions import (
     product_trade,
     product_unmet,
     product_use,
+    reserve_drawn,
     traded_reo,
     unmet_reo,
 )
@@ -111,15 +112,17 @@ def _import_lhs(lp: LinearProgram, t: Target) -> list[Term]:
     """Imports of the target's elements, and demand left unmet; net of exports for a net share.
 
     Unmet demand counts as imports: use the country does not supply itself is never
-    import substitution, so leaving demand unmet cannot meet the target.
+    import substitution, so leaving demand unmet cannot meet the target. So does oxide
+    drawn from the strategic reserve (:func:`reeplan.optimize.expressions.reserve_drawn`).
     """
+    drawn = reserve_drawn(lp, t.elements) if t.product in ("all", "oxide") else []
     if t.product != "all":  # one product's trade over its use at home
         terms = product_trade(lp, "import", t.product, t.elements) \
-            + product_unmet(lp, t.product, t.elements)
+            + product_unmet(lp, t.product, t.elements) + drawn
         if t.measure == "net":
             terms += [-x for x in product_trade(lp, "export", t.product, t.elements)]
         return terms
-    terms = traded_reo(lp, "import", t.elements) + unmet_reo(lp, t.elements)
+    terms = traded_reo(lp, "import", t.elements) + unmet_reo(lp, t.elements) + drawn
     if t.measure == "net":
         terms += [-x for x in traded_reo(lp, "export", t.elements)]
     return terms
