@@ -205,7 +205,7 @@ def plan(
     _require(PLAN_NEEDS if out is None else (*PLAN_NEEDS, "pyarrow"))
     from rich.console import Console
 
-    from reeplan.interfaces.render import emit_comparison, emit_plan, safe_text
+    from reeplan.interfaces.render import emit_comparison, emit_plan, fmt_number, safe_text
 
     protected = data or []
     if out is not None:
@@ -234,7 +234,8 @@ def plan(
         if costs:
             Console().print(safe_text("What each target costs (discounted, penalties apart, "
                                       "against the plan without it): " + "; ".join(
-                                          f"{k} {v:,.0f} M USD" for k, v in costs.items())),
+                                          f"{k} {fmt_number(v)} M USD"
+                                          for k, v in costs.items())),
                             markup=False, highlight=False)
         Console().print(f"roadmap written to {safe_text(out)}", markup=False, highlight=False)
 

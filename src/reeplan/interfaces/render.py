@@ -109,6 +109,8 @@ def fmt_number(value: Any, qualifier: Any = None, digits: int = 0) -> str:
     if isinstance(value, float) and math.isinf(value):
         return "∞"
     q = qualifier if isinstance(qualifier, str) else ""
+    if isinstance(value, int | float):  # never "-0": a value that rounds to zero is 0
+        value = round(float(value), digits) + 0.0
     return f"{q}{value:,.{digits}f}"
 
 
