@@ -236,9 +236,20 @@ def test_the_roadmap_flows_balance_and_never_re_export(roadmap) -> None:  # type
     rhs = rm["concentrate_exports"] + rm["unprocessed"] + rm["refining_feed"]
     assert (lhs - rhs).abs().max() < 1e-6
     use = rm["refined"] + rm["imports"] - rm["exports"] + rm["unmet"]
-    assert (use - rm["consumption"]).abs().max() < 1e-6
+    needed = rm["consumption"] - rm["downstream_use"] + rm["conversion_feed"]
+    assert (use - needed).abs().max() < 1e-6
+    second = rm["converted"] + rm["downstream_imports"] - rm["downstream_exports"] \
+        + rm["downstream_unmet"]
+    assert (second - rm["downstream_use"]).abs().max() < 1e-6
+    # the carbide and hydroxide the roadmap uses: 60% of W, 50% of Li (labelled shares)
+    for k, share in (("W", 0.6), ("Li", 0.5)):
+        rows = rm[rm["commodity"] == k]
+        assert (rows["downstream_use"] - share * rows["consumption"]).abs().max() < 1e-6
     own = rm["commodity"].map(recovery) * (rm["mined"] - rm["concentrate_exports"])
-    assert (rm["exports"] <= own + 1e-6).all()
+    sent = rm["exports"] + rm["downstream_exports"] * rm["conversion_feed"] \
+        / rm["converted"].where(rm["converted"] > 0, 1.0)
+    assert (sent <= own + 1e-6).all()
+    assert (rm["downstream_exports"] <= rm["converted"] + 1e-6).all()
     nb = rm[rm["commodity"] == "Nb"]
     assert (nb["concentrate_imports"] == 0).all() and (nb["concentrate_exports"] == 0).all()
     # every rare-metal trade row has a value at the world price
@@ -347,6 +358,16 @@ def test_chain_commodity_without_data_is_exit_2() -> None:
     ("targets:\n  - {id: g, kind: group_output, value: 1, year: 2030}\n", ["group"]),
     ("candidates:\n  x: {stage: rare_metal_mining, max_capacity_t: 1, capex_usd_per_tpa: 1, "
      "opex_usd_per_t: 1, lead_time_years: 1, source: generic_costs_ru}\n", ["commodity"]),
+    ("rare_metals: {commodities: [Mo], downstream_share: {Mo: 0.5}}\n",
+     ["rare_metals.downstream_share.Mo", "no rare_metal_downstream row"]),
+    ("rare_metals: {commodities: [W], downstream_share: {Li: 0.5}}\n",
+     ["rare_metals.downstream_share.Li", "not in rare_metals.commodities"]),
+    ("rare_metals: {commodities: [W]}\ncandidates:\n  x: {stage: rare_metal_conversion, "
+     "commodity: W, max_capacity_t: 1, capex_usd_per_tpa: 1, opex_usd_per_t: 1, "
+     "lead_time_years: 1, source: generic_costs_ru}\n",
+     ["candidates.x.stage", "rare_metals.downstream_share.W"]),
+    ("rare_metals: {commodities: [W], downstream_share: {W: 1.5}}\n",
+     ["rare_metals.downstream_share.W", "less than or equal to 1"]),
 ])
 def test_bad_rare_metal_scenarios_exit_2(tmp_path: Path, edit: str, words: list[str]) -> None:
     path = tmp_path / "s.yaml"
@@ -357,6 +378,38 @@ def test_bad_rare_metal_scenarios_exit_2(tmp_path: Path, edit: str, words: list[
     for w in words:
         assert w in res.output
     assert "Traceback" not in res.output
+
+
+def _carbide(opex: float) -> Problem:
+    """100 t W/yr used, 60% as carbide (ratio 1.10 per t W, 98% kept in conversion); CHN
+    sells APT at 40,000 USD/t W and carbide at 44,000; a converter at home (100 t/yr, no
+    capex) at ``opex`` USD/t W."""
+    conv = Candidate("conv", "rare_metal_conversion", existing=100, max_capacity=100, capex=0,
+                     opex=opex, lead_time=0, commodity="W")
+    mine = Candidate("m", "mining", existing=0, max_capacity=0, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    w = _metal("W", use=100.0, downstream="tungsten carbide", downstream_share=0.6,
+               downstream_ratio=1.10, conversion_recovery=0.98)
+    return _problem(mine, (conv,), (w,))
+
+
+def test_a_second_product_is_made_at_home_when_converting_pays_by_hand() -> None:
+    """Converting costs 40,000 / 0.98 + opex a tonne of carbide against 44,000 bought:
+    at 2,000 USD/t (42,816) the plant makes the 60 t from 61.22 t of imported APT, so
+    101.22 t of APT come in; at 5,000 (45,816) the carbide is bought and the plant idles.
+    Either way no carbide is exported (none is converted from home ore) and the balance
+    holds: APT 40 used + 61.22 fed; carbide 60 used."""
+    rm = plan_tables(solve(_carbide(2000.0)))["rare_metals"].iloc[0]
+    assert rm["converted"] == pytest.approx(60)
+    assert rm["conversion_feed"] == pytest.approx(60 / 0.98)
+    assert rm["imports"] == pytest.approx(40 + 60 / 0.98)
+    assert rm["downstream_imports"] == pytest.approx(0, abs=1e-9)
+    assert rm["gross_import_share"] == pytest.approx((40 + 60 / 0.98) / 100)
+    dear = plan_tables(solve(_carbide(5000.0)))["rare_metals"].iloc[0]
+    assert dear["converted"] == pytest.approx(0, abs=1e-9)
+    assert dear["downstream_imports"] == pytest.approx(60)
+    assert dear["imports"] == pytest.approx(40)
+    assert dear["gross_import_share"] == pytest.approx(1.0)
 
 
 def test_a_country_without_rare_metal_use_is_exit_2(tmp_path: Path) -> None:

@@ -56,14 +56,17 @@ StageName = Literal["mining", "concentrate", "cracking", "separation", "refining
 loop back from end of life)."""
 
 PlanStage = Literal["mining", "separation", "metal", "magnet", "recycling",
-                    "rare_metal_mining", "rare_metal_refining"]
+                    "rare_metal_mining", "rare_metal_refining", "rare_metal_conversion"]
 """Stages the planner builds. ``mining`` covers mine, concentrator and cracking (its output
 is cracked concentrate in t REO); ``magnet`` covers alloy and magnet making; ``recycling``
 turns end-of-life magnets into metal. The rare metals (W, Mo, Nb, Ta, Li, Ti, Zr, ...)
 have two: ``rare_metal_mining`` (mine and concentrator, t of the commodity's content in
 concentrate) and ``rare_metal_refining`` (the refined product the commodity trades as:
-APT, molybdic oxide, ferro-niobium, lithium carbonate, titanium sponge ..., t content)."""
-RARE_METAL_STAGES: tuple[PlanStage, ...] = ("rare_metal_mining", "rare_metal_refining")
+APT, molybdic oxide, ferro-niobium, lithium carbonate, titanium sponge ..., t content),
+and where a second product matters ``rare_metal_conversion`` (the refined product turned
+into it: APT into tungsten carbide, lithium carbonate into hydroxide, t content)."""
+RARE_METAL_STAGES: tuple[PlanStage, ...] = ("rare_metal_mining", "rare_metal_refining",
+                                            "rare_metal_conversion")
 """The plan stages of the rare-metal chains."""
 
 Technology = Literal["domestic", "CHN", "WEST"]

@@ -20,9 +20,9 @@ from reeplan.types import CONFIDENCE_LEVELS
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["RareMetalProduct", "StageBalance", "coproduct_ratios",
+__all__ = ["RareMetalDownstream", "RareMetalProduct", "StageBalance", "coproduct_ratios",
            "producer_of", "product_group_members", "rare_metal_consumption",
-           "rare_metal_product", "stage_balance"]
+           "rare_metal_downstream", "rare_metal_product", "stage_balance"]
 
 
 
@@ -79,6 +79,40 @@ def rare_metal_product(facts: FactBase, commodity: str) -> RareMetalProduct:
         bool(r["concentrate_market"]), float(r["world_output_t"]),
         frozenset({str(r["source_id"]), str(r["concentrate_source"]),
                    str(r["recovery_source"]), str(r["world_output_source"])}))
+
+
+@dataclass(frozen=True)
+class RareMetalDownstream:
+    """A rare metal's second product (``rare_metal_downstream``): what it trades at.
+
+    Attributes
+    ----------
+    product
+        E.g. ``"tungsten carbide powder (WC)"``.
+    price_ratio
+        Its price over the refined product's per t of content [ratio].
+    conversion_recovery
+        Content kept from the refined product fed [fraction].
+    source_ids
+        The price's and the recovery's sources.
+    """
+
+    product: str
+    price_ratio: float
+    conversion_recovery: float
+    source_ids: frozenset[str]
+
+
+def rare_metal_downstream(facts: FactBase, commodity: str) -> RareMetalDownstream | None:
+    """The ``rare_metal_downstream`` row of ``commodity``, or None (no second product)."""
+    table = facts["rare_metal_downstream"]
+    rows = table[table["commodity"] == commodity]
+    if rows.empty:
+        return None
+    r = rows.iloc[0]
+    return RareMetalDownstream(str(r["product"]), float(r["price_ratio"]),
+                               float(r["conversion_recovery"]),
+                               frozenset({str(r["source_id"]), str(r["recovery_source"])}))
 
 
 def _balance_rows(facts: FactBase, country: str, commodity: str) -> pd.DataFrame:

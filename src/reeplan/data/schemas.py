@@ -376,6 +376,27 @@ class RareMetalProductRow(TableRow):
     note: str | None = None
 
 
+class RareMetalDownstreamRow(TableRow):
+    """A second product of a rare metal where it matters: what its refined product becomes."""
+
+    commodity: Ident
+    product: Text
+    """E.g. ``tungsten carbide powder``, ``lithium hydroxide monohydrate``."""
+    content_pct: Annotated[Finite, Field(gt=0, le=100)]
+    """The commodity's content of the product [wt%]."""
+    price_ratio: Positive
+    """Its price over the refined product's, per kg of content, from quotes of one market
+    and date [ratio]."""
+    price_quote: Text
+    """The two quotes and how the ratio was read from them."""
+    source_id: Ident
+    conversion_recovery: Annotated[Finite, Field(gt=0, le=1)]
+    """Content of the product per t of content of the refined product fed [fraction]."""
+    recovery_source: Ident
+    confidence: Confidence
+    note: str | None = None
+
+
 class RareMetalBalanceRow(TableRow):
     """One flow of a rare metal in a country and year: what it makes, trades and uses."""
 
@@ -754,6 +775,10 @@ _SPECS = (
               refs=(_commodity(), _src(), _src("concentrate_source"),
                     _src("recovery_source"), _src("world_output_source")),
               description="Rare metals' refined products: content, world price, yields."),
+    TableSpec("rare_metal_downstream", RareMetalDownstreamRow, ("commodity",),
+              refs=(_commodity(), _src(), _src("recovery_source")),
+              description="Second products where they matter (carbide, hydroxide): price "
+                          "over the refined product's, recovery."),
     TableSpec("rare_metal_balances", RareMetalBalanceRow,
               ("country", "commodity", "year", "stage", "flow", "form", "source_id"),
               refs=(_country(), _commodity(), _src()),

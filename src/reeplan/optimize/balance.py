@@ -106,13 +106,21 @@ def _rare_metal_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Resi
     conc_out = f["concentrate_exports"] + f["unprocessed"] + f["refining_feed"]
     recovery = _a(params["rm_recovery"], "commodity")[:, None]
     supply = f["refined"] + f["imports"] - f["exports"] + f["unmet"]
+    use = f["consumption"] - f["downstream_use"] + f["conversion_feed"]
+    second = f["converted"] + f["downstream_imports"] - f["downstream_exports"] \
+        + f["downstream_unmet"]
     out: dict[str, Residual] = {
         "rare-metal concentrate": (conc_in - conc_out, conc_in + conc_out, cy),
         "rare-metal refining": (f["refined"] - recovery * f["refining_feed"],
                                 f["refined"] + f["refining_feed"], cy),
-        "rare-metal use": (supply - f["consumption"], np.abs(supply) + f["consumption"], cy),
+        "rare-metal use": (supply - use, np.abs(supply) + use, cy),
+        "rare-metal second product": (second - f["downstream_use"],
+                                      np.abs(second) + f["downstream_use"], cy),
         "rare-metal re-export": (np.maximum(f["exports"] - f["refined"], 0.0),
-                                 f["exports"] + f["refined"], cy)}
+                                 f["exports"] + f["refined"], cy),
+        "rare-metal second-product re-export": (
+            np.maximum(f["downstream_exports"] - f["converted"], 0.0),
+            f["downstream_exports"] + f["converted"], cy)}
     for name in ("unprocessed", "refining_feed"):
         out[f"non-negative {name}"] = (np.minimum(f[name], 0.0), np.abs(f[name]), cy)
     return out

@@ -317,6 +317,13 @@ def _rare_metals(ds: Vars, coords: Vars, p: Problem, cands: list) -> None:  # ty
     ds["rm_refines"] = (("candidate", "commodity"), np.array(
         [[float(c.stage == "rare_metal_refining" and c.commodity == k) for k in names]
          for c in cands], dtype=float).reshape(len(cands), n))
+    ds["rm_converts"] = (("candidate", "commodity"), np.array(
+        [[float(c.stage == "rare_metal_conversion" and c.commodity == k) for k in names]
+         for c in cands], dtype=float).reshape(len(cands), n))
+    ds["rm_down_share"] = ("commodity", [float(m.downstream_share) for m in metals])
+    ds["rm_down_ratio"] = ("commodity", [float(m.downstream_ratio) for m in metals])
+    ds["rm_conversion_recovery"] = ("commodity", [float(m.conversion_recovery)
+                                                  for m in metals])
     groups = list(p.product_groups)
     coords["group"] = [g.id for g in groups]
     ds["group_commodity"] = (("group", "commodity"), np.array(

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from reeplan.domain import Recipe, StageChain
 from reeplan.errors import ChainDefinitionError
-from reeplan.types import PlanStage, Technology
+from reeplan.types import RARE_METAL_STAGES, PlanStage, Technology
 
 __all__ = ["DEFAULT_UNMET_PENALTY", "Candidate", "Partner", "Problem", "ProductGroup",
            "RareMetal", "Target", "TargetKind"]
@@ -130,7 +130,7 @@ class Candidate:
             if abs(total - 1.0) > 0.01:
                 raise ChainDefinitionError(f"{where}, field 'distribution': sums to "
                                            f"{100 * total:.2f}%; expected 100% within 1 point")
-        rare_metal = self.stage in ("rare_metal_mining", "rare_metal_refining")
+        rare_metal = self.stage in RARE_METAL_STAGES
         if rare_metal != bool(self.commodity):
             raise ChainDefinitionError(f"{where}, field 'commodity': a rare-metal stage "
                                        f"needs its commodity, and only a rare-metal stage "
@@ -281,6 +281,12 @@ class RareMetal:
         Most the country may sell abroad a year, concentrate and refined together
         [t content/yr]: the share of the world market it can add at the quoted price;
         ``None`` unbounded.
+    downstream, downstream_share, downstream_ratio, conversion_recovery
+        A second product where it matters (tungsten carbide from APT, lithium hydroxide
+        from carbonate): its name, the share of the use taken as it [fraction], its price
+        over the refined product's per t of content (quoted the same day) [ratio], and
+        the content it keeps of the refined product fed [t/t]. Without one (share 0) all
+        use is of the refined product.
     """
 
     commodity: str
@@ -293,10 +299,24 @@ class RareMetal:
     used_as_concentrate: bool = False
     concentrate_market: bool = True
     export_cap: float | None = None
+    downstream: str = ""
+    downstream_share: float = 0.0
+    downstream_ratio: float = 1.0
+    conversion_recovery: float = 1.0
 
     def __post_init__(self) -> None:
         """Reject prices, shares and recoveries out of range."""
         where = f"rare metal '{self.commodity}'"
+        if not 0.0 <= self.downstream_share <= 1.0 or (self.downstream_share > 0) != bool(
+                self.downstream):
+            raise ChainDefinitionError(f"{where}, field 'downstream_share': "
+                                       f"{self.downstream_share}; expected a fraction, above 0 "
+                                       f"only with a downstream product")
+        if not (math.isfinite(self.downstream_ratio) and self.downstream_ratio > 0
+                and 0 < self.conversion_recovery <= 1):
+            raise ChainDefinitionError(f"{where}: downstream ratio {self.downstream_ratio} "
+                                       f"and recovery {self.conversion_recovery}; expected a "
+                                       f"positive ratio and a fraction in (0, 1]")
         for name in ("price", "product_per_content"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):

@@ -16,13 +16,18 @@ Per commodity and year (all t content):
   none: the pyrochlore producers are integrated) and a commodity used as concentrate
   (zircon) trades as its product;
 * refining: refined = recovery x feed (the refiners' ``prod``, within their capacity);
-* use: refined + imported - exported + unmet = consumption;
+* use: refined + imported - exported + unmet = consumption x (1 - downstream share) +
+  what conversion plants take (their output over their recovery);
+* a second product where it matters (tungsten carbide, lithium hydroxide): converted +
+  imported - exported + unmet = consumption x downstream share, traded at the refined
+  product's price times its ratio;
 * a price taker: exports, concentrate and refined together, stay within the country's
   share of the world market (``export_cap``);
-* no re-export: exports of the refined product stay within what is refined at home and
-  within what the home-mined concentrate kept at home refines to (imported concentrate
-  is refined for the home market only), and concentrate sold within what is mined at
-  home.
+* no re-export: exports of the refined product (the second product's counted by the
+  refined product they took) stay within what is refined at home and within what the
+  home-mined concentrate kept at home refines to (imported concentrate is refined for the
+  home market only), exports of the second product within what is converted at home,
+  and concentrate sold within what is mined at home.
 
 Trade follows the partners' rules (blocked, banned years, premium, discount, freight) at
 one world price per commodity: buying costs the price times the partner's premium, selling
@@ -43,8 +48,8 @@ from reeplan.optimize.expressions import MUSD, home_separated_oxide
 from reeplan.optimize.lp import LinearProgram, Param, Term
 from reeplan.optimize.problem import Problem
 
-__all__ = ["define_rare_metals", "group_output", "home_refined", "mined_content",
-           "rare_metal_value", "refined_content", "solved_rare_metals"]
+__all__ = ["converted_content", "define_rare_metals", "group_output", "home_refined",
+           "mined_content", "rare_metal_value", "refined_content", "solved_rare_metals"]
 
 def _tracked(params: Param) -> bool:
     return bool(params.sizes.get("commodity", 0))
@@ -67,6 +72,11 @@ def refined_content(lp: LinearProgram) -> list[Term]:
     if "rm_direct" in lp.variables:
         terms.append(lp.variables["rm_direct"].term())
     return terms
+
+
+def converted_content(lp: LinearProgram) -> list[Term]:
+    """The second product made at home [t content/yr], over (commodity, year)."""
+    return [lp.variables["prod"].term(lp.params["rm_converts"]).sum("candidate")]
 
 
 def home_refined(lp: LinearProgram) -> list[Term]:
@@ -113,25 +123,62 @@ def define_rare_metals(lp: LinearProgram, problem: Problem) -> None:
                                           -left.term(), -feed.term()], "==", 0.0, cy)
     lp.add_constraints("rm_refining", [*refined, feed.term(_minus_recovery)],
                        "==", 0.0, cy)
+    second = _define_downstream(lp, open_)
+    made, d_exp = second if second else ([], [])
     lp.add_constraints("rm_use", [*refined, imp.sum("partner"),
-                                  -exp.sum("partner"), unmet.term()], "==",
-                       lambda q: q["rm_consumption"], cy)
+                                  -exp.sum("partner"), unmet.term(),
+                                  *[-(t * _per_conversion) for t in made]], "==",
+                       lambda q: q["rm_consumption"] * (1 - q["rm_down_share"]), cy)
+    exported = [exp.sum("partner"), *[t * _per_conversion for t in d_exp]]
     lp.add_constraints("rm_exports_within_refined",
-                       [exp.sum("partner"), *[-t for t in refined]], "<=", 0.0, cy)
+                       [*exported, *[-t for t in refined]], "<=", 0.0, cy)
     # ... and within what home-mined concentrate kept at home refines to: imported
     # concentrate is refined for the home market, never to be sold on
     lp.add_constraints("rm_exports_within_home_ore",
-                       [exp.sum("partner"), *[t * _minus_recovery for t in kept],
+                       [*exported, *[t * _minus_recovery for t in kept],
                         c_exp.sum("partner") * _recovery], "<=", 0.0, cy)
     lp.add_constraints("rm_concentrate_exports_within_mined",
                        [c_exp.sum("partner"), *[-t for t in kept]], "<=", 0.0, cy)
     capped = (p["rm_export_cap"] < np.inf).broadcast_like(p["rm_price"])
     if bool(capped.any()):  # a price taker: at most its share of the world market
-        lp.add_constraints("rm_export_cap", [exp.sum("partner"), c_exp.sum("partner")], "<=",
+        lp.add_constraints("rm_export_cap", [exp.sum("partner"), c_exp.sum("partner"),
+                                             *d_exp], "<=",
                            lambda q: q["rm_export_cap"].where(q["rm_export_cap"] < np.inf, 0.0)
                            .broadcast_like(q["rm_price"]), cy, mask=capped)
     for name, coef in _costs().items():
-        lp.add_cost(lp.variables[name].term(coef))
+        if name in lp.variables:
+            lp.add_cost(lp.variables[name].term(coef))
+
+
+def _define_downstream(lp: LinearProgram, open_: xr.DataArray
+                       ) -> tuple[list[Term], list[Term]] | None:
+    """The second products' use and trade; their output and exports as terms (or None).
+
+    converted + imported - exported + unmet = consumption x downstream share; exports
+    within what is converted at home.
+    """
+    p = lp.params
+    has = (p["rm_down_share"] > 0).broadcast_like(p["rm_price"])
+    if not bool(has.any()):
+        return None
+    cy = _coords(p, "commodity", "year")
+    pcy = _coords(p, "partner", "commodity", "year")
+    d_imp = lp.add_variables("rm_down_import", pcy, mask=open_ & has & p["rm_sells_refined"])
+    d_exp = lp.add_variables("rm_down_export", pcy, mask=open_ & has & p["buys"])
+    d_unmet = lp.add_variables("rm_down_unmet", cy, mask=has)
+    made = converted_content(lp)
+    lp.add_constraints("rm_downstream_use", [*made, d_imp.sum("partner"), -d_exp.sum("partner"),
+                                             d_unmet.term()], "==",
+                       lambda q: q["rm_consumption"] * q["rm_down_share"], cy, mask=has)
+    lp.add_constraints("rm_downstream_exports_within_converted",
+                       [d_exp.sum("partner"), *[-t for t in made]], "<=", 0.0, cy, mask=has)
+    return made, [d_exp.sum("partner")]
+
+
+def _per_conversion(q: Param) -> xr.DataArray:
+    """Refined product a tonne of the second product takes [t content/t content]."""
+    per: xr.DataArray = 1.0 / q["rm_conversion_recovery"]
+    return per
 
 
 def _recovery(q: Param) -> xr.DataArray:
@@ -146,8 +193,8 @@ def _trade(q: Param, flow: str, share: xr.DataArray | float) -> xr.DataArray:
     """Discounted cost of a tonne bought (or, negative, sold) [M USD/t].
 
     Over (partner, commodity, year): the world price times ``share`` (1 for the refined
-    product, the concentrate share for concentrate), times the premium or less the
-    discount, plus freight either way.
+    product, the concentrate share for concentrate, the price ratio for the second
+    product), times the premium or less the discount, plus freight either way.
     """
     factor = q["buy_factor"] if flow == "import" else -q["sell_factor"]
     unit = q["rm_price"] * share * factor + q["freight"]
@@ -168,13 +215,18 @@ def _costs() -> dict[str, Callable[[Param], xr.DataArray]]:
         "rm_conc_import": lambda q: _trade(q, "import", q["rm_concentrate_share"]),
         "rm_conc_export": lambda q: _trade(q, "export", q["rm_concentrate_share"]),
         "rm_unmet": unmet,
+        "rm_down_import": lambda q: _trade(q, "import", q["rm_down_ratio"]),
+        "rm_down_export": lambda q: _trade(q, "export", q["rm_down_ratio"]),
+        "rm_down_unmet": unmet,
     }
 
 
 def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
     """Refined rare-metal output from home ore at world prices [M USD/yr], over year.
 
-    With ``group``, only the product group's rare metals (:func:`home_refined`).
+    With ``group``, only the product group's rare metals (:func:`home_refined`); a second
+    product made at home adds what converting adds: its price less that of the refined
+    product it took.
     """
     p = lp.params
     if not _tracked(p):
@@ -186,7 +238,13 @@ def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
         value: xr.DataArray = q["rm_price"] * pick / MUSD
         return value
 
-    return [(t * worth).sum("commodity") for t in home_refined(lp)]
+    def added(q: Param) -> xr.DataArray:  # a second product: what converting adds
+        value: xr.DataArray = q["rm_price"] * (q["rm_down_ratio"]
+                                               - 1 / q["rm_conversion_recovery"]) * pick / MUSD
+        return value
+
+    return [(t * worth).sum("commodity") for t in home_refined(lp)] + [
+        (t * added).sum("commodity") for t in converted_content(lp)]
 
 
 def group_output(lp: LinearProgram, group: str) -> list[Term]:
@@ -210,11 +268,27 @@ def solved_rare_metals(solution: xr.Dataset, params: Param) -> xr.Dataset:
     """The rare-metal flows of a solution [t content], over (commodity, year).
 
     ``mined``, ``concentrate_imports``, ``concentrate_exports``, ``unprocessed``, ``refining_feed``,
-    ``refined``, ``imports``, ``exports``, ``consumption`` and ``unmet``.
+    ``refined``, ``imports``, ``exports``, ``consumption`` (of the commodity in every form)
+    and ``unmet``; for the second products ``conversion_feed`` (refined product taken),
+    ``converted``, ``downstream_imports``, ``downstream_exports``, ``downstream_use``
+    (consumption x downstream share) and ``downstream_unmet`` (zero without one).
     """
     s, p = solution, params
     mined = (s["prod"] * p["coproduct"]).sum("candidate")
-    return xr.Dataset({
+    converted = (s["prod"] * p["rm_converts"]).sum("candidate")
+    none = xr.zeros_like(p["rm_consumption"])
+
+    def summed(name: str) -> xr.DataArray:
+        found: xr.DataArray = s[name].fillna(0.0).sum("partner") if name in s else none
+        return found
+
+    second = {
+        "conversion_feed": converted / p["rm_conversion_recovery"], "converted": converted,
+        "downstream_imports": summed("rm_down_import"),
+        "downstream_exports": summed("rm_down_export"),
+        "downstream_use": p["rm_consumption"] * p["rm_down_share"],
+        "downstream_unmet": s["rm_down_unmet"].fillna(0.0) if "rm_down_unmet" in s else none}
+    return xr.Dataset(second | {
         "mined": mined, "concentrate_imports": s["rm_conc_import"].sum("partner"),
         "concentrate_exports": s["rm_conc_export"].sum("partner"),
         "unprocessed": s["rm_left"], "refining_feed": s["rm_feed"],

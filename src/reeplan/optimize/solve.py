@@ -511,7 +511,9 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
 RARE_METAL_TRADE = {"rm_import": ("import", "rare metal (refined)"),
                     "rm_export": ("export", "rare metal (refined)"),
                     "rm_conc_import": ("import", "rare metal (concentrate)"),
-                    "rm_conc_export": ("export", "rare metal (concentrate)")}
+                    "rm_conc_export": ("export", "rare metal (concentrate)"),
+                    "rm_down_import": ("import", "rare metal (second product)"),
+                    "rm_down_export": ("export", "rare metal (second product)")}
 """Rare-metal trade families and their (flow, product) in the trade table [t content]."""
 
 

@@ -134,15 +134,21 @@ def _product_use(lp: LinearProgram, t: Target) -> tuple[list[Term], xr.DataArray
 
 
 def _rare_metal_imports(lp: LinearProgram, t: Target) -> list[Term]:
-    """Imports of one rare metal's refined product and its use left unmet [t content/yr].
+    """Imports of one rare metal (refined and second product) and its use left unmet.
 
-    Net of exports for a net share; unmet use counts as imports (see :func:`_import_lhs`).
+    In t content a year. Net of exports for a net share; unmet use counts as imports (see
+    :func:`_import_lhs`).
     """
     pick = (lp.params["commodity"] == t.commodity).astype(float)
-    terms = [lp.variables["rm_import"].term(pick).sum("partner", "commodity"),
-             lp.variables["rm_unmet"].term(pick).sum("commodity")]  # unmet is not supplied
+    v = lp.variables
+    second = "rm_down_import" in v
+    terms = [v[n].term(pick).sum("partner", "commodity") for n in
+             ("rm_import", *(["rm_down_import"] if second else []))]
+    terms += [v[n].term(pick).sum("commodity") for n in  # unmet is not supplied
+              ("rm_unmet", *(["rm_down_unmet"] if second else []))]
     if t.measure == "net":
-        terms.append(lp.variables["rm_export"].term(-pick).sum("partner", "commodity"))
+        terms += [v[n].term(-pick).sum("partner", "commodity") for n in
+                  ("rm_export", *(["rm_down_export"] if second else []))]
     return terms
 
 
@@ -282,8 +288,10 @@ def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
     if "element" in other.dims:
         other = other.sum("element")
     total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
-    if "rm_unmet" in solution:
-        total = total + params["unmet_penalty"] * solution["rm_unmet"].sum("commodity")
+    for name in ("rm_unmet", "rm_down_unmet"):
+        if name in solution:
+            total = total + params["unmet_penalty"] * solution[name].fillna(0.0).sum(
+                "commodity")
     if "shortfall" in solution:
         total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
     return total

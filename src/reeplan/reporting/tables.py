@@ -201,6 +201,8 @@ def trade_table(plan: Plan) -> pd.DataFrame:
                 partner["buy_factor"] if r.flow == "import" else partner["sell_factor"])
             if r.product == "rare metal (concentrate)":
                 price *= float(q["rm_concentrate_share"].sel(commodity=r.element))
+            if r.product == "rare metal (second product)":
+                price *= float(q["rm_down_ratio"].sel(commodity=r.element))
             values.append(float(r.tonnes) * price / MUSD)  # type: ignore[arg-type]
             continue
         if r.product == "concentrate":  # its oxides' value times the concentrate share
@@ -387,8 +389,9 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     if "rm_import" in s:  # the rare-metal chains, at one world price per commodity
         paid = paid + _rare_metal_money(s, q, "import")
         earned = earned + _rare_metal_money(s, q, "export")
-        moved = moved + sum(s[f"rm_{n}"].sum("commodity") for n in
-                            ("import", "export", "conc_import", "conc_export"))
+        moved = moved + sum(s[f"rm_{n}"].fillna(0.0).sum("commodity") for n in
+                            ("import", "export", "conc_import", "conc_export",
+                             "down_import", "down_export") if f"rm_{n}" in s)
     freight = (moved * q["freight"]).sum("partner") + (bought * q["mine_freight"]).sum("mine") \
         + (s["prod"] * q["toll_freight"]).sum("candidate")
     penalties = penalty_cost(s, q)
@@ -404,12 +407,14 @@ def costs_table(plan: Plan) -> pd.DataFrame:
 def _rare_metal_money(s: xr.Dataset, q: xr.Dataset, flow: str) -> xr.DataArray:
     """Paid for rare-metal imports, or earned by exports, by year [USD].
 
-    The refined product at the world price, concentrate at its share of it, times the
-    partner's premium (or less its discount).
+    The refined product at the world price, concentrate at its share of it, the second
+    product at its ratio, times the partner's premium (or less its discount).
     """
     factor = q["buy_factor" if flow == "import" else "sell_factor"]
     tonnes = s[f"rm_{flow}"].fillna(0.0) \
         + s[f"rm_conc_{flow}"].fillna(0.0) * q["rm_concentrate_share"]
+    if f"rm_down_{flow}" in s:
+        tonnes = tonnes + s[f"rm_down_{flow}"].fillna(0.0) * q["rm_down_ratio"]
     money: xr.DataArray = (tonnes * q["rm_price"] * factor).sum(["partner", "commodity"])
     return money
 
@@ -424,21 +429,28 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
     net_import_share = max(imports - exports, 0) / consumption, feed_import_share =
     concentrate_imports / refining_feed (the refinery's dependence on bought feed),
     refined_from_home_ore = refined - recovery x concentrate_imports (what targets count),
-    product and refined_t_product (that in t of the product it trades as).
+    product and refined_t_product (that in t of the product it trades as); the second
+    product: conversion_feed, converted, downstream_imports, downstream_exports,
+    downstream_use, downstream_unmet and second_product. Import shares count both
+    products: (imports + downstream_imports) / consumption, and net of both exports.
     """
     cols = ["commodity", "year", "unit", "mined", "concentrate_imports",
             "concentrate_exports", "unprocessed", "refining_feed", "refining_losses",
             "refined", "refined_from_home_ore", "imports", "exports", "consumption", "unmet",
+            "conversion_feed", "converted", "downstream_imports", "downstream_exports",
+            "downstream_use", "downstream_unmet",
             "gross_import_share", "net_import_share", "feed_import_share", "product",
-            "refined_t_product"]
+            "refined_t_product", "second_product"]
     s, q = plan.solution, plan.params
     if "rm_feed" not in s:
         return pd.DataFrame(columns=cols)
     flows = solved_rare_metals(s, q)
     flows["refining_losses"] = flows["refining_feed"] - flows["refined"]
     use = flows["consumption"].where(flows["consumption"] > 0)
-    flows["gross_import_share"] = flows["imports"] / use
-    flows["net_import_share"] = (flows["imports"] - flows["exports"]).clip(min=0) / use
+    bought = flows["imports"] + flows["downstream_imports"]
+    sold = flows["exports"] + flows["downstream_exports"]
+    flows["gross_import_share"] = bought / use
+    flows["net_import_share"] = (bought - sold).clip(min=0) / use
     feed = flows["refining_feed"].where(flows["refining_feed"] > 0)
     flows["feed_import_share"] = flows["concentrate_imports"] / feed
     flows["refined_from_home_ore"] = flows["refined"] \
@@ -447,6 +459,8 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
     df = flows.to_dataframe().reset_index()
     products = {m.commodity: m.product for m in plan.problem.rare_metals}
     df["product"] = df["commodity"].map(products)
+    df["second_product"] = df["commodity"].map(
+        {m.commodity: m.downstream for m in plan.problem.rare_metals})
     df["unit"] = "t content"
     return clean(df[cols])
 

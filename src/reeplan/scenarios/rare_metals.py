@@ -9,7 +9,7 @@ tracked commodities; ``group_output`` targets count the roadmap's product groups
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reeplan.data import FactBase
 from reeplan.data.rare_metals import (
@@ -17,6 +17,7 @@ from reeplan.data.rare_metals import (
     producer_of,
     product_group_members,
     rare_metal_consumption,
+    rare_metal_downstream,
     rare_metal_product,
 )
 from reeplan.data.selection import assumption_value
@@ -72,10 +73,29 @@ def _check_commodities(scenario: Scenario, facts: FactBase,
             bad(f"rare_metals.commodities.{i}",
                 f"no consumption of '{k}' for {scenario.country} in the rare_metal_balances "
                 f"table; give rare_metals.consumption_t.{k} [t content/yr]")
-    for field in ("consumption_t", "growth_by_commodity"):
+    for field in ("consumption_t", "growth_by_commodity", "downstream_share"):
         for k in getattr(scenario.rare_metals, field):
             if k not in tracked:
                 bad(f"rare_metals.{field}.{k}", f"'{k}' is not in rare_metals.commodities")
+    _check_downstream(scenario, facts, bad)
+
+
+def _check_downstream(scenario: Scenario, facts: FactBase,
+                      bad: Callable[[str, str], None]) -> None:
+    """A second product named has its row; a conversion plant has a share to serve."""
+    tracked = scenario.rare_metals.commodities
+    seconds = set(facts["rare_metal_downstream"]["commodity"])
+    for k, share in scenario.rare_metals.downstream_share.items():
+        if k in tracked and share > 0 and k not in seconds:
+            bad(f"rare_metals.downstream_share.{k}",
+                f"'{k}' has no rare_metal_downstream row (its second product, price ratio "
+                f"and recovery); the fact base has {', '.join(sorted(seconds)) or 'none'}")
+    for cid, c in scenario.candidates.items():
+        if c.stage == "rare_metal_conversion" and c.commodity in tracked and not \
+                scenario.rare_metals.downstream_share.get(c.commodity, 0.0):
+            bad(f"candidates.{cid}.stage", f"a conversion plant of '{c.commodity}' needs "
+                                           f"rare_metals.downstream_share.{c.commodity} "
+                                           f"above 0; the plan would ignore this plant")
 
 
 def coproducts(cid: str, c: CandidateSpec, scenario: Scenario,
@@ -145,10 +165,18 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
         until = spec.growth_until or years[-1]
         use = {y: base * (1 + growth) ** (min(y, until) - years[0]) for y in years}
         share = assumption_value(facts, PRICE_TAKER)
-        metals.append(RareMetal(k, use, product.price, product.concentrate_share,
-                                product.refining_recovery, product.product,
-                                product.product_per_content, product.used_as_concentrate,
-                                product.concentrate_market, share * product.world_output))
+        metal = RareMetal(k, use, product.price, product.concentrate_share,
+                          product.refining_recovery, product.product,
+                          product.product_per_content, product.used_as_concentrate,
+                          product.concentrate_market, share * product.world_output)
+        second = rare_metal_downstream(facts, k)
+        split = float(spec.downstream_share.get(k, 0.0))
+        if second is not None and split > 0:  # a second product takes part of the use
+            metal = replace(metal, downstream=second.product, downstream_share=split,
+                            downstream_ratio=second.price_ratio,
+                            conversion_recovery=second.conversion_recovery)
+            sources |= second.source_ids
+        metals.append(metal)
         sources.add(PRICE_TAKER)
     groups = []
     for gid in sorted({str(t.group) for t in scenario.targets if t.group is not None}):

@@ -340,6 +340,12 @@ class RareMetalsSpec(_Spec):
     growth_until: Year | None = None
     """Last year consumption grows (a forecast's horizon); flat after it. By default it
     grows to the end of the horizon."""
+    downstream_share: dict[str, Annotated[Number, Field(ge=0, le=1)]] = Field(
+        default_factory=dict)
+    """Share of a commodity's use taken as its second product [fraction] (its
+    ``rare_metal_downstream`` row: tungsten carbide from APT, lithium hydroxide from
+    carbonate), made at home by ``rare_metal_conversion`` plants from the refined product,
+    or imported; the rest is used as the refined product."""
     source: str | None = None
     """Source or assumption id(s) behind the figures, semicolon-separated."""
 
