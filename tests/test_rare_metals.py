@@ -4,6 +4,7 @@ the roadmap's group and value targets, and ``reeplan chain --commodity``."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -397,19 +398,38 @@ def test_a_second_product_is_made_at_home_when_converting_pays_by_hand() -> None
     """Converting costs 40,000 / 0.98 + opex a tonne of carbide against 44,000 bought:
     at 2,000 USD/t (42,816) the plant makes the 60 t from 61.22 t of imported APT, so
     101.22 t of APT come in; at 5,000 (45,816) the carbide is bought and the plant idles.
-    Either way no carbide is exported (none is converted from home ore) and the balance
-    holds: APT 40 used + 61.22 fed; carbide 60 used."""
-    rm = plan_tables(solve(_carbide(2000.0)))["rare_metals"].iloc[0]
+    Either way no carbide is exported (none is converted from home ore), all of what is
+    needed is imported (share 1: the 1.22 t conversion loses is needed too), and the
+    balance holds: APT 40 used + 61.22 fed; carbide 60 used. What is paid: 101.22 t x
+    40,000 USD a year, or 40 x 40,000 + 60 x 44,000."""
+    cheap = plan_tables(solve(_carbide(2000.0)))
+    rm = cheap["rare_metals"].iloc[0]
     assert rm["converted"] == pytest.approx(60)
     assert rm["conversion_feed"] == pytest.approx(60 / 0.98)
     assert rm["imports"] == pytest.approx(40 + 60 / 0.98)
     assert rm["downstream_imports"] == pytest.approx(0, abs=1e-9)
-    assert rm["gross_import_share"] == pytest.approx((40 + 60 / 0.98) / 100)
-    dear = plan_tables(solve(_carbide(5000.0)))["rare_metals"].iloc[0]
-    assert dear["converted"] == pytest.approx(0, abs=1e-9)
-    assert dear["downstream_imports"] == pytest.approx(60)
-    assert dear["imports"] == pytest.approx(40)
-    assert dear["gross_import_share"] == pytest.approx(1.0)
+    assert rm["downstream_exports"] == pytest.approx(0, abs=1e-9)
+    assert rm["gross_import_share"] == pytest.approx(1.0)
+    assert cheap["costs"]["imports_musd"].iloc[0] == pytest.approx(
+        (40 + 60 / 0.98) * 40_000 / 1e6, rel=1e-9)
+    dear = plan_tables(solve(_carbide(5000.0)))
+    rm = dear["rare_metals"].iloc[0]
+    assert rm["converted"] == pytest.approx(0, abs=1e-9)
+    assert rm["downstream_imports"] == pytest.approx(60)
+    assert rm["imports"] == pytest.approx(40)
+    assert rm["gross_import_share"] == pytest.approx(1.0)
+    assert dear["costs"]["imports_musd"].iloc[0] == pytest.approx(
+        (40 * 40_000 + 60 * 44_000) / 1e6, rel=1e-9)
+    second = dear["trade"][dear["trade"]["product"] == "rare metal (second product)"]
+    assert second["value_musd"].iloc[0] == pytest.approx(60 * 44_000 / 1e6, rel=1e-9)
+
+
+def test_converting_imported_feed_adds_no_output_value() -> None:
+    """A value target counts what conversion adds only on home-refined feed: with all APT
+    imported, the converter's output adds nothing, so the target's achieved value is 0."""
+    p = _carbide(2000.0)
+    plan = solve(replace(p, targets=(Target("v", "output_value", 1e9, 2025, penalty=1.0),)))
+    assert plan.targets["achieved"].tolist() == pytest.approx([0.0] * len(YEARS), abs=1e-6)
 
 
 def test_a_country_without_rare_metal_use_is_exit_2(tmp_path: Path) -> None:

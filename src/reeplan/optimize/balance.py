@@ -107,6 +107,8 @@ def _rare_metal_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Resi
     recovery = _a(params["rm_recovery"], "commodity")[:, None]
     supply = f["refined"] + f["imports"] - f["exports"] + f["unmet"]
     use = f["consumption"] - f["downstream_use"] + f["conversion_feed"]
+    per_conversion = 1 / _a(params["rm_conversion_recovery"], "commodity")[:, None]
+    sent = f["exports"] + f["downstream_exports"] * per_conversion  # refined product sent
     second = f["converted"] + f["downstream_imports"] - f["downstream_exports"] \
         + f["downstream_unmet"]
     out: dict[str, Residual] = {
@@ -116,8 +118,8 @@ def _rare_metal_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Resi
         "rare-metal use": (supply - use, np.abs(supply) + use, cy),
         "rare-metal second product": (second - f["downstream_use"],
                                       np.abs(second) + f["downstream_use"], cy),
-        "rare-metal re-export": (np.maximum(f["exports"] - f["refined"], 0.0),
-                                 f["exports"] + f["refined"], cy),
+        "rare-metal re-export": (np.maximum(sent - f["refined"], 0.0),
+                                 sent + f["refined"], cy),
         "rare-metal second-product re-export": (
             np.maximum(f["downstream_exports"] - f["converted"], 0.0),
             f["downstream_exports"] + f["converted"], cy)}

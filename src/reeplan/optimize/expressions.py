@@ -223,17 +223,25 @@ def product_use(lp: LinearProgram, product: str, group: ElementGroup = "all"
                 ) -> tuple[list[Term], xr.DataArray]:
     """Use at home of one product [t REO/yr], over year: terms and a fixed part.
 
-    Oxide: used in other uses and fed to metal making, with other uses left unmet; metal:
-    used in alloy; magnets: the magnets needed (fixed). The dependence table's stages
-    (:func:`reeplan.reporting.tables.dependence_table`) read the same quantities from a
-    solution.
+    Oxide: used in other uses and fed to metal making for metal used at home (metal
+    exported or stocked counts by the oxide it took, out), with other uses left unmet;
+    metal: used in alloy; magnets: the magnets needed (fixed). The dependence table's
+    stages (:func:`reeplan.reporting.tables.dependence_table`) count use alike but leave
+    unmet use and reserve draws out of imports, so an import cap's "achieved" may exceed
+    the table's share when either is not zero.
     """
     v, p = lp.variables, lp.params
     share = group_pick(p, group)
     none = xr.zeros_like(p["discount"])
     if product == "oxide":
+        def per_metal(q: Param) -> xr.DataArray:  # oxide a tonne of metal took
+            took: xr.DataArray = -share / (q["metal_per_oxide"] * q["metal_recovery"])
+            return took
+
         return [v["other_use"].term(share).sum("element"),
                 v["metal_in"].term(share).sum("element"),
+                v["export_metal"].term(per_metal).sum("partner", "element"),
+                v["stock_metal"].term(per_metal).sum("element"),
                 *product_unmet(lp, "oxide", group)], none
     if product == "metal":
         return [v["alloy_use"].term(share / p["metal_per_oxide"]).sum("element")], none

@@ -172,6 +172,13 @@ def _define_downstream(lp: LinearProgram, open_: xr.DataArray
                        lambda q: q["rm_consumption"] * q["rm_down_share"], cy, mask=has)
     lp.add_constraints("rm_downstream_exports_within_converted",
                        [d_exp.sum("partner"), *[-t for t in made]], "<=", 0.0, cy, mask=has)
+    # what conversion adds counts for value targets only on home-refined feed
+    home = lp.add_variables("rm_conv_home", cy, mask=has)
+    lp.add_constraints("rm_conv_home_within_converted", [home.term(), *[-t for t in made]],
+                       "<=", 0.0, cy, mask=has)
+    lp.add_constraints("rm_conv_home_within_home_refined",
+                       [home.term(_per_conversion), *[-t for t in home_refined(lp)]], "<=",
+                       0.0, cy, mask=has)
     return made, [d_exp.sum("partner")]
 
 
@@ -225,8 +232,8 @@ def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
     """Refined rare-metal output from home ore at world prices [M USD/yr], over year.
 
     With ``group``, only the product group's rare metals (:func:`home_refined`); a second
-    product made at home adds what converting adds: its price less that of the refined
-    product it took.
+    product made at home from home-refined feed adds what converting adds: its price less
+    that of the refined product it took (imported feed converted adds nothing).
     """
     p = lp.params
     if not _tracked(p):
@@ -243,8 +250,10 @@ def rare_metal_value(lp: LinearProgram, group: str = "") -> list[Term]:
                                                - 1 / q["rm_conversion_recovery"]) * pick / MUSD
         return value
 
-    return [(t * worth).sum("commodity") for t in home_refined(lp)] + [
-        (t * added).sum("commodity") for t in converted_content(lp)]
+    terms = [(t * worth).sum("commodity") for t in home_refined(lp)]
+    if "rm_conv_home" in lp.variables:  # converted from home-refined feed only
+        terms.append(lp.variables["rm_conv_home"].term(added).sum("commodity"))
+    return terms
 
 
 def group_output(lp: LinearProgram, group: str) -> list[Term]:

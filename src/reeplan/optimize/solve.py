@@ -29,7 +29,7 @@ from reeplan.optimize.model import build_model, buildable, steady_operation_cost
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
 from reeplan.optimize.targets import achieved, penalty_cost, rule
-from reeplan.types import PlanStage
+from reeplan.types import RARE_METAL_STAGES, PlanStage
 
 __all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "oversized_words", "solve",
            "solve_myopic"]
@@ -191,6 +191,9 @@ class Plan:
         if "rm_unmet" in s:
             for k in s["commodity"].values:
                 totals[f"{k} (refined)"] = s["rm_unmet"].sel(commodity=k)
+        if "rm_down_unmet" in s:
+            for k in s["commodity"].values:
+                totals[f"{k} (second product)"] = s["rm_down_unmet"].sel(commodity=k).fillna(0.0)
         rows = [{"product": name, "year": int(y), "tonnes": float(v)}
                 for name, var in totals.items()
                 for y, v in zip(s["year"].values, var.values, strict=True) if v > TOL]
@@ -441,7 +444,7 @@ def _serves(c: Candidate, t: Target, problem: Problem) -> bool:
     group = problem.product_group(t.group)
     if group is None:
         return True
-    if c.stage in ("rare_metal_mining", "rare_metal_refining"):  # its group's metals only
+    if c.stage in RARE_METAL_STAGES:  # its group's metals only
         return c.commodity in group.commodities or bool(
             set(c.coproducts) & set(group.commodities))
     return bool(group.element_groups) or bool(set(c.coproducts) & set(group.commodities))

@@ -31,7 +31,7 @@ from reeplan.optimize.expressions import (
 )
 from reeplan.optimize.lp import LinearProgram, Param, Sense, Term
 from reeplan.optimize.problem import Problem, Target
-from reeplan.optimize.rare_metals import group_output, rare_metal_value
+from reeplan.optimize.rare_metals import converted_content, group_output, rare_metal_value
 from reeplan.types import PlanStage
 
 __all__ = ["RULES", "TargetRule", "achieved", "define_targets", "penalty_cost", "rule",
@@ -157,6 +157,22 @@ def _rare_metal_use(q: Param, t: Target) -> xr.DataArray:
     return use
 
 
+def _rare_metal_need(lp: LinearProgram, t: Target) -> tuple[list[Term], xr.DataArray]:
+    """What the country needs of one rare metal [t content/yr].
+
+    Its use, and the content a second product's conversion loses (imported refined
+    product fed to it is imported too).
+    """
+    pick = (lp.params["commodity"] == t.commodity).astype(float)
+
+    def lost(q: Param) -> xr.DataArray:
+        share: xr.DataArray = (1 / q["rm_conversion_recovery"] - 1) * pick
+        return share
+
+    return [(x * lost).sum("commodity") for x in converted_content(lp)], \
+        _rare_metal_use(lp.params, t)
+
+
 RULES: Mapping[str, TargetRule] = {
     "output": TargetRule(
         "output", "domestic output of the target's stage of at least the value [t/yr]",
@@ -193,7 +209,7 @@ RULES: Mapping[str, TargetRule] = {
         lambda q, value, t: _per_year(q, value / MUSD, t),
         "USD/yr", MUSD, lambda lhs, q, t: lhs * MUSD,
         lambda t: ("mining", "separation", "metal", "magnet", "rare_metal_mining",
-                   "rare_metal_refining")),
+                   "rare_metal_refining", "rare_metal_conversion")),
     "group_output": TargetRule(
         "group_output", "domestic output of a product group (its rare metals' refined "
         "products in t of product, its rare-earth element groups' oxide separated at home "
@@ -202,12 +218,15 @@ RULES: Mapping[str, TargetRule] = {
         lambda lhs, q, t: lhs,
         lambda t: ("mining", "separation", "rare_metal_mining", "rare_metal_refining")),
     "rare_metal_import_share": TargetRule(
-        "rare_metal_import_share", "imports of one rare metal's refined product (gross, or "
-        "net of exports) at most the value [fraction] of its consumption, in t content",
+        "rare_metal_import_share", "imports of one rare metal, its refined and its second "
+        "product (gross, or net of exports), with use left unmet, at most the value "
+        "[fraction] of what it needs (its use and the content its conversion loses), in t "
+        "content",
         "<=", _rare_metal_imports, lambda q, value, t: value * _rare_metal_use(q, t),
         "t/yr of imports above the cap", 1.0,
         lambda lhs, q, t: _per_use(lhs, _rare_metal_use(q, t)),
-        lambda t: ("mining", "rare_metal_mining", "rare_metal_refining")),
+        lambda t: ("mining", "rare_metal_mining", "rare_metal_refining",
+                   "rare_metal_conversion"), _rare_metal_need),
 }
 """The rule of every target kind the model knows."""
 

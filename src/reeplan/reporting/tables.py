@@ -273,7 +273,7 @@ def dependence_table(plan: Plan) -> pd.DataFrame:
     the non-magnet split), for the light, medium and heavy groups and for the magnet
     elements (the recipe's) as a group. Stages ``oxide``, ``metal`` and ``magnet``: one
     product's trade over the use of that product at home (oxide used in other uses and in
-    metal making; metal used in alloy; magnets needed).
+    making the metal used at home; metal used in alloy; magnets needed).
     """
     q = plan.params
     frames = [_shares(consumption_reo(q), _reo(plan, "import"), _reo(plan, "export"),
@@ -308,7 +308,10 @@ def _stage_flows(plan: Plan) -> dict[str, tuple[xr.DataArray, xr.DataArray, xr.D
             "element")
         return total
 
-    oxide_use = s["other_use"].sum("element") + s["metal_in"].sum("element")
+    # oxide used at home: metal exported or stocked counts by the oxide it took, out
+    metal_out = (s["export_metal"].sum("partner") + s["stock_metal"]) \
+        / (per_oxide * q["metal_recovery"])
+    oxide_use = s["other_use"].sum("element") + (s["metal_in"] - metal_out).sum("element")
     metal_use = (s["alloy_use"] / per_oxide).sum("element")
     magnet_use = q["magnet_demand"] * magnet_oxide(q)
     tolled = _tolled_back(plan).sum("element")
@@ -432,7 +435,9 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
     product and refined_t_product (that in t of the product it trades as); the second
     product: conversion_feed, converted, downstream_imports, downstream_exports,
     downstream_use, downstream_unmet and second_product. Import shares count both
-    products: (imports + downstream_imports) / consumption, and net of both exports.
+    products over what is needed (consumption and the content conversion loses):
+    (imports + downstream_imports) / (consumption + conversion_feed - converted), and net
+    of both exports.
     """
     cols = ["commodity", "year", "unit", "mined", "concentrate_imports",
             "concentrate_exports", "unprocessed", "refining_feed", "refining_losses",
@@ -446,7 +451,8 @@ def rare_metals_table(plan: Plan) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     flows = solved_rare_metals(s, q)
     flows["refining_losses"] = flows["refining_feed"] - flows["refined"]
-    use = flows["consumption"].where(flows["consumption"] > 0)
+    need = flows["consumption"] + flows["conversion_feed"] - flows["converted"]
+    use = need.where(need > 0)  # the content conversion loses is needed too
     bought = flows["imports"] + flows["downstream_imports"]
     sold = flows["exports"] + flows["downstream_exports"]
     flows["gross_import_share"] = bought / use

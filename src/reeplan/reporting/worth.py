@@ -61,7 +61,8 @@ def _target_penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> pd.Serie
 
 def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:
     """Discounted penalties of an evaluation [USD] (:func:`penalty_cost`)."""
-    names = ["unmet_magnets", "unmet_other"] + [n for n in ("shortfall", "rm_unmet")
+    names = ["unmet_magnets", "unmet_other"] + [n for n in ("shortfall", "rm_unmet",
+                                                            "rm_down_unmet")
                                                 if n in ev.lp.variables]
     values = xr.Dataset({n: ev.values(result, n) for n in names})
     return float((penalty_cost(values, plan.params) * plan.params["discount"]).sum())

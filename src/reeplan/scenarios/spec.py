@@ -176,8 +176,9 @@ class TargetSpec(_Spec):
     of countries, not one third country, so they cannot be named."""
     commodity: str | None = None
     """For ``rare_metal_import_share``: the rare metal (one of ``rare_metals.commodities``)
-    whose refined imports are capped as a share of its use, e.g. the ministry's zero
-    import share of Li, Zr, Nb and W by 2030."""
+    whose imports (refined and second product) are capped as a share of what it needs
+    (its use and what conversion loses), e.g. the ministry's zero import share of Li, Zr,
+    Nb and W by 2030."""
     baseline: NonNegative | None = None
     """For ``output_value``: the stated value today, in the target's units (29 for the
     roadmap's "29 to 100 bn roubles"), set beside the plan's own first-year value when the
