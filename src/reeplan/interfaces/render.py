@@ -426,9 +426,10 @@ def emit_plan(result: Plan, name: str) -> None:
     table = _narrow_table("Roadmap", (
         ("Project", False), ("Stage", False), ("Capacity\n(t/yr)", True), ("Decided", True),
         ("Online", True), ("Capex\n(M USD)", True)))
+    table.columns[1].no_wrap = False  # "rare metal conversion" wraps at its spaces
     builds = result.builds.to_dict(orient="records")
     for r in builds:
-        table.add_row(*map(_cell, (str(r["candidate"]), str(r["stage"]),
+        table.add_row(*map(_cell, (str(r["candidate"]), str(r["stage"]).replace("_", " "),
                       fmt_number(r["capacity"]), str(r["decision_year"]), str(r["online_year"]),
                       fmt_number(float(r["capex"]) / 1e6, digits=1))))
     console.print(table)
