@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -22,6 +23,8 @@ from reeplan.data.schemas import SCHEMAS
 from reeplan.errors import DataValidationError, Problem, UnknownItemError
 
 __all__ = ["EMBEDDED_DIR", "FactBase", "load_factbase"]
+
+_T = TypeVar("_T")
 
 EMBEDDED_DIR = Path(str(resources.files("reeplan.data") / "tables"))
 """Directory of the tables shipped inside the package."""
@@ -48,6 +51,19 @@ class FactBase:
                                                    repr=False)
     """Derived lookups (prices of a market and year, the magnet as used) computed once;
     the tables never change after loading, so neither do they."""
+
+    def derived(self, key: tuple[object, ...], compute: Callable[[], _T], kind: type[_T]) -> _T:
+        """``compute()`` once per fact base and ``key``: a lookup derived from the tables.
+
+        The tables never change after loading, so neither does what is derived from them;
+        ``kind`` checks what the memo holds.
+        """
+        if key not in self.memo:
+            self.memo[key] = compute()
+        found = self.memo[key]
+        if not isinstance(found, kind):
+            raise TypeError(f"memo {key!r} holds {type(found).__name__}, not {kind.__name__}")
+        return found
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         """Return a copy of table ``name``; unknown names raise :class:`UnknownItemError`."""

@@ -94,8 +94,7 @@ def _quote_table(facts: FactBase) -> pd.DataFrame:
 
     Grouped by (basis, form) in ``attrs["by_group"]``; prepared once per fact base.
     """
-    key = ("quote_table",)
-    if key not in facts.memo:
+    def compute() -> pd.DataFrame:
         prices = facts["prices"]
         rows = prices[prices["unit"] == "USD/kg"].copy()
         high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
@@ -103,10 +102,9 @@ def _quote_table(facts: FactBase) -> pd.DataFrame:
         rows["annual"] = rows["period"] == "annual average"
         rows = rows.sort_values(["year", "annual"], kind="stable")
         rows.attrs["by_group"] = dict(iter(rows.groupby(["basis", "form"], sort=False)))
-        facts.memo[key] = rows
-    table = facts.memo[key]
-    assert isinstance(table, pd.DataFrame)
-    return table
+        return rows
+
+    return facts.derived(("quote_table",), compute, pd.DataFrame)
 
 
 def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPrices:
@@ -129,12 +127,8 @@ def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPr
     """
     if market not in ("china", "ex_china"):
         raise ReeplanError(f"unknown market '{market}'; expected china or ex_china")
-    key = ("market_prices", year, market)
-    if key not in facts.memo:
-        facts.memo[key] = _market_prices(facts, year, market)
-    found = facts.memo[key]
-    assert isinstance(found, MarketPrices)
-    return found
+    return facts.derived(("market_prices", year, market),
+                         lambda: _market_prices(facts, year, market), MarketPrices)
 
 
 def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:

@@ -90,12 +90,8 @@ def recipe_from_facts(facts: FactBase, material: str) -> Recipe:
     Non-rare-earth components (Fe, B, ...) are left out; :data:`DIDYMIUM` applies when the
     composition lists Nd but not Pr.
     """
-    key = ("recipe_from_facts", material)
-    if key not in facts.memo:
-        facts.memo[key] = _recipe_from_facts(facts, material)
-    found = facts.memo[key]
-    assert isinstance(found, Recipe)
-    return found
+    return facts.derived(("recipe_from_facts", material),
+                         lambda: _recipe_from_facts(facts, material), Recipe)
 
 
 def _recipe_from_facts(facts: FactBase, material: str) -> Recipe:
@@ -125,12 +121,8 @@ def recipe_as_used(facts: FactBase, year: int) -> Recipe:
     ReeplanError
         When the demand table has no such split.
     """
-    key = ("recipe_as_used", year)
-    if key not in facts.memo:
-        facts.memo[key] = _recipe_as_used(facts, year)
-    found = facts.memo[key]
-    assert isinstance(found, Recipe)
-    return found
+    return facts.derived(("recipe_as_used", year), lambda: _recipe_as_used(facts, year),
+                         Recipe)
 
 
 def _recipe_as_used(facts: FactBase, year: int) -> Recipe:

@@ -255,12 +255,8 @@ def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, ho
 
 def _elements(scenario: Scenario, facts: FactBase) -> list[str]:
     """Elements the plan models: the mines' distributions, the recipe's, those priced."""
-    key = ("modelled_elements", scenario.model_dump_json())
-    if key not in facts.memo:
-        facts.memo[key] = _modelled(scenario, facts)
-    found = facts.memo[key]
-    assert isinstance(found, list)
-    return found
+    return facts.derived(("modelled_elements", scenario.model_dump_json()),
+                         lambda: _modelled(scenario, facts), list)
 
 
 def _modelled(scenario: Scenario, facts: FactBase) -> list[str]:
