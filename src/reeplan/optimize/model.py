@@ -254,7 +254,8 @@ def define_trade(lp: LinearProgram) -> None:
     metal is traded for the recipe's elements only. Export controls cap what a partner sells
     us of an element, oxide plus metal in oxide equivalent (``export_control``), or of
     magnets (an upper bound); the routes to a partner carry at most its route capacity of
-    all products, both ways (``route_capacity``).
+    rare-earth products (oxide, metal, magnets, concentrate sold), both ways
+    (``route_capacity``); rare metals are not on these routes.
     """
     p = lp.params
     open_ = ~p["blocked"] & p["tradable"] & ~p["banned"]  # (partner, element, year)

@@ -167,8 +167,9 @@ class Partner:
     banned_years
         Years with no trade with it at all (an export ban expected in those years).
     route_capacity
-        Most tonnes of all products that the routes to it carry per year, both ways
-        (border crossings, hubs) [t/yr]; ``None`` unlimited.
+        Most tonnes of rare-earth products that the routes to it carry per year, both
+        ways (border crossings, hubs) [t/yr]; ``None`` unlimited. Rare metals are not on
+        these routes (assumption ``third_country_routes``).
     transport_cost
         Cost of moving a tonne of any product to or from it [USD/t].
     market

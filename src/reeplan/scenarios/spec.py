@@ -239,7 +239,8 @@ class PartnerSpec(_Spec):
     """Most magnets it buys from us a year [t] (what its market absorbs); none: not
     capped."""
     route_capacity_t: NonNegative | None = None
-    """Most tonnes of all products the routes to this partner carry a year, both ways."""
+    """Most tonnes of rare-earth products (oxide, metal, magnets, concentrate) the routes to
+    this partner carry a year, both ways; rare metals trade on their own routes, uncapped."""
     transport_cost_usd_per_t: NonNegative = 0.0
     """Cost of moving a tonne of any product to or from it [USD/t], paid both ways."""
     banned_years: list[Year] = Field(default_factory=list)
