@@ -629,6 +629,28 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
         dual = plan.solution["dual_reserves"].to_series()
         reasons += [f"the reserve of {mine} is exhausted" for mine, d in dual.items()
                     if abs(d) > TOL]
+    return reasons + _environment_reasons(t, plan)
+
+
+def _environment_reasons(t: Target, plan: Plan) -> list[str]:
+    """Environmental caps that bind in a year the target is missed, at a stage serving it."""
+    p, s, q = plan.problem, plan.solution, plan.params
+    if not p.environment_caps:
+        return []
+    rows = plan.targets[(plan.targets["target"] == t.id) & ~plan.targets["met"]]
+    missed = [int(y) for y in rows["year"]]
+    stages = set(rule(t.kind).stages(t))
+    reasons = []
+    for indicator, cap in sorted(p.environment_caps.items()):
+        if not any(st in stages for st, i in p.environment if i == indicator):
+            continue
+        total = (s["prod"] * q["environment"].sel(indicator=indicator)).sum("candidate")
+        binding = [y for y in missed if float(total.sel(year=y)) >= cap - max(TOL, 1e-6 * cap)]
+        if binding:
+            unit = p.environment_units.get(indicator, "")
+            reasons.append(f"from {binding[0]} the cap on {indicator.replace('_', ' ')} "
+                           f"({cap:,.0f} {unit}/yr, policy.environment_caps) binds: the "
+                           f"plants at home may not emit or use more of it")
     return reasons
 
 
