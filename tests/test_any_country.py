@@ -628,6 +628,25 @@ def test_the_shipped_residue_cap_holds_and_is_named_as_the_reason() -> None:
     assert plan.cost >= base.cost - 1e-6
 
 
+def test_an_offtake_binds_only_in_its_years(tmp_path: Path) -> None:
+    """eu-crma-2030's Narva contract (35% of 2,000 t/yr, 2027-2033): the plant makes at
+    least 700 t/yr in those years; a contract ending before it starts is exit 2."""
+    from reeplan import run_plan
+
+    plan = run_plan(SCENARIOS / "eu-crma-2030.yaml")
+    narva = plan.solution["prod"].sel(candidate="neo_narva").to_series()
+    assert (narva.loc[2027:2033] >= 700 - 1e-6).all()
+    q = plan.params["offtake"].sel(candidate="neo_narva").to_series()
+    assert q.loc[2027:2033].tolist() == pytest.approx([0.35] * 7)
+    assert q.loc[[2025, 2026, 2034, 2035]].tolist() == [0.0] * 4
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {SCENARIOS / 'eu-crma-2030.yaml'}\nname: bad\ncandidates:\n"
+                   f"  neo_narva: {{offtake_until: 2026}}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(bad)])
+    assert res.exit_code == 2 and "offtake_until" in res.output, res.output
+    assert "Traceback" not in res.output
+
+
 def test_a_larger_reserve_never_costs_more() -> None:
     """Metamorphic: more room in the reserve (0, 30, 60, 100, 200 t) can only lower the
     cost of the ban toy, down to the cost of filling it just in time."""

@@ -128,7 +128,8 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
          for c in cands], dtype=float).reshape(len(cands), len(indicators)))
     ds["online_from"] = ("candidate", [int(c.online_from) for c in cands])
     ds["offtake"] = (("candidate", "year"), np.array(
-        [[float(c.offtake_share) if y >= c.offtake_from else 0.0 for y in p.years]
+        [[float(c.offtake_share) if c.offtake_from <= y <= (c.offtake_until or y) else 0.0
+          for y in p.years]
          for c in cands], dtype=float).reshape(len(cands), len(p.years)))
     bases = {c.id for c in cands}
     for c in cands:

@@ -77,10 +77,10 @@ class Candidate:
     commodity
         Rare-metal stages only: the commodity it mines or refines (``"W"``, ``"Nb"`` ...);
         its product is in t of that commodity's content.
-    offtake_share, offtake_from
-        An offtake contract: from ``offtake_from`` the plant makes at least this share of
-        its online capacity [fraction] (GM takes MP's Fort Worth magnets), whatever imports
-        cost; 0: none.
+    offtake_share, offtake_from, offtake_until
+        An offtake contract: from ``offtake_from`` to ``offtake_until`` (0: to the end) the
+        plant makes at least this share of its online capacity [fraction] (GM takes MP's
+        Fort Worth magnets), whatever imports cost; 0: none.
     coproducts
         Mines (rare-earth or rare-metal): rare-metal content its concentrate carries per
         tonne of its product [t content / t REO, or / t of the main commodity's content],
@@ -110,6 +110,7 @@ class Candidate:
     coproducts: Mapping[str, float] = field(default_factory=dict)
     offtake_share: float = 0.0
     offtake_from: int = 0
+    offtake_until: int = 0
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""

@@ -490,7 +490,8 @@ def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) 
                      abroad=c.supplied_by or "", commodity=c.commodity or "",
                      coproducts=coproducts(cid, c, scenario, facts),
                      offtake_share=c.offtake_share,
-                     offtake_from=c.offtake_from or scenario.horizon.start)
+                     offtake_from=c.offtake_from or scenario.horizon.start,
+                     offtake_until=c.offtake_until or 0)
 
 
 def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:

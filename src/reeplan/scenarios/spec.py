@@ -305,6 +305,8 @@ class CandidateSpec(_Spec):
     whatever imports cost."""
     offtake_from: Year | None = None
     """First year of the offtake (default: the first planning year)."""
+    offtake_until: Year | None = None
+    """Last year of the offtake (default: the end of the horizon)."""
     commodity: str | None = None
     """Rare-metal stages: the commodity mined or refined (``W``, ``Mo``, ``Nb``, ``Ta``,
     ``Li``, ``Ti``, ``Zr``); capacities and costs are then per t of its content. It must be
@@ -317,6 +319,10 @@ class CandidateSpec(_Spec):
         if (self.commodity is not None) != (self.stage in RARE_METAL_STAGES):
             raise _keyed("commodity", f"a {' or '.join(RARE_METAL_STAGES)} plant names its "
                                       f"commodity, and only such a plant does")
+        if self.offtake_until is not None and self.offtake_from is not None \
+                and self.offtake_until < self.offtake_from:
+            raise _keyed("offtake_until", f"{self.offtake_until} is before offtake_from "
+                                          f"({self.offtake_from}); expected a later year")
         return self
 
 
