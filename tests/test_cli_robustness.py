@@ -210,7 +210,8 @@ class FakePlan:
         {"target": ["magnets"], "year": [2030], "met": [True]}))
     builds: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"candidate": ["sep"], "stage": ["separation"], "capacity": [950.0],
-         "decision_year": [2026], "online_year": [2028], "capex": [3e8], "reason": ["=1+1"]}))
+         "decision_year": [2026], "online_year": [2028], "capex": [3e8], "reason": ["=1+1"],
+         "peak_use_share": [0.9], "oversized": [""]}))
     binding: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"constraint": []}))
 
 

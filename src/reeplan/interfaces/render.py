@@ -436,7 +436,8 @@ def emit_plan(result: Plan, name: str) -> None:
     if builds:
         console.print("[bold]Why each build[/bold]")
     for r in builds:
-        console.print(_cell(f"  {r['candidate']} ({r['decision_year']}): {r['reason']}"),
+        reason = r["reason"] + r["oversized"]
+        console.print(_cell(f"  {r['candidate']} ({r['decision_year']}): {reason}"),
                       highlight=False)
     if not result.binding.empty:
         top = ", ".join(result.binding["constraint"].head(5))

@@ -213,9 +213,9 @@ def product_unmet(lp: LinearProgram, product: str, group: ElementGroup = "all"
     Metal has no use of its own left unmet (a magnet not made is unmet as a magnet).
     """
     if product == "oxide":
-        return unmet_reo(lp, group)[1:]
+        return _unmet_other(lp, group)
     if product == "magnet":
-        return unmet_reo(lp, group)[:1]
+        return _unmet_magnets(lp, group)
     return []
 
 
@@ -259,14 +259,21 @@ def unmet_reo(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:
     Magnets by their oxide (the group's share of it), other uses by element (all of a
     pooled problem's for ``all`` only).
     """
-    v, p = lp.variables, lp.params
-    terms = [v["unmet_magnets"].term(magnet_oxide(p) * magnet_group_share(p, group))]
-    other = v["unmet_other"]
+    return _unmet_magnets(lp, group) + _unmet_other(lp, group)
+
+
+def _unmet_magnets(lp: LinearProgram, group: ElementGroup) -> list[Term]:
+    """Magnets left unmet, by the group's share of their oxide [t REO/yr]."""
+    p = lp.params
+    return [lp.variables["unmet_magnets"].term(magnet_oxide(p) * magnet_group_share(p, group))]
+
+
+def _unmet_other(lp: LinearProgram, group: ElementGroup) -> list[Term]:
+    """Other uses left unmet [t REO/yr]: by element, or a pooled problem's for ``all``."""
+    other = lp.variables["unmet_other"]
     if "element" in other.cols.dims:
-        terms.append(other.term(group_pick(p, group)).sum("element"))
-    elif group == "all":
-        terms.append(other.term())
-    return terms
+        return [other.term(group_pick(lp.params, group)).sum("element")]
+    return [other.term()] if group == "all" else []
 
 
 def reserve_drawn(lp: LinearProgram, group: ElementGroup = "all") -> list[Term]:

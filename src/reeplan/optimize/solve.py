@@ -31,8 +31,7 @@ from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
 from reeplan.optimize.targets import achieved, penalty_cost, rule
 from reeplan.types import RARE_METAL_STAGES, PlanStage
 
-__all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "oversized_words", "solve",
-           "solve_myopic"]
+__all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
 
 TOL = 1e-6
 """Values below this [t or USD] are read as zero."""
@@ -138,7 +137,8 @@ class Plan:
         """One row per build, with the reason it pays.
 
         Candidate, stage, decision and online year, capacity [t/yr], capex [USD,
-        undiscounted], reason.
+        undiscounted], peak use share [fraction], reason, and the words saying a plant is
+        oversized ("" if not).
         """
         return _builds(self)
 
@@ -389,9 +389,9 @@ def _builds(plan: Plan) -> pd.DataFrame:
         rows.append({"candidate": c.id, "stage": c.stage, "decision_year": int(year),
                      "online_year": online, "capacity": float(cap),
                      "capex": float(cap) * c.capex, "peak_use_share": peak,
-                     "reason": _reason(c, online, plan) + oversized_words(peak)})
+                     "reason": _reason(c, online, plan), "oversized": _oversized_words(peak)})
     cols = ["candidate", "stage", "decision_year", "online_year", "capacity", "capex",
-            "peak_use_share", "reason"]
+            "peak_use_share", "reason", "oversized"]
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -417,8 +417,13 @@ def _peak_use(plan: Plan, candidate: str) -> float:
     return float(s["prod"].sel(candidate=candidate, year=full).max()) / size
 
 
-def oversized_words(peak: float) -> str:
-    """Words for a build whose plant never runs near its size once ramped up."""
+def _oversized_words(peak: float) -> str:
+    """Words for a build whose plant never runs near its size once ramped up.
+
+    :attr:`Plan.builds` holds them apart (``oversized``), and every place that shows a
+    build's reason appends them (the CLI and the ``builds`` table): the reason itself says
+    only what the build serves.
+    """
     if math.isnan(peak) or peak >= OVERSIZED_BELOW:
         return ""
     return (f"; oversized: at most {100 * peak:.0f}% of its capacity used once fully "

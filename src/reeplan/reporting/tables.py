@@ -37,7 +37,7 @@ from reeplan.optimize.expressions import (
 from reeplan.optimize.model import concentrate_cost, concentrate_price
 from reeplan.optimize.params import oxide_price, partner_price, sale_price
 from reeplan.optimize.rare_metals import solved_rare_metals
-from reeplan.optimize.solve import TOLLED, oversized_words
+from reeplan.optimize.solve import TOLLED
 from reeplan.optimize.targets import penalty_cost
 from reeplan.types import Stage
 
@@ -78,9 +78,9 @@ def builds_table(plan: Plan, worth: pd.DataFrame | None = None) -> pd.DataFrame:
     if worth is not None:
         w = worth.set_index("candidate")
         out["worth_musd"] = [float(w["worth_musd"].get(c, 0.0)) for c in out["project"]]
-        words = [oversized_words(float(peak)) for peak in b["peak_use_share"]]
-        out["reason"] = [_worth_words(r.removesuffix(o), c, w) + o for r, c, o in
-                         zip(out["reason"], out["project"], words, strict=True)]
+        out["reason"] = [_worth_words(r, c, w) for r, c in
+                         zip(out["reason"], out["project"], strict=True)]
+    out["reason"] = out["reason"] + b["oversized"]
     return clean(out)
 
 
