@@ -668,3 +668,76 @@ def test_the_rouble_value_target_converts_at_the_stated_rate_and_says_what_it_co
     assert not bool(value["met"].any())
     assert value["achieved"].max() < 0.25 * value["required"].max()
     assert any("also needs the rare metals" in m for m in plan.missed)
+
+
+def _contracted_magnets(dy_cap: float) -> Problem:
+    """The magnet maker under an offtake contract for half its 100 t/yr, its magnets 2
+    wt% Dy, CHN selling at most ``dy_cap`` t/yr of Dy (oxide basis) and no other Dy."""
+    base = _magnet_maker()
+    plant = replace(base.candidates[0], offtake_share=0.5, offtake_from=2025)
+    return replace(base, elements=("Nd", "Dy"), candidates=(plant,),
+                   partners=(Partner("CHN", export_caps={"Dy": dy_cap}),),
+                   recipe=Recipe("t", {"Nd": 30.0, "Dy": 2.0}),
+                   metal_per_oxide={"Nd": 0.857, "Dy": 325 / 373},
+                   oxide_price={"Nd": 10_000.0, "Dy": 300_000.0},
+                   metal_price={"Nd": 20_000.0, "Dy": 400_000.0})
+
+
+def test_an_offtake_the_chain_cannot_feed_falls_short_at_a_penalty_not_infeasible() -> None:
+    """50 t/yr contracted; 0.5 t/yr of Dy oxide is 0.4357 t of Dy metal, enough for
+    0.4357 / 0.02 = 21.78 t of magnets: the contract falls short by 28.22 t/yr, reported
+    in the unmet table and the explanation, and its penalty is in the plan's penalties.
+    With no Dy at all it falls short by the whole 50 t; with Dy enough, not at all."""
+    plan = solve(_contracted_magnets(0.5))
+    made = 0.5 * 325 / 373 / 0.02
+    assert plan.solution["prod"].sel(candidate="magnets").values.tolist() == \
+        pytest.approx([made, made])
+    short = plan.unmet[plan.unmet["product"] == "offtake of magnets (magnet)"]
+    assert short["tonnes"].tolist() == pytest.approx([50 - made, 50 - made])
+    penalty = plan.problem.unmet_penalty
+    assert plan.penalties == pytest.approx(2 * (50 - made) * penalty, rel=1e-6)
+    assert any("offtake of magnets (magnet) contract falls short from 2025" in line
+               and "(Dy: partners' export caps bind)" in line for line in plan.missed), plan.missed
+    none = solve(_contracted_magnets(0.0))
+    assert none.unmet["tonnes"].tolist() == pytest.approx([50, 50])
+    enough = solve(_contracted_magnets(5.0))
+    assert enough.unmet.empty
+    assert enough.solution["prod"].sel(candidate="magnets").values.tolist() == \
+        pytest.approx([50, 50])
+
+
+def test_us_and_eu_plans_buy_no_heavies_through_third_countries() -> None:
+    """With China's Dy and Tb licences refused, third countries resell none
+    (third_country_heavy_resale): the USA's Dy comes from Lynas (WEST, 50 t/yr) and, from
+    2029, from Energy Fuels' monazite separated at White Mesa and at no other plant."""
+    from reeplan import run_plan
+
+    for name in ("usa-mine-to-magnet", "eu-crma-2030"):
+        plan = run_plan(SCENARIOS / f"{name}.yaml")
+        t = plan.trade
+        heavy = t[t["element"].isin(["Dy", "Tb"]) & (t["flow"] == "import")
+                  & t["product"].isin(["oxide", "metal"])]
+        assert set(heavy["partner"]) <= {"WEST"}, (name, heavy)
+        assert "third_country_heavy_resale" in set(plan.problem.sources)
+    usa = run_plan(SCENARIOS / "usa-mine-to-magnet.yaml")
+    s, q = usa.solution, usa.params
+    feed = s["prod"].sel(candidate="ef_monazite")
+    held = float(q["distribution"].sel(mine="ef_monazite").sum() * q["oxide_per_mined"])
+    assert s["prod"].sel(candidate="ef_white_mesa").values.tolist() == \
+        pytest.approx((feed * held).values.tolist(), abs=1e-6)
+    assert float(s["prod"].sel(candidate="ef_white_mesa", year=2028)) == 0
+    assert float(s["prod"].sel(candidate="ef_white_mesa", year=2030)) > 0
+    bought = usa.trade[usa.trade["product"] == "concentrate (feed of ef_white_mesa)"]
+    assert set(bought["flow"]) == {"import"} and set(bought["partner"]) == {"OTHER"}
+    assert usa.round_trips.empty
+
+
+def test_a_plant_fed_by_a_mine_that_is_not_one_is_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {SCENARIOS / 'usa-mine-to-magnet.yaml'}\nname: bad\n"
+                   f"candidates:\n  ef_white_mesa: {{feed_from: [mp_metal]}}\n",
+                   encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(bad)])
+    assert res.exit_code == 2, res.output
+    assert "candidates.ef_white_mesa.feed_from" in res.output and "'mp_metal'" in res.output
+    assert "Traceback" not in res.output

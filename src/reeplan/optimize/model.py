@@ -158,8 +158,12 @@ def define_capacity(lp: LinearProgram) -> None:
             share: xr.DataArray = q["online"] * q["offtake"]
             return share
 
-        lp.add_constraints("offtake", [prod.term(), -(build.term(taken)).sum("decision")],
-                           ">=",
+        # a contract the chain cannot feed (its inputs capped or blocked) falls short at
+        # the unmet-demand penalty and is reported, never an infeasible model
+        short = lp.add_variables("offtake_short", _coords(p, "candidate", "year"),
+                                 mask=bound)
+        lp.add_constraints("offtake", [prod.term(), -(build.term(taken)).sum("decision"),
+                                       short.term()], ">=",
                            lambda q: q["existing"] * q["offtake"],
                            _coords(p, "candidate", "year"), mask=bound)
     has_build = (build.cols >= 0).any("decision")
@@ -324,6 +328,13 @@ def define_separation(lp: LinearProgram) -> None:
         lp.add_constraints("separation_feed", [stage_output(lp, "separation"),
                                                *[-t for t in separated]], "==", 0.0,
                            _coords(p, "year"))
+        if "feed_group" in p.dims and mines:  # plants that separate only their own mines
+            share = (p["oxide_per_mined"] * p["distribution"]).sum("element")
+            own = [(t * share * p["mine_in_group"]).sum("mine") for t in mine_feed(lp)]
+            lp.add_constraints("dedicated_feed",
+                               [lp.variables["prod"].term(p["plant_in_group"]).sum(
+                                   "candidate"), *[-t for t in own]], "<=", 0.0,
+                               _coords(p, "feed_group", "year"))
     elif mines:  # nothing at home separates ore: all of it leaves as concentrate
         lp.add_constraints("unseparated_ore", [t.sum("mine") for t in mine_feed(lp)], "==",
                            0.0, _coords(p, "year"))
@@ -633,6 +644,8 @@ def define_objective(lp: LinearProgram) -> None:
         "unmet_magnets": at()(lambda q: q["unmet_penalty"]),
         "unmet_other": at()(lambda q: q["unmet_penalty"]),
     }
+    if "offtake_short" in v:
+        costs["offtake_short"] = at()(lambda q: q["unmet_penalty"])
     for name, coef in costs.items():
         lp.add_cost(v[name].term(coef))
     if "shortfall" in v:

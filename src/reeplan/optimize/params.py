@@ -126,6 +126,7 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
         [[0.0 if c.abroad else float(p.environment.get((c.stage, i), 0.0))
           * float(c.environment_factor.get(i, 1.0)) for i in indicators]
          for c in cands], dtype=float).reshape(len(cands), len(indicators)))
+    _check_feeds(cands)
     ds["online_from"] = ("candidate", [int(c.online_from) for c in cands])
     ds["offtake"] = (("candidate", "year"), np.array(
         [[float(c.offtake_share) if c.offtake_from <= y <= (c.offtake_until or y) else 0.0
@@ -167,6 +168,19 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
     ds["fixed_build"] = (("candidate", "decision"), fixed)
 
 
+def _check_feeds(cands: list) -> None:  # type: ignore[type-arg]
+    """Only separation plants name their feed, and only mines of the problem."""
+    mines = {c.id for c in cands if c.stage == "mining"}
+    for c in cands:
+        if c.feed_from and c.stage != "separation":
+            raise ChainDefinitionError(f"candidate '{c.id}', field 'feed_from': only a "
+                                       f"separation plant takes its feed from named mines")
+        unknown = sorted(set(c.feed_from) - mines)
+        if unknown:
+            raise ChainDefinitionError(f"candidate '{c.id}', field 'feed_from': "
+                                       f"{', '.join(unknown)} is not a mine of the problem")
+
+
 def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
     mines = p.of_stage("mining")
     coords["mine"] = [c.id for c in mines]
@@ -180,11 +194,39 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
                                       for c in mines])
     ds["mine_freight"] = ("mine", [float(known[c.abroad].transport_cost) if c.abroad else 0.0
                                    for c in mines])
+    _feed_groups(ds, coords, p, [c.id for c in mines])
     ds["concentrate_value_share"] = float(p.concentrate_share)
     ds["oxide_per_mined"] = p.chain.oxide_per_mined
     ds["metal_recovery"] = p.chain.metal_recovery
     ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal
     ds["recycling_recovery"] = p.chain.recycling_recovery
+
+
+def _feed_groups(ds: Vars, coords: Vars, p: Problem, mines: list[str]) -> None:
+    """Which mines feed which separation plants, where a plant names its feed.
+
+    One group per plant with ``feed_from`` and one (``"any"``) for every other plant and
+    mine; none at all when no plant names its feed.
+    """
+    dedicated = [c for c in p.of_stage("separation") if c.feed_from]
+    if not dedicated:
+        return
+    reserved = {m for c in dedicated for m in c.feed_from}
+    twice = sorted(m for m in reserved if sum(m in c.feed_from for c in dedicated) > 1)
+    if twice:
+        raise ChainDefinitionError(f"mine {', '.join(twice)} is the feed of more than one "
+                                   f"plant (feed_from); expected one")
+    groups = [c.id for c in dedicated] + ["any"]
+    coords["feed_group"] = groups
+    cands = [c.id for c in p.candidates]
+    ds["plant_in_group"] = (("feed_group", "candidate"), np.array(
+        [[float(k == g) if g != "any" else float(
+            k not in groups and p.candidates[i].stage == "separation")
+          for i, k in enumerate(cands)] for g in groups], dtype=float))
+    owner = {m: c.id for c in dedicated for m in c.feed_from}
+    ds["mine_in_group"] = (("feed_group", "mine"), np.array(
+        [[float(owner.get(m, "any") == g) for m in mines] for g in groups],
+        dtype=float).reshape(len(groups), len(mines)))
 
 
 REFERENCE = "reference"

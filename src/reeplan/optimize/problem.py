@@ -81,6 +81,10 @@ class Candidate:
         An offtake contract: from ``offtake_from`` to ``offtake_until`` (0: to the end) the
         plant makes at least this share of its online capacity [fraction] (GM takes MP's
         Fort Worth magnets), whatever imports cost; 0: none.
+    feed_from
+        Separation only: the mines whose ore only this plant separates (White Mesa's
+        monazite, whose thorium and uranium need its licence); their ore goes to no other
+        plant, and the plant takes no other ore. Empty: any ore not reserved so.
     coproducts
         Mines (rare-earth or rare-metal): rare-metal content its concentrate carries per
         tonne of its product [t content / t REO, or / t of the main commodity's content],
@@ -111,6 +115,7 @@ class Candidate:
     offtake_share: float = 0.0
     offtake_from: int = 0
     offtake_until: int = 0
+    feed_from: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""

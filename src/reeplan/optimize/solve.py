@@ -183,7 +183,11 @@ class Plan:
 
     @cached_property
     def unmet(self) -> pd.DataFrame:
-        """Demand left unmet per product and year [t/yr] (non-zero), at its penalty."""
+        """Demand left unmet per product and year [t/yr] (non-zero), at its penalty.
+
+        An offtake contract the chain cannot feed is a row ``offtake of <candidate>
+        (<stage>)``: the contracted output not made [t of the stage's product].
+        """
         s = self.solution
         other = s["unmet_other"]
         totals = {"magnet": s["unmet_magnets"],
@@ -194,6 +198,12 @@ class Plan:
         if "rm_down_unmet" in s:
             for k in s["commodity"].values:
                 totals[f"{k} (second product)"] = s["rm_down_unmet"].sel(commodity=k).fillna(0.0)
+        if "offtake_short" in s:
+            stage = dict(zip(self.params["candidate"].values, self.params["stage"].values,
+                             strict=True))
+            for k in s["candidate"].values:
+                totals[f"offtake of {k} ({stage[k]})"] = \
+                    s["offtake_short"].sel(candidate=k).fillna(0.0)
         rows = [{"product": name, "year": int(y), "tonnes": float(v)}
                 for name, var in totals.items()
                 for y, v in zip(s["year"].values, var.values, strict=True) if v > TOL]
@@ -499,8 +509,9 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
             df = s[s > TOL].rename("tonnes").reset_index()
             if who is not None:
                 df["partner"] = df["mine"].map(who)
-            df = df.groupby(["partner", "element", "year"])["tonnes"].sum().reset_index()
-            df.insert(0, "product", "concentrate")
+            df["product"] = df["mine"].map(_concentrate_products(params))
+            df = df.groupby(["product", "partner", "element", "year"])["tonnes"].sum() \
+                .reset_index()
             df.insert(0, "flow", flow)
             frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
     if "toll_feed" in sol:
@@ -514,6 +525,25 @@ def _trade(sol: xr.Dataset, params: xr.Dataset) -> pd.DataFrame:
             df.insert(0, "flow", flow)
             frames.append(df[["flow", "product", "partner", "element", "year", "tonnes"]])
     return pd.concat(frames, ignore_index=True)
+
+
+def _concentrate_products(params: xr.Dataset) -> dict[str, str]:
+    """Each mine's concentrate as traded.
+
+    ``concentrate``, or, for ore only one plant may separate (``feed_from``),
+    ``concentrate (feed of <plant>)``: another product, so buying it while selling
+    ordinary concentrate is no round trip.
+    """
+    mines = [str(m) for m in params["mine"].values]
+    names = dict.fromkeys(mines, "concentrate")
+    if "mine_in_group" in params:
+        member = params["mine_in_group"]
+        for g in member["feed_group"].values:
+            if g != "any":
+                for m in mines:
+                    if float(member.sel(feed_group=g, mine=m)) > 0:
+                        names[m] = f"concentrate (feed of {g})"
+    return names
 
 
 RARE_METAL_TRADE = {"rm_import": ("import", "rare metal (refined)"),
@@ -592,11 +622,26 @@ def _missed(plan: Plan) -> list[str]:
         lines.append(f"Target '{t.id}' is missed from {first} by up to {worst:,.0f} "
                      f"{rule(t.kind).unit}: {why}.")
     if not plan.unmet.empty:
-        for product, rows in plan.unmet.groupby("product"):
-            lines.append(f"Demand for {product} is left unmet from {int(rows['year'].min())} "
-                         f"by up to {rows['tonnes'].max():,.0f} t/yr: no supply can reach it "
+        for product, rows in plan.unmet.groupby("product", sort=False):
+            first, worst = int(rows["year"].min()), float(rows["tonnes"].max())
+            if str(product).startswith("offtake of "):
+                capped = _capped(plan)
+                held = f" ({', '.join(capped)}: partners' export caps bind)" if capped else ""
+                lines.append(f"The {product} contract falls short from {first} by up to "
+                             f"{worst:,.0f} t/yr: its inputs cannot be had{held}.")
+                continue
+            lines.append(f"Demand for {product} is left unmet from {first} "
+                         f"by up to {worst:,.0f} t/yr: no supply can reach it "
                          f"(partners blocked or capped, no domestic capacity in time).")
     return lines
+
+
+def _capped(plan: Plan) -> list[str]:
+    """The elements whose partners' export caps bind in some year."""
+    if "dual_export_control" not in plan.solution:
+        return []
+    dual = abs(plan.solution["dual_export_control"].fillna(0.0))
+    return [str(e) for e in dual["element"].values if float(dual.sel(element=e).max()) > TOL]
 
 
 def _ramping(c: Candidate, year: int, plan: Plan) -> str | None:
@@ -626,6 +671,10 @@ def _why(t: Target, year: int, plan: Plan) -> list[str]:
                        f"online): usable in {year} {'; '.join(ramps)}")
     for stage in rule(t.kind).stages(t):
         reasons += _stage_reasons(t, stage, year, plan)
+    if {str(x) for x in rule(t.kind).stages(t)} & {"metal", "alloy", "magnet"} \
+            and (capped := _capped(plan)):
+        reasons.append(f"the magnets need {', '.join(capped)}, held back by partners' "
+                       f"export caps")
     if t.kind == "output_value":
         reasons += _value_reasons(t, p) + _against_baseline(t, plan)
     if t.kind == "group_output":

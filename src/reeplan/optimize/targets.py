@@ -300,17 +300,17 @@ def achieved(lp: LinearProgram, x: np.ndarray, params: Param, t: Target) -> xr.D
 def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
     """Penalties of a solution by year [USD, undiscounted].
 
-    Unmet demand (rare earths and rare metals) at its penalty and each target's shortfall
-    at its own.
+    Unmet demand (rare earths and rare metals) and offtake contracts left short at the
+    unmet-demand penalty, each target's shortfall at its own.
     """
     other = solution["unmet_other"]
     if "element" in other.dims:
         other = other.sum("element")
     total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
-    for name in ("rm_unmet", "rm_down_unmet"):
+    for name, dim in (("rm_unmet", "commodity"), ("rm_down_unmet", "commodity"),
+                      ("offtake_short", "candidate")):
         if name in solution:
-            total = total + params["unmet_penalty"] * solution[name].fillna(0.0).sum(
-                "commodity")
+            total = total + params["unmet_penalty"] * solution[name].fillna(0.0).sum(dim)
     if "shortfall" in solution:
         total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
     return total

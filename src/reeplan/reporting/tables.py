@@ -205,7 +205,7 @@ def trade_table(plan: Plan) -> pd.DataFrame:
                 price *= float(q["rm_down_ratio"].sel(commodity=r.element))
             values.append(float(r.tonnes) * price / MUSD)  # type: ignore[arg-type]
             continue
-        if r.product == "concentrate":  # its oxides' value times the concentrate share
+        if str(r.product).startswith("concentrate"):  # oxides held x concentrate share
             share = float(q["concentrate_value_share"])
             if r.flow == "export":  # what the partner pays for the oxides
                 price = float(prices[("oxide", "export")].sel(

@@ -188,6 +188,16 @@ def domestic_countries(facts: FactBase, country: str) -> set[str]:
     return members or {country}
 
 
+def _check_feed(scenario: Scenario, key: str, feed_from: list[str],
+                bad: Callable[[str, str], None]) -> None:
+    """A plant's ``feed_from`` names mine candidates of the scenario."""
+    for mine in feed_from:
+        other = scenario.candidates.get(mine)
+        if other is None or other.stage != "mining" or mine in scenario.remove_candidates:
+            bad(f"{key}.feed_from", f"'{mine}' is not a mine candidate of the scenario; "
+                                    f"expected the id of a mining candidate")
+
+
 def _check_candidates(scenario: Scenario, facts: FactBase,
                       bad: Callable[[str, str], None]) -> None:
     deposits = facts["deposits"].set_index("deposit_id")["country"]
@@ -207,6 +217,7 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
         elif c.supplied_by and c.supplied_by not in scenario.policy.partners:
             bad(f"{key}.supplied_by", f"partner '{c.supplied_by}' is not in policy.partners "
                                       f"({', '.join(scenario.policy.partners) or 'none'})")
+        _check_feed(scenario, key, c.feed_from, bad)
         if c.stage != "mining":
             continue
         if c.deposit not in deposits.index:
@@ -491,7 +502,7 @@ def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) 
                      coproducts=coproducts(cid, c, scenario, facts),
                      offtake_share=c.offtake_share,
                      offtake_from=c.offtake_from or scenario.horizon.start,
-                     offtake_until=c.offtake_until or 0)
+                     offtake_until=c.offtake_until or 0, feed_from=tuple(c.feed_from))
 
 
 def _targets(scenario: Scenario, facts: FactBase) -> tuple[Target, ...]:

@@ -302,11 +302,16 @@ class CandidateSpec(_Spec):
     offtake_share: Number = Field(default=0.0, ge=0, le=1)
     """An offtake contract: the plant makes at least this share of its online capacity
     [fraction] from ``offtake_from`` (e.g. GM's agreement for MP's Fort Worth magnets),
-    whatever imports cost."""
+    whatever imports cost; output its inputs cannot reach falls short at the unmet-demand
+    penalty and is reported (the unmet table, the explanation)."""
     offtake_from: Year | None = None
     """First year of the offtake (default: the first planning year)."""
     offtake_until: Year | None = None
     """Last year of the offtake (default: the end of the horizon)."""
+    feed_from: list[str] = Field(default_factory=list)
+    """Separation plants: the mine candidates whose ore only this plant separates (e.g.
+    monazite, whose thorium and uranium need White Mesa's licence); that ore goes to no
+    other plant and this plant takes no other. Empty: any ore no plant reserves."""
     commodity: str | None = None
     """Rare-metal stages: the commodity mined or refined (``W``, ``Mo``, ``Nb``, ``Ta``,
     ``Li``, ``Ti``, ``Zr``); capacities and costs are then per t of its content. It must be
@@ -319,6 +324,9 @@ class CandidateSpec(_Spec):
         if (self.commodity is not None) != (self.stage in RARE_METAL_STAGES):
             raise _keyed("commodity", f"a {' or '.join(RARE_METAL_STAGES)} plant names its "
                                       f"commodity, and only such a plant does")
+        if self.feed_from and self.stage != "separation":
+            raise _keyed("feed_from", "only a separation plant takes its feed from named "
+                                      "mines")
         if self.offtake_until is not None and self.offtake_from is not None \
                 and self.offtake_until < self.offtake_from:
             raise _keyed("offtake_until", f"{self.offtake_until} is before offtake_from "
