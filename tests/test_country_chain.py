@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,25 @@ def test_russia_chain_reports_end_of_life_magnets() -> None:
     eol = result.end_of_life
     assert eol.elements["Nd"] == pytest.approx(0.3075 * eol.products["recycled"].sum())
     assert {"vannielen_ewaste", "jowitt_2018"} <= set(result.sources["source_id"])
+
+
+def test_china_s_metal_and_magnet_stages_are_its_published_national_figures(
+        facts: FactBase) -> None:
+    """No Chinese metal or magnet plant is listed; the stages take China's published
+    output instead of 0 (Argus 2024: 88,000 t of NdPr metal, 300,000 t of NdFeB; SMM's
+    260,000 t named beside it), alloy is cast by the magnet makers, and the chain says it
+    makes less because it runs China's own mine output only (its Dy: 1,465 t of oxide
+    separated at home bound the magnets, where China also separates Myanmar's clays)."""
+    c = country_chain("CHN", 2024, facts=facts)
+    stages = c.stages.set_index("stage")
+    assert stages.at["metal", "capacity"] == 88_000
+    assert stages.at["magnet", "capacity"] == 300_000
+    assert math.isnan(stages.at["alloy", "capacity"]) or stages.at["alloy", "capacity"] > 0
+    assert 0 < stages.at["magnet", "output"] < 0.9 * 300_000
+    notes = " ".join(c.notes)
+    assert "300,000 t of magnets (Argus 2024" in notes
+    assert "Another estimate: 260,000 t of magnets (SMM 2024, smm_ndfeb_2024)" in notes
+    assert "runs CHN's own mine output only" in notes
+    assert "argus_china_2024" in set(c.sources["source_id"])
+    usa = country_chain("USA", 2024, facts=facts).stages.set_index("stage")
+    assert usa.at["magnet", "capacity"] != 300_000  # a national figure is the country's

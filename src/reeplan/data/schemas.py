@@ -73,6 +73,8 @@ ProductionMetric = Literal[
     "refinery_production",
     "primary_production",
     "sponge_production",
+    "metal_production",
+    "magnet_production",
 ]
 
 

@@ -45,7 +45,7 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import MagnetEndOfLife, end_of_life_magnets
 from reeplan.flows.stages import STAGE_ORDER, run_chain
 from reeplan.metrics.basket import basket_value
-from reeplan.types import POOLED_ELEMENTS
+from reeplan.types import CONFIDENCE_LEVELS, POOLED_ELEMENTS
 
 __all__ = ["MAGNET_RECIPE", "CountryChain", "country_chain"]
 
@@ -184,6 +184,7 @@ def country_chain(
                            f"and leaves it as residue (no element, no price).")
     flows = run_chain(mine_total * distribution, chain, capacity, factors, magnet, members,
                       unassigned=rest)
+    _below_published(facts, (country, year), flows, trace)
     demand = _demand(facts, (country, year), distribution, factors, magnet, split, trace)
     if demand.notnull().any():
         trace.sources.update(split_sources)
@@ -329,8 +330,14 @@ def _stage_capacities(
         if not online.empty:
             members[stage] = {str(f): None if pd.isna(c) else float(c) for f, c in
                               zip(online["facility_id"], online["stage_capacity"], strict=True)}
-    capacity[Stage.SEPARATION] = _separated_as_published(facts, country, year,
-                                                         capacity[Stage.SEPARATION], trace)
+    for stage in NATIONAL_FIGURES:
+        capacity[stage] = _as_published(facts, country, year, stage, capacity[stage], trace)
+    if capacity[Stage.ALLOY] == 0 and capacity[Stage.MAGNET] != 0 \
+            and _published(facts, country, year, Stage.MAGNET) is not None:
+        capacity[Stage.ALLOY] = None  # the magnet makers cast their own alloy
+        trace.notes.append("No alloy plant listed: alloy is taken as cast by the magnet "
+                           "makers the national magnet figure counts, without a limit of "
+                           "its own.")
     trace.sources.update(str(s) for s in plants.loc[plants["counted"], "source_id"])
     for fid, (counted, why) in zip(plants["facility_id"], verdicts, strict=True):
         if not counted and why.startswith("feed"):
@@ -340,31 +347,87 @@ def _stage_capacities(
     return capacity, members, plants[cols].reset_index(drop=True)
 
 
-def _separated_as_published(facts: FactBase, country: str, year: int, capacity: float | None,
-                            trace: _Trace) -> float | None:
-    """The year's separation: the national figure where one is published.
+NATIONAL_FIGURES: dict[Stage, tuple[str, str, str]] = {
+    Stage.SEPARATION: ("refinery_production", "t REO", "t REO"),
+    Stage.METAL: ("metal_production", "t", "t of metal"),
+    Stage.MAGNET: ("magnet_production", "t", "t of magnets"),
+}
+"""Stages whose national output a ``production`` row may publish: (metric, unit, words)."""
 
-    A plant's capacity is what it could do; in a past year the chain separates what was
-    reported (USGS: US compounds, 7,600 t REO in 2024; China's separation quota), and the
-    rest of the concentrate stays unseparated (exported, as Mountain Pass's went to China).
-    A published figure above the listed plants' capacity says the list is incomplete.
-    """
+
+def _published(facts: FactBase, country: str, year: int, stage: Stage) -> pd.Series | None:
+    """The national figure of ``stage`` in ``year`` (highest confidence first), if any."""
+    metric, unit, _ = NATIONAL_FIGURES[stage]
     prod = facts["production"]
     rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
-                & (prod["metric"] == "refinery_production") & (prod["year"] == year)
-                & (prod["unit"] == "t REO")]
-    if rows.empty or pd.isna(rows["value"].iloc[0]):
+                & (prod["metric"] == metric) & (prod["year"] == year)
+                & (prod["unit"] == unit) & prod["value"].notna()]
+    if rows.empty:
+        return None
+    rank = rows["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_LEVELS)})
+    return rows.assign(_rank=rank).sort_values(["_rank", "series"]).iloc[0]
+
+
+def _as_published(facts: FactBase, country: str, year: int, stage: Stage,
+                  capacity: float | None, trace: _Trace) -> float | None:
+    """The year's output limit of ``stage``: the national figure where one is published.
+
+    A plant's capacity is what it could do; in a past year the chain runs what was
+    reported (USGS: US compounds, 7,600 t REO in 2024; China's separation quota; China's
+    88,000 t of NdPr metal and 300,000 t of NdFeB magnets, Argus), and the rest of the
+    stage's feed stays unprocessed (exported, as Mountain Pass's concentrate went to
+    China). A published figure above the listed plants' capacity says the list is
+    incomplete; other series of the same figure are named.
+    """
+    row = _published(facts, country, year, stage)
+    if row is None:
         return capacity
-    row = rows.iloc[0]
     published = float(row["value"])
+    words = NATIONAL_FIGURES[stage][2]
     trace.sources.add(str(row["source_id"]))
-    trace.notes.append(f"Separation in {year} is the published national figure, "
-                       f"{published:,.0f} t REO ({row['series']}: {row['basis']}); feed beyond "
-                       f"it is not separated at home.")
-    if capacity is not None and published > capacity:
-        trace.notes.append(f"The plants listed for {country} separate at most "
-                           f"{capacity:,.0f} t REO/yr: the list is incomplete.")
+    prod = facts["production"]
+    others = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
+                  & (prod["metric"] == row["metric"]) & (prod["year"] == year)
+                  & (prod["series"] != row["series"]) & prod["value"].notna()]
+    also = "".join(f" Another estimate: {float(o.value):,.0f} {words} ({o.series}, "
+                   f"{o.source_id})." for o in others.itertuples())
+    done = "separated" if stage == Stage.SEPARATION else "processed"
+    trace.notes.append(f"{stage.capitalize()} in {year} is the published national figure, "
+                       f"{published:,.0f} {words} ({row['series']}: {row['basis']}); feed "
+                       f"beyond it is not {done} at home.{also}")
+    if capacity == 0:
+        trace.notes.append(f"No {stage} plant of {country} is listed: the national figure "
+                           f"stands for them.")
+    elif capacity is not None and published > capacity:
+        trace.notes.append(f"The plants listed for {country} make at most "
+                           f"{capacity:,.0f} {words}/yr at the {stage} stage: the list is "
+                           f"incomplete.")
     return published
+
+
+SHORT_OF_PUBLISHED = 0.9
+"""Below this share of a stage's published national figure, the chain says why [fraction]."""
+
+
+def _below_published(facts: FactBase, where: tuple[str, int], flows: xr.Dataset,
+                     trace: _Trace) -> None:
+    """Say so where the chain makes much less than a stage's published national output.
+
+    The chain runs the country's own mine output; a country that also processes imported
+    feed (China: Myanmar's ionic clays, US and Australian concentrate) publishes more.
+    """
+    country, year = where
+    for stage in NATIONAL_FIGURES:
+        row = _published(facts, country, year, stage)
+        if row is None:
+            continue
+        made, published = float(flows["product"].sel(stage=str(stage))), float(row["value"])
+        if made < SHORT_OF_PUBLISHED * published:
+            trace.notes.append(
+                f"The chain makes {made:,.0f} {NATIONAL_FIGURES[stage][2]} at the {stage} "
+                f"stage against {published:,.0f} published: it runs {country}'s own mine "
+                f"output only, and the published figure also counts what imported feed and "
+                f"imported oxide or metal make (see each element's bottleneck).")
 
 
 def _counts(r: Any, year: int, feeds: set[str]) -> tuple[bool, str]:
