@@ -195,3 +195,23 @@ def test_china_s_metal_and_magnet_stages_are_its_published_national_figures(
     assert "argus_china_2024" in set(c.sources["source_id"])
     usa = country_chain("USA", 2024, facts=facts).stages.set_index("stage")
     assert usa.at["magnet", "capacity"] != 300_000  # a national figure is the country's
+
+
+def test_china_s_demand_is_its_non_magnet_use_plus_the_magnets_it_keeps(
+        facts: FactBase) -> None:
+    """China publishes no consumption; the fact base derives it (low confidence): 164,000
+    t REO outside NdFeB and 300,000 - 58,152 = 241,848 t of magnets kept at home, at the
+    magnet as used (0.4632 t REO per t of magnet, yields included): 276,019 t REO of
+    demand at separation, of which China's own ore (243,675 t REO separated) leaves
+    about 28% to imported feed, near the 60,000 + 28,000 t REO of ore it imported."""
+    c = country_chain("CHN", 2024, facts=facts)
+    sep = c.stages.set_index("stage").loc["separation"]
+    assert sep["demand"] == pytest.approx(164_000 + 241_848 * 0.46318, rel=1e-4)
+    assert 0.25 < sep["dependence"] < 0.31
+    assert {"chn_non_magnet_use", "chn_magnets_used"} <= set(c.sources["source_id"])
+
+
+def test_india_has_consumption_but_no_ore_distribution_and_says_so() -> None:
+    res = runner.invoke(app, ["chain", "--country", "IND", "--year", "2024"])
+    assert res.exit_code == 2, res.output
+    assert "has an element distribution" in res.output and "Traceback" not in res.output
