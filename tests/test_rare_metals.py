@@ -645,3 +645,18 @@ def test_gm_takes_fort_worth_magnets_from_2026() -> None:
     plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
     out = plan.production.set_index(["candidate", "year"])["output"]["mp_independence"]
     assert (out.loc[2026:] >= 800 - 1e-6).all()
+
+
+def test_a_gross_share_above_one_is_explained_where_it_is_shown() -> None:
+    """Russia's refined lithium in 2021: 2,001 t imported, 1,410 t exported, 591 t used:
+    the gross share is 2,001 / 591 = 338.7% by its definition, and the table says why
+    (what leaves again), while the net share stays 100%."""
+    res = CliRunner().invoke(app, ["chain", "--country", "RUS", "--year", "2024",
+                                   "--commodity", "Li"], env={"COLUMNS": "80"})
+    assert res.exit_code == 0, res.output
+    assert "338.7%" in res.output
+    text = " ".join(res.output.split())
+    assert "refined: imports (2,001 t) exceed use (591 t): 1,410 t leave again" in text
+    w = CliRunner().invoke(app, ["chain", "--country", "RUS", "--year", "2024",
+                                 "--commodity", "W"], env={"COLUMNS": "80"})
+    assert "exceed use" not in w.output

@@ -333,6 +333,13 @@ def emit_commodity_chain(result: CommodityChain, fmt: Format) -> None:
     console.print(table)
     console.print("  -: no figure published; *: production + imports - exports; shares: "
                   "imports (gross, or net of exports) over use")
+    above = result.stages[result.stages["gross_import_share"] > 1]  # NaN compares False
+    for r in above.itertuples(index=False):
+        console.print(_cell(
+            f"  {r.stage}: imports ({fmt_number(r.imports)} t) exceed use "
+            f"({fmt_number(r.consumption)} t): {fmt_number(r.exports)} t leave again "
+            f"(re-exported or worked up and sold), so the gross share passes 100% by its "
+            f"definition; the net share counts what stays"), highlight=False)
     m = result.mine_output
     if m:
         console.print(_cell(f"Latest {m['metric'].replace('_', ' ')}: {fmt_number(m['value'])} "
