@@ -380,3 +380,36 @@ def test_neutralise_handles_string_categorical_and_numeric_columns() -> None:
 def test_docstring_examples() -> None:
     result = doctest.testmod(files, optionflags=doctest.ELLIPSIS)
     assert result.failed == 0 and result.attempted > 0
+
+
+@pytest.mark.parametrize("name", ["russia-2030", "eu-crma-2030", "usa-mine-to-magnet"])
+def test_the_lp_and_the_dependence_table_count_use_of_each_product_alike(name: str) -> None:
+    """Use at home of oxide, metal and magnets is written twice: as LP terms for import
+    caps (``product_use``, with use left unmet) and in the dependence table. Evaluated at
+    the solution, the LP's use less its unmet part equals the table's consumption, year by
+    year (a change to one alone fails here)."""
+    import numpy as np
+
+    from reeplan import run_plan
+    from reeplan.optimize import build_model
+    from reeplan.optimize.expressions import product_unmet, product_use
+    from reeplan.reporting.tables import dependence_table
+
+    plan = run_plan(Path(__file__).parent.parent / "scenarios" / f"{name}.yaml")
+    lp = build_model(plan.problem, plan.params)
+    x = np.zeros(lp._n_cols)
+    for var_name, var in lp.variables.items():
+        cols = var.cols.values
+        vals = plan.solution[var_name].transpose(*var.cols.dims).values
+        x[cols[cols >= 0]] = np.nan_to_num(vals[cols >= 0])
+    table = dependence_table(plan)
+    for product in ("oxide", "metal", "magnet"):
+        terms, fixed = product_use(lp, product)
+        use = (lp.evaluate(terms, x) if terms else 0.0) + fixed
+        unmet = product_unmet(lp, product)
+        if unmet:
+            use = use - lp.evaluate(unmet, x)
+        rows = table[(table["stage"] == product) & (table["element"] == "all rare earths")]
+        shown = rows.set_index("year")["consumption_t_reo"]
+        assert shown.tolist() == pytest.approx(
+            [float(use.sel(year=y)) for y in shown.index], rel=1e-6, abs=1e-6), product
