@@ -743,3 +743,21 @@ def test_a_plant_fed_by_a_mine_that_is_not_one_is_exit_2(tmp_path: Path) -> None
     assert res.exit_code == 2, res.output
     assert "candidates.ef_white_mesa.feed_from" in res.output and "'mp_metal'" in res.output
     assert "Traceback" not in res.output
+
+
+def test_a_cap_on_a_partner_s_material_in_magnets_moves_the_metal_to_another() -> None:
+    """10 t/yr of magnets made under contract need 3 t/yr of Nd metal; China sells it at
+    20,000 USD/t, the West at 50% more. With China's material held to 30% of the alloy's
+    metal from 2026 (a DFARS-like rule), 2026 buys 0.9 t from China and 2.1 t from the
+    West; 2025, before the rule, all 3 t from China; the cap costs 2.1 x 10,000 USD."""
+    base = _magnet_maker()
+    plant = replace(base.candidates[0], offtake_share=0.1, offtake_from=2025)
+    free = replace(base, candidates=(plant,),
+                   partners=(Partner("CHN"), Partner("WEST", buy_premium=0.5)))
+    capped = replace(free, magnet_inputs_from={"CHN": 0.3}, magnet_inputs_from_year=2026)
+    metal = {q: solve(p).solution["import_metal"].sum("element") for q, p in
+             (("free", free), ("capped", capped))}
+    assert metal["free"].sel(partner="CHN").values.tolist() == pytest.approx([3, 3])
+    assert metal["capped"].sel(partner="CHN").values.tolist() == pytest.approx([3, 0.9])
+    assert metal["capped"].sel(partner="WEST").values.tolist() == pytest.approx([0, 2.1])
+    assert solve(capped).cost - solve(free).cost == pytest.approx(2.1 * 10_000)

@@ -486,6 +486,7 @@ def define_local_content(lp: LinearProgram, problem: Problem) -> None:
         lp.add_constraints("local_content_metal",
                            [v["metal_in"].sum("element") * share["metal"], *[-t for t in home]],
                            "<=", 0.0, coords)
+    _magnet_inputs(lp, problem)
     if share.get("magnet", 0.0) > 0:
         made = [v["metal_in"].term(p["metal_per_oxide"] * p["metal_recovery"]).sum("element")]
         if stage_ids(p, "recycling"):
@@ -655,3 +656,32 @@ def define_objective(lp: LinearProgram) -> None:
         mines = list(lp.params["mine"].values)
         bought = v["prod"].sel(candidate=mines).rename(candidate="mine")
         lp.add_cost(bought.term(at()(lambda q: concentrate_cost(q) + q["mine_freight"])))
+
+
+def _magnet_inputs(lp: LinearProgram, problem: Problem) -> None:
+    """Partners' material in magnets made at home: at most a share of the alloy's metal.
+
+    Per capped partner and year from ``magnet_inputs_from_year``: its metal of the
+    recipe's elements plus the metal its oxide of them makes [t] <= share x metal used in
+    alloy at home [t]. All of the partner's oxide of those elements counts as magnet feed
+    (it may also go to other uses: a conservative reading).
+    """
+    p, v = lp.params, lp.variables
+    caps = problem.magnet_inputs_from
+    known = set(p["partner"].values)
+    unknown = sorted(set(caps) - known)
+    if unknown:
+        raise ChainDefinitionError(f"magnet_inputs_from names {', '.join(unknown)}, not a "
+                                   f"partner of the problem")
+    years = [int(y) for y in p["year"].values if int(y) >= problem.magnet_inputs_from_year]
+    if not caps or not years:
+        return
+    pick = p["in_recipe"].astype(float)
+    for partner, share in sorted(caps.items()):
+        coords = {"year": years}
+        bought = [v["import_metal"].sel(partner=partner, year=years).term(pick).sum("element"),
+                  v["import_oxide"].sel(partner=partner, year=years).term(
+                      pick * p["metal_per_oxide"] * p["metal_recovery"]).sum("element")]
+        lp.add_constraints(f"magnet_inputs_{partner}",
+                           [*bought, -v["alloy_use"].sel(year=years).term(share).sum("element")],
+                           "<=", 0.0, coords)

@@ -452,6 +452,8 @@ class Problem:
     concentrate_share: float = 0.0
     reference_market: str = ""
     local_content: Mapping[str, float] = field(default_factory=dict)
+    magnet_inputs_from: Mapping[str, float] = field(default_factory=dict)
+    magnet_inputs_from_year: int = 0
     environment: Mapping[tuple[str, str], float] = field(default_factory=dict)
     environment_units: Mapping[str, str] = field(default_factory=dict)
     environment_technology: Mapping[str, str] = field(default_factory=dict)
@@ -475,6 +477,9 @@ class Problem:
     # reserve_initial: what the reserve holds before the first year [t REO]
     # reserve_holding_cost: cost of holding a tonne for a year [USD/t/yr]
 
+    # magnet_inputs_from: partner -> most share of the metal in magnets made at home that
+    #   may come from it (its metal and its oxide of recipe elements), from
+    #   magnet_inputs_from_year (DFARS 252.225-7052 for US defence magnets)
     # local_content: stage -> share of its input that must come from the stage before it
     #   at home: "metal" (oxide from home separation), "magnet" (metal made or recycled at
     #   home); an offtake contract such as SMZ's oxides for the Glazov magnet plant

@@ -169,6 +169,7 @@ def _check_sources(scenario: Scenario, facts: FactBase,
               for pid, q in scenario.policy.partners.items()]
     cited += [("policy.technology_access_source", scenario.policy.technology_access_source),
               ("policy.local_content_source", scenario.policy.local_content_source),
+              ("policy.magnet_inputs_source", scenario.policy.magnet_inputs_source),
               ("policy.environment_caps_source", scenario.policy.environment_caps_source),
               ("policy.reserve.source", scenario.policy.reserve.source),
               ("demand.source", scenario.demand.source),
@@ -335,6 +336,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
+        magnet_inputs_from={str(k): float(v)
+                            for k, v in scenario.policy.magnet_inputs_from.items()},
+        magnet_inputs_from_year=scenario.policy.magnet_inputs_from_year or years[0],
         **_environment(facts, scenario),
         reserve_caps=dict(scenario.policy.reserve.max_t),
         reserve_initial=dict(scenario.policy.reserve.initial_t),
@@ -479,6 +483,7 @@ def _cited(scenario: Scenario) -> set[str]:
     cited += [q.source for q in scenario.policy.partners.values()]
     cited += [scenario.demand.source, scenario.ramp_up.source, scenario.prices.source,
               scenario.policy.local_content_source, scenario.policy.reserve.source,
+              scenario.policy.magnet_inputs_source,
               scenario.policy.technology_access_source,
               scenario.policy.environment_caps_source]
     cited += [t.source for t in scenario.targets]

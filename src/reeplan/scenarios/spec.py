@@ -404,6 +404,17 @@ class Policy(_Spec):
     ``{metal: 1, magnet: 1}``."""
     local_content_source: str | None = None
     """Source or assumption id(s) behind the offtake contracts, semicolon-separated."""
+    magnet_inputs_from: dict[PartnerId, Annotated[Number, Field(ge=0, le=1)]] = \
+        Field(default_factory=dict)
+    """Most of the metal in magnets made at home that may come from a partner [fraction
+    of the alloy's metal]: its metal, and the oxide of the recipe's elements bought from
+    it (all counted as magnet feed, a conservative reading). E.g. ``{CHN: 0.1}``: the
+    magnets bound for the US Department of Defense may hold no material mined, separated
+    or made in China from 2027 (DFARS 252.225-7052)."""
+    magnet_inputs_from_year: Year | None = None
+    """First year of ``magnet_inputs_from`` (default: the first planning year)."""
+    magnet_inputs_source: str | None = None
+    """Source or assumption id(s) behind ``magnet_inputs_from``, semicolon-separated."""
     reserve: ReserveSpec = Field(default_factory=ReserveSpec)
     """A strategic reserve (none by default)."""
     technology_access: dict[str, Year] = Field(default_factory=dict)
