@@ -630,10 +630,20 @@ def _missed(plan: Plan) -> list[str]:
                 lines.append(f"The {product} contract falls short from {first} by up to "
                              f"{worst:,.0f} t/yr: its inputs cannot be had{held}.")
                 continue
-            lines.append(f"Demand for {product} is left unmet from {first} "
+            which = f" ({', '.join(_unmet_elements(plan))})" if product == "oxide" else ""
+            lines.append(f"Demand for {product}{which} is left unmet from {first} "
                          f"by up to {worst:,.0f} t/yr: no supply can reach it "
                          f"(partners blocked or capped, no domestic capacity in time).")
     return lines
+
+
+def _unmet_elements(plan: Plan) -> list[str]:
+    """Elements of other uses left unmet in some year, most unmet first."""
+    unmet = plan.solution["unmet_other"]
+    if "element" not in unmet.dims:  # a pooled problem: no element to name
+        return []
+    total = unmet.fillna(0.0).sum("year").to_series()
+    return [str(e) for e, t in total.sort_values(ascending=False).items() if t > TOL]
 
 
 def _capped(plan: Plan) -> list[str]:
