@@ -322,7 +322,12 @@ def test_chain_zr_li_nb_ta_against_the_ministry() -> None:
     zr = _chain("Zr")
     assert _stated(zr, 61.0).startswith("differs")  # 81% in 2021, 59.5% in 2020
     li = _chain("Li")
-    assert _stated(li, 100.0).startswith("matches")  # net of hydroxide re-exports
+    verdicts = {s["period"]: s["verdict"] for s in li["stated_import_shares"]}
+    assert verdicts["current (2025 claim)"].startswith("matches the refined stage's net")
+    # 2018-2020: imports are published, exports are not (1,410 t in 2021): an apparent
+    # use with exports taken as zero would "match" 100% by assumption
+    assert verdicts["2018-2020"].startswith("cannot be checked")
+    assert "a missing flow is unknown, not zero" in verdicts["2018-2020"]
     refined = next(s for s in li["stages"] if s["stage"] == "refined")
     assert refined["gross_import_share"] > 1  # carbonate in, hydroxide out
     nb = _chain("Nb")
@@ -660,3 +665,16 @@ def test_a_gross_share_above_one_is_explained_where_it_is_shown() -> None:
     w = CliRunner().invoke(app, ["chain", "--country", "RUS", "--year", "2024",
                                  "--commodity", "W"], env={"COLUMNS": "80"})
     assert "exceed use" not in w.output
+
+
+@pytest.mark.parametrize(("commodity", "made", "year"), [("Ga", 6, 2024), ("In", 10, 2024),
+                                                         ("Ge", 6, 2022)])
+def test_small_tonnage_metals_show_what_russia_makes_and_no_invented_use(
+        commodity: str, made: float, year: int) -> None:
+    """USGS: Russia made 6 t of gallium and 10 t of indium in 2024, 6 t of germanium in
+    2022 (OFR 2024-1057). No trade is published, so use and import shares stay unknown
+    rather than output taken as use."""
+    out = _chain(commodity)
+    refined = next(s for s in out["stages"] if s["stage"] == "refined")
+    assert refined["production"] == made and refined["balance_year"] == year
+    assert refined["consumption"] is None and refined["gross_import_share"] is None

@@ -85,7 +85,9 @@ def _share(part: float | None, whole: float | None) -> float:
 def _stage_row(b: StageBalance) -> dict[str, Any]:
     """A stage's balance, its use (stated, else apparent consumption) and import shares."""
     use = b.consumption
-    if use is None and (b.production is not None or b.imports is not None):
+    if use is None and None not in (b.production, b.imports, b.exports):
+        # apparent consumption only when output and both trade flows are published: a
+        # missing flow is unknown, not zero
         use = round(apparent_consumption(b.production or 0.0, b.imports or 0.0,
                                          b.exports or 0.0), 1)
     net = None if b.imports is None else b.imports - (b.exports or 0.0)
@@ -172,8 +174,9 @@ def _verdict(stated_pct: float, note: str, stages: pd.DataFrame,
                for _, r in stages.iterrows()
                for m in ("gross_import_share", "net_import_share") if pd.notna(r[m])]
     if not options:
-        return ("cannot be checked: the fact base has no consumption and imports figure "
-                "for it (no published use, trade or derived balance)")
+        return ("cannot be checked: the fact base has no use and imports for it (a "
+                "published consumption, or output, imports and exports all published: a "
+                "missing flow is unknown, not zero)")
     computed, measure, best = min(options, key=lambda o: abs(o[0] - stated_pct))
     where = (f"the {best['stage']} stage's {measure} share ({computed:.1f}% in "
              f"{int(best['balance_year'])}"

@@ -326,7 +326,8 @@ def emit_commodity_chain(result: CommodityChain, fmt: Format) -> None:
         ("Stage", False), ("Output", True), ("Imports", True), ("Exports", True),
         ("Use", True), ("Gross\nshare", True), ("Net\nshare", True)))
     for r in result.stages.itertuples(index=False):
-        use = _known(r.consumption) + ("" if r.consumption_stated else "*")
+        known = _known(r.consumption)
+        use = known + ("" if r.consumption_stated or known == "-" else "*")
         table.add_row(*map(_cell, (str(r.stage), _known(r.production), _known(r.imports),
                                    _known(r.exports), use, fmt_pct(r.gross_import_share),
                                    fmt_pct(r.net_import_share))))
