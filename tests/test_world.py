@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 import reeplan
 from reeplan.data import FactBase
+from reeplan.errors import ReeplanError
 from reeplan.interfaces.cli import app
 from reeplan.metrics.world import world as world_overview
 
@@ -75,10 +76,22 @@ def _commodities_with_production(facts: FactBase) -> list[str]:
 
 
 def test_world_every_commodity_with_production(facts: FactBase) -> None:
+    """Every commodity with a world total gives an overview; one without (germanium:
+    USGS's 2022 table was read for Russia only) is a clear error, never the listed
+    countries taken for the world (Russia at 100%, China at 0%)."""
+    prod = facts["production"]
+    with_total = set(prod.loc[prod["country"] == "WLD", "commodity"])
     for commodity in _commodities_with_production(facts):
+        if commodity not in with_total:
+            with pytest.raises(ReeplanError, match="no world total"):
+                reeplan.world(commodity, facts=facts)
+            continue
         ov = reeplan.world(commodity, facts=facts)
         assert ov.summary["world_production"] > 0
         assert 0 < ov.summary["hhi"] <= 1
+    assert "Ge" not in with_total
+    r = CliRunner().invoke(app, ["world", "--commodity", "Ge"])
+    assert r.exit_code == 2 and "only RUS" in r.stderr and "Traceback" not in r.output
 
 
 def test_commodity_without_figures_is_a_clear_error(facts: FactBase) -> None:
