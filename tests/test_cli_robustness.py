@@ -205,6 +205,7 @@ class FakePlan:
     name: str
     cost: float = 2.5e9
     penalties: float = 0.0
+    penalties_by_part: dict[str, float] = field(default_factory=dict)
     missed: tuple[str, ...] = ()
     targets: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"target": ["magnets"], "year": [2030], "met": [True]}))

@@ -295,6 +295,10 @@ def test_empty_candidates_and_partners_plan_with_unmet_demand(tmp_path: Path) ->
     assert "of penalties" in res.stdout
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
     assert run["discounted_penalties_musd"] > 0 and run["status"] == "optimal"
+    parts = run["discounted_penalties_by_part_musd"]
+    assert set(parts) == {"targets missed", "demand unmet", "contracts short"}
+    assert sum(parts.values()) == pytest.approx(run["discounted_penalties_musd"])
+    assert parts["demand unmet"] > 0 and parts["contracts short"] == 0
 
 
 def test_a_cap_on_an_unmodelled_element_names_its_line(tmp_path: Path) -> None:

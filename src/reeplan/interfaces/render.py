@@ -418,10 +418,13 @@ def emit_plan(result: Plan, name: str) -> None:
     """Print a plan's summary: cost, targets met or missed and why, the builds."""
     console = Console()
     penalties = result.penalties
+    parts = {k: v for k, v in result.penalties_by_part.items() if v > 0.5e6}
+    what = (": " + ", ".join(f"{k} {v / 1e6:,.0f}" for k, v in parts.items())
+            if len(parts) > 1 else f" for {next(iter(parts))}" if parts else "")
     console.print(f"[bold]{_cell(name)}[/bold]: discounted cost "
                   f"{(result.cost - penalties) / 1e6:,.0f} M USD"
-                  + (f" (plus {penalties / 1e6:,.0f} M USD of penalties for targets missed "
-                     f"and demand unmet)" if penalties > 0.5e6 else ""))
+                  + (f" (plus {penalties / 1e6:,.0f} M USD of penalties{what})"
+                     if penalties > 0.5e6 else ""))
     for target, rows in result.targets.groupby("target", sort=False):
         start = int(rows["year"].min())
         verdict = "met every year" if bool(rows["met"].all()) else "MISSED"

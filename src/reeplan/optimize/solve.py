@@ -28,7 +28,7 @@ from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable, steady_operation_cost
 from reeplan.optimize.params import build_parameters
 from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
-from reeplan.optimize.targets import achieved, penalty_cost, rule
+from reeplan.optimize.targets import achieved, penalty_cost, penalty_parts, rule
 from reeplan.types import RARE_METAL_STAGES, PlanStage
 
 __all__ = ["Evaluation", "Evaluator", "Plan", "Provenance", "solve", "solve_myopic"]
@@ -131,6 +131,12 @@ class Plan:
         """Discounted cost of target shortfalls and unmet demand [USD]."""
         return float((penalty_cost(self.solution, self.params)
                       * self.params["discount"]).sum())
+
+    @property
+    def penalties_by_part(self) -> dict[str, float]:
+        """Discounted penalties [USD] by what they are for (:data:`PENALTY_PARTS`)."""
+        return {k: float((v * self.params["discount"]).sum())
+                for k, v in penalty_parts(self.solution, self.params).items()}
 
     @cached_property
     def builds(self) -> pd.DataFrame:

@@ -34,7 +34,8 @@ from reeplan.optimize.problem import Problem, Target
 from reeplan.optimize.rare_metals import converted_content, group_output, rare_metal_value
 from reeplan.types import PlanStage
 
-__all__ = ["RULES", "TargetRule", "achieved", "define_targets", "penalty_cost", "rule",
+__all__ = ["PENALTY_PARTS", "RULES", "TargetRule", "achieved", "define_targets",
+           "penalty_cost", "penalty_parts", "rule",
            "shortfall_cost"]
 
 
@@ -297,20 +298,35 @@ def achieved(lp: LinearProgram, x: np.ndarray, params: Param, t: Target) -> xr.D
     return _per_use(lhs, total)
 
 
-def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
-    """Penalties of a solution by year [USD, undiscounted].
+PENALTY_PARTS = ("targets missed", "demand unmet", "contracts short")
+"""What penalties are for, as :func:`penalty_parts` splits them."""
 
-    Unmet demand (rare earths and rare metals) and offtake contracts left short at the
-    unmet-demand penalty, each target's shortfall at its own.
+
+def penalty_parts(solution: xr.Dataset, params: Param) -> dict[str, xr.DataArray]:
+    """Penalties of a solution by year [USD, undiscounted], by what they are for.
+
+    ``targets missed``: each target's shortfall at its own penalty; ``demand unmet``:
+    rare-earth and rare-metal demand left unmet; ``contracts short``: offtake contracts
+    the chain cannot feed; both at the unmet-demand penalty.
     """
+    zero = xr.zeros_like(params["discount"])
     other = solution["unmet_other"]
     if "element" in other.dims:
         other = other.sum("element")
-    total: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
-    for name, dim in (("rm_unmet", "commodity"), ("rm_down_unmet", "commodity"),
-                      ("offtake_short", "candidate")):
+    unmet: xr.DataArray = params["unmet_penalty"] * (solution["unmet_magnets"] + other)
+    for name in ("rm_unmet", "rm_down_unmet"):
         if name in solution:
-            total = total + params["unmet_penalty"] * solution[name].fillna(0.0).sum(dim)
-    if "shortfall" in solution:
-        total = total + (solution["shortfall"] * shortfall_cost(params)).sum("target")
+            unmet = unmet + params["unmet_penalty"] * solution[name].fillna(0.0).sum(
+                "commodity")
+    short = params["unmet_penalty"] * solution["offtake_short"].fillna(0.0).sum(
+        "candidate") if "offtake_short" in solution else zero
+    missed = (solution["shortfall"] * shortfall_cost(params)).sum("target") \
+        if "shortfall" in solution else zero
+    return dict(zip(PENALTY_PARTS, (missed, unmet, short), strict=True))
+
+
+def penalty_cost(solution: xr.Dataset, params: Param) -> xr.DataArray:
+    """Penalties of a solution by year [USD, undiscounted], all parts together."""
+    parts = list(penalty_parts(solution, params).values())
+    total: xr.DataArray = parts[0] + parts[1] + parts[2]
     return total

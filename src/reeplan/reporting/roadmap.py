@@ -65,6 +65,8 @@ def write_plan(result: Plan, out: str | Path, *, force: bool = False,
     meta: dict[str, Any] = {
         "scenario": result.name, "status": str(result.status),
         "discounted_cost_musd": cost, "discounted_penalties_musd": penalties,
+        "discounted_penalties_by_part_musd": {k: v / 1e6 for k, v in
+                                              result.penalties_by_part.items()},
         "cost_of_targets_musd": cost_of_targets_musd(result),
         "cost_of_each_target_musd": dict(zip(each["target"], each["cost_musd"], strict=True)),
         "objective_musd": result.cost / 1e6, "missed": list(result.missed),
