@@ -13,6 +13,7 @@ import json
 import math
 import re
 import sys
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich import box
@@ -461,9 +462,31 @@ def emit_comparison(cmp: PlanComparison) -> None:
     a, b = cmp.names
     cost = {k: float(v) / 1e6 for k, v in cmp.cost.items()}
     console = Console()
-    console.print(f"[bold]{_cell(a)}[/bold] vs [bold]{_cell(b)}[/bold]: discounted cost "
-                  f"{cost[a]:,.0f} vs {cost[b]:,.0f} M USD ({cost['difference']:+,.0f})")
+    console.print(f"[bold]{_cell(a)}[/bold] vs [bold]{_cell(b)}[/bold]: discounted cost, "
+                  f"penalties included, {cost[a]:,.0f} vs {cost[b]:,.0f} M USD "
+                  f"({cost['difference']:+,.0f})")
+    console.print(_cell(f"  A: {a}; B: {b}"), highlight=False)
+    short = {f"first_met_{a}": "Met from (A)", f"max_shortfall_{a}": "Worst short (A)",
+             f"first_met_{b}": "Met from (B)", f"max_shortfall_{b}": "Worst short (B)",
+             f"capacity_{a}": "Built (A)", f"first_online_{a}": "Online (A)",
+             f"capacity_{b}": "Built (B)", f"first_online_{b}": "Online (B)",
+             "capacity_difference": "B - A", "target": "Target", "candidate": "Project"}
     if not cmp.targets.empty:
-        emit_frame(cmp.targets, "table", title="Targets: first year met, largest shortfall",
-                   console=console)
-    emit_frame(cmp.builds.round(1), "table", title="Builds (t/yr)", console=console)
+        emit_frame(_shown(cmp.targets, short), "table",
+                   title="Targets: first year met, largest shortfall", console=console)
+    emit_frame(_shown(cmp.builds, short), "table", title="Builds (t/yr)", console=console)
+
+
+def _shown(df: pd.DataFrame, names: Mapping[str, str]) -> pd.DataFrame:
+    """A comparison frame for the terminal: short headers, numbers as the CLI prints them.
+
+    Years as years, quantities rounded with thousands separators, blanks kept.
+    """
+    out = df.astype(object)
+    for col in df.columns:
+        if col in ("target", "candidate"):
+            continue
+        year = str(col).startswith(("first_met_", "first_online_"))
+        out[col] = [v if isinstance(v, str) or _blank(v) else str(int(v)) if year
+                    else fmt_number(v) for v in df[col]]
+    return out.rename(columns=names)
