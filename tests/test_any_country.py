@@ -764,3 +764,12 @@ def test_a_cap_on_a_partner_s_material_in_magnets_moves_the_metal_to_another() -
     assert metal["capped"].sel(partner="CHN").values.tolist() == pytest.approx([3, 0.9])
     assert metal["capped"].sel(partner="WEST").values.tolist() == pytest.approx([0, 2.1])
     assert solve(capped).cost - solve(free).cost == pytest.approx(2.1 * 10_000)
+
+
+def test_a_cap_on_the_material_of_an_absent_partner_is_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"extends: {SCENARIOS / 'usa-mine-to-magnet.yaml'}\nname: bad\n"
+                   f"candidates: {{}}\npolicy:\n  partners: {{}}\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["plan", str(bad)])
+    assert res.exit_code == 2, res.output
+    assert "policy.magnet_inputs_from.CHN" in res.output and "Traceback" not in res.output

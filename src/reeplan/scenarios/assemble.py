@@ -101,6 +101,12 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
                                              f"{', '.join(sorted(modelled))})")
     years = range(scenario.horizon.start, scenario.horizon.end + 1)
     _check_decided(scenario, years, bad)
+    for pid in scenario.policy.magnet_inputs_from:
+        if pid not in scenario.policy.partners:
+            bad(f"policy.magnet_inputs_from.{pid}",
+                f"partner '{pid}' is not in policy.partners "
+                f"({', '.join(scenario.policy.partners) or 'none'}); a cap on it would have "
+                f"no effect")
     for pid, partner in scenario.policy.partners.items():
         outside = [y for y in partner.banned_years if y not in years]
         if outside:
