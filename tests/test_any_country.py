@@ -698,7 +698,7 @@ def test_an_offtake_the_chain_cannot_feed_falls_short_at_a_penalty_not_infeasibl
     assert short["tonnes"].tolist() == pytest.approx([50 - made, 50 - made])
     penalty = plan.problem.unmet_penalty
     assert plan.penalties == pytest.approx(2 * (50 - made) * penalty, rel=1e-6)
-    assert any("offtake of magnets (magnet) contract falls short from 2025" in line
+    assert any("Offtake of magnets (magnet) under contract falls short from 2025" in line
                and "(Dy: partners' export caps bind)" in line for line in plan.missed), plan.missed
     none = solve(_contracted_magnets(0.0))
     assert none.unmet["tonnes"].tolist() == pytest.approx([50, 50])

@@ -633,7 +633,8 @@ def _missed(plan: Plan) -> list[str]:
             if str(product).startswith("offtake of "):
                 capped = _capped(plan)
                 held = f" ({', '.join(capped)}: partners' export caps bind)" if capped else ""
-                lines.append(f"The {product} contract falls short from {first} by up to "
+                what = str(product)[:1].upper() + str(product)[1:]
+                lines.append(f"{what} under contract falls short from {first} by up to "
                              f"{worst:,.0f} t/yr: its inputs cannot be had{held}.")
                 continue
             which = f" ({', '.join(_unmet_elements(plan))})" if product == "oxide" else ""
