@@ -719,3 +719,13 @@ def test_the_consumption_row_is_a_labelled_choice() -> None:
     assert float(consumption_reo(build_parameters(low)).sel(year=2025)) == pytest.approx(1200)
     assert float(consumption_reo(build_parameters(base)).sel(year=2025)) == pytest.approx(3000)
     assert "mgpavto_2019" in low.sources and "metalinfo_fedorov" in base.sources
+
+
+def test_unmet_oxide_names_its_elements_only_where_the_demand_has_them() -> None:
+    """A pooled toy (no element split) leaves 100 t/yr of oxide unmet with no partner: the
+    line names no element (never an empty "()"); a split one names Nd."""
+    pooled = solve(_toy(partners=(), demand=100.0))
+    line = next(m for m in pooled.missed if m.startswith("Demand for oxide"))
+    assert line.startswith("Demand for oxide is left unmet from 2025 by up to 100 t/yr")
+    split = solve(replace(_toy(partners=(), demand=100.0), other_split={"Nd": 1.0}))
+    assert any(m.startswith("Demand for oxide (Nd) is left unmet") for m in split.missed)

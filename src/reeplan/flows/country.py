@@ -174,8 +174,10 @@ def country_chain(
         if extra else distribution
     chain = chain_from_facts(facts)
     trace.sources.update(chain.sources.values())
+    national = _national_figures(facts, country, year)
     capacity, members, plants = _stage_capacities(facts, country, year,
-                                                  set(distribution.attrs["deposits"]), trace)
+                                                  set(distribution.attrs["deposits"]),
+                                                  national, trace)
     factors = {str(e): float(f) for e, f in elements["metal_per_oxide"].items()}
     rest = mine_total * unassigned_share(distribution)
     if rest > 0:
@@ -184,7 +186,7 @@ def country_chain(
                            f"and leaves it as residue (no element, no price).")
     flows = run_chain(mine_total * distribution, chain, capacity, factors, magnet, members,
                       unassigned=rest)
-    _below_published(facts, (country, year), flows, trace)
+    _below_published(national, country, flows, trace)
     demand = _demand(facts, (country, year), distribution, factors, magnet, split, trace)
     if demand.notnull().any():
         trace.sources.update(split_sources)
@@ -314,7 +316,8 @@ def _element_table(facts: FactBase) -> pd.DataFrame:
 
 
 def _stage_capacities(
-    facts: FactBase, country: str, year: int, feeds: set[str], trace: _Trace,
+    facts: FactBase, country: str, year: int, feeds: set[str],
+    national: Mapping[Stage, pd.DataFrame], trace: _Trace,
 ) -> tuple[dict[Stage, float | None], dict[Stage, dict[str, float | None]], pd.DataFrame]:
     plants = facts["facilities"]  # rare-metal refineries are not rare-earth plants
     plants = plants[(plants["country"] == country) & (plants["stage"] != "refining")].copy()
@@ -330,10 +333,9 @@ def _stage_capacities(
         if not online.empty:
             members[stage] = {str(f): None if pd.isna(c) else float(c) for f, c in
                               zip(online["facility_id"], online["stage_capacity"], strict=True)}
-    for stage in NATIONAL_FIGURES:
-        capacity[stage] = _as_published(facts, country, year, stage, capacity[stage], trace)
-    if capacity[Stage.ALLOY] == 0 and capacity[Stage.MAGNET] != 0 \
-            and _published(facts, country, year, Stage.MAGNET) is not None:
+    for stage, rows in national.items():
+        capacity[stage] = _as_published(rows, (country, year, stage), capacity[stage], trace)
+    if capacity[Stage.ALLOY] == 0 and Stage.MAGNET in national:
         capacity[Stage.ALLOY] = None  # the magnet makers cast their own alloy
         trace.notes.append("No alloy plant listed: alloy is taken as cast by the magnet "
                            "makers the national magnet figure counts, without a limit of "
@@ -355,22 +357,29 @@ NATIONAL_FIGURES: dict[Stage, tuple[str, str, str]] = {
 """Stages whose national output a ``production`` row may publish: (metric, unit, words)."""
 
 
-def _published(facts: FactBase, country: str, year: int, stage: Stage) -> pd.Series | None:
-    """The national figure of ``stage`` in ``year`` (highest confidence first), if any."""
-    metric, unit, _ = NATIONAL_FIGURES[stage]
+def _national_figures(facts: FactBase, country: str,
+                      year: int) -> dict[Stage, pd.DataFrame]:
+    """Each stage's published national output in ``year``, where there is one.
+
+    The rows of every series, highest confidence first (then by series name): the first
+    is the figure used, the others are named beside it.
+    """
     prod = facts["production"]
-    rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
-                & (prod["metric"] == metric) & (prod["year"] == year)
-                & (prod["unit"] == unit) & prod["value"].notna()]
-    if rows.empty:
-        return None
-    rank = rows["confidence"].map({c: i for i, c in enumerate(CONFIDENCE_LEVELS)})
-    return rows.assign(_rank=rank).sort_values(["_rank", "series"]).iloc[0]
+    here = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
+                & (prod["year"] == year) & prod["value"].notna()]
+    rank = {c: i for i, c in enumerate(CONFIDENCE_LEVELS)}
+    found = {}
+    for stage, (metric, unit, _) in NATIONAL_FIGURES.items():
+        rows = here[(here["metric"] == metric) & (here["unit"] == unit)]
+        if not rows.empty:
+            found[stage] = rows.assign(_rank=rows["confidence"].map(rank)) \
+                .sort_values(["_rank", "series"])
+    return found
 
 
-def _as_published(facts: FactBase, country: str, year: int, stage: Stage,
-                  capacity: float | None, trace: _Trace) -> float | None:
-    """The year's output limit of ``stage``: the national figure where one is published.
+def _as_published(rows: pd.DataFrame, where: tuple[str, int, Stage],
+                  capacity: float | None, trace: _Trace) -> float:
+    """The year's output limit of a stage: its published national figure.
 
     A plant's capacity is what it could do; in a past year the chain runs what was
     reported (USGS: US compounds, 7,600 t REO in 2024; China's separation quota; China's
@@ -379,18 +388,15 @@ def _as_published(facts: FactBase, country: str, year: int, stage: Stage,
     China). A published figure above the listed plants' capacity says the list is
     incomplete; other series of the same figure are named.
     """
-    row = _published(facts, country, year, stage)
-    if row is None:
-        return capacity
+    country, year, stage = where
+    row, others = rows.iloc[0], rows.iloc[1:]
     published = float(row["value"])
     words = NATIONAL_FIGURES[stage][2]
     trace.sources.add(str(row["source_id"]))
-    prod = facts["production"]
-    others = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
-                  & (prod["metric"] == row["metric"]) & (prod["year"] == year)
-                  & (prod["series"] != row["series"]) & prod["value"].notna()]
-    also = "".join(f" Another estimate: {float(o.value):,.0f} {words} ({o.series}, "
-                   f"{o.source_id})." for o in others.itertuples())
+    also = "".join(f" Another estimate: {v:,.0f} {words} ({series}, {source})."
+                   for v, series, source in zip(others["value"].astype(float),
+                                                others["series"], others["source_id"],
+                                                strict=True))
     done = "separated" if stage == Stage.SEPARATION else "processed"
     trace.notes.append(f"{stage.capitalize()} in {year} is the published national figure, "
                        f"{published:,.0f} {words} ({row['series']}: {row['basis']}); feed "
@@ -409,19 +415,16 @@ SHORT_OF_PUBLISHED = 0.9
 """Below this share of a stage's published national figure, the chain says why [fraction]."""
 
 
-def _below_published(facts: FactBase, where: tuple[str, int], flows: xr.Dataset,
-                     trace: _Trace) -> None:
+def _below_published(national: Mapping[Stage, pd.DataFrame], country: str,
+                     flows: xr.Dataset, trace: _Trace) -> None:
     """Say so where the chain makes much less than a stage's published national output.
 
     The chain runs the country's own mine output; a country that also processes imported
     feed (China: Myanmar's ionic clays, US and Australian concentrate) publishes more.
     """
-    country, year = where
-    for stage in NATIONAL_FIGURES:
-        row = _published(facts, country, year, stage)
-        if row is None:
-            continue
-        made, published = float(flows["product"].sel(stage=str(stage))), float(row["value"])
+    for stage, rows in national.items():
+        made, published = float(flows["product"].sel(stage=str(stage))), \
+            float(rows["value"].iloc[0])
         if made < SHORT_OF_PUBLISHED * published:
             trace.notes.append(
                 f"The chain makes {made:,.0f} {NATIONAL_FIGURES[stage][2]} at the {stage} "

@@ -85,11 +85,11 @@ def _share(part: float | None, whole: float | None) -> float:
 def _stage_row(b: StageBalance) -> dict[str, Any]:
     """A stage's balance, its use (stated, else apparent consumption) and import shares."""
     use = b.consumption
-    if use is None and None not in (b.production, b.imports, b.exports):
+    if use is None and b.production is not None and b.imports is not None \
+            and b.exports is not None:
         # apparent consumption only when output and both trade flows are published: a
         # missing flow is unknown, not zero
-        use = round(apparent_consumption(b.production or 0.0, b.imports or 0.0,
-                                         b.exports or 0.0), 1)
+        use = round(apparent_consumption(b.production, b.imports, b.exports), 1)
     net = None if b.imports is None else b.imports - (b.exports or 0.0)
     return {"stage": b.stage, "balance_year": b.year, "production": b.production,
             "imports": b.imports, "exports": b.exports, "consumption": use,

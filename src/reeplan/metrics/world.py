@@ -172,8 +172,9 @@ def world(
                     & (mined["metric"] == metric)]
     if not (current["country"] == WORLD).any():  # shares of the listed countries only
         listed = ", ".join(sorted(str(c) for c in current["country"]))
-        raise ReeplanError(f"the fact base has no world total of {_what_of(metric, commodity)} "
-                           f"in {year} (series '{chosen}'), only {listed}: world shares, "
+        raise ReeplanError(f"the fact base has no world total of "
+                           f"{metric.replace('_', ' ')} of '{commodity}' in {year} (series "
+                           f"'{chosen}'), only {listed}: world shares, "
                            f"China's share and HHI would count the listed countries alone")
     reserves = _latest_reserves(prod, chosen)
     reserves, other_basis = _comparable_reserves(current, reserves)
@@ -193,11 +194,6 @@ def world(
                                                 "url"]].reset_index(drop=True)
     return WorldOverview(commodity, year, unit, chosen, countries, summary, stages,
                          alternatives, sources)
-
-
-def _what_of(metric: str, commodity: str) -> str:
-    """``metric`` of ``commodity`` in words (e.g. "refinery production of 'Ge'")."""
-    return f"{metric.replace('_', ' ')} of '{commodity}'"
 
 
 def _comparable_reserves(current: pd.DataFrame,

@@ -540,15 +540,14 @@ def _concentrate_products(params: xr.Dataset) -> dict[str, str]:
     ``concentrate (feed of <plant>)``: another product, so buying it while selling
     ordinary concentrate is no round trip.
     """
-    mines = [str(m) for m in params["mine"].values]
-    names = dict.fromkeys(mines, "concentrate")
+    names = {str(m): "concentrate" for m in params["mine"].values}
     if "mine_in_group" in params:
-        member = params["mine_in_group"]
-        for g in member["feed_group"].values:
+        member = params["mine_in_group"].transpose("feed_group", "mine")
+        for g, row in zip(member["feed_group"].values, member.values, strict=True):
             if g != "any":
-                for m in mines:
-                    if float(member.sel(feed_group=g, mine=m)) > 0:
-                        names[m] = f"concentrate (feed of {g})"
+                names.update({str(m): f"concentrate (feed of {g})"
+                              for m, on in zip(member["mine"].values, row, strict=True)
+                              if on > 0})
     return names
 
 
@@ -637,7 +636,8 @@ def _missed(plan: Plan) -> list[str]:
                 lines.append(f"{what} under contract falls short from {first} by up to "
                              f"{worst:,.0f} t/yr: its inputs cannot be had{held}.")
                 continue
-            which = f" ({', '.join(_unmet_elements(plan))})" if product == "oxide" else ""
+            named = _unmet_elements(plan) if product == "oxide" else []
+            which = f" ({', '.join(named)})" if named else ""
             lines.append(f"Demand for {product}{which} is left unmet from {first} "
                          f"by up to {worst:,.0f} t/yr: no supply can reach it "
                          f"(partners blocked or capped, no domestic capacity in time).")
