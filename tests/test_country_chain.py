@@ -6,6 +6,7 @@ import json
 import math
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -215,3 +216,42 @@ def test_india_has_consumption_but_no_ore_distribution_and_says_so() -> None:
     res = runner.invoke(app, ["chain", "--country", "IND", "--year", "2024"])
     assert res.exit_code == 2, res.output
     assert "has an element distribution" in res.output and "Traceback" not in res.output
+
+
+def test_eu27_chain_counts_its_members_plants_and_its_own_demand(facts: FactBase) -> None:
+    """EU27 is a country group: no member mines rare earths (USGS), Neo's Silmet plant in
+    Estonia is its separation capacity (3,000 t/yr), and demand is the Union's 7,400 t
+    REO of compounds and metals plus 20,000 t of magnets at 0.46318 t REO each; the
+    magnets entering use are those 20,000 t, not magnets inferred from all Nd and Pr."""
+    c = country_chain("EU27", 2024, facts=facts)
+    stages = c.stages.set_index("stage")
+    assert stages.at["mining", "output"] == 0
+    assert stages.at["separation", "capacity"] == 3000
+    assert "neo_silmet" in set(c.facilities.loc[c.facilities["counted"], "facility_id"])
+    assert stages.at["separation", "demand"] == pytest.approx(7400 + 20_000 * 0.46318,
+                                                              rel=1e-4)
+    assert c.end_of_life is not None
+    assert c.end_of_life.products["inflow"].sum() == pytest.approx(20_000)
+
+
+def test_a_group_of_one_miner_and_one_non_miner_is_the_miner_s_chain(
+        tmp_path: Path, facts: FactBase) -> None:
+    """Metamorphic: adding Belarus (no mine, no plant listed) to Russia changes nothing
+    upstream of demand."""
+    from reeplan.data import load_factbase
+
+    groups = facts["country_groups"].drop(columns=["origin"], errors="ignore")
+    extra = pd.DataFrame({"group": ["XRU", "XRU"], "iso3": ["RUS", "BLR"],
+                          "source_id": ["eu_countries"] * 2, "note": ["test"] * 2})
+    pd.concat([groups, extra]).to_csv(tmp_path / "country_groups.csv", index=False)
+    both = country_chain("XRU", 2024, facts=load_factbase(tmp_path))
+    alone = country_chain("RUS", 2024, facts=facts)
+    cols = ["stage", "capacity", "output"]
+    pd.testing.assert_frame_equal(both.stages[cols], alone.stages[cols])
+    assert both.stages["demand"].isna().all()  # the group publishes no consumption
+
+
+def test_an_unknown_country_names_the_groups_too() -> None:
+    res = runner.invoke(app, ["chain", "--country", "XXX"])
+    assert res.exit_code == 2
+    assert "EU27" in res.stderr and "Traceback" not in res.output

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
            "best_distribution", "choose_series", "concentrate_value", "consumption",
-           "deposit_mix", "exchange_rate",
+           "deposit_mix", "exchange_rate", "home_countries", "is_country_group",
            "magnet_share", "market_prices", "mine_output", "nearest_year", "non_magnet_split",
            "oxide_prices", "stage_parameter"]
 
@@ -323,6 +323,22 @@ def mine_output(facts: FactBase, country: str, year: int,
     r = row.iloc[0]
     qualifier = r["qualifier"] if isinstance(r["qualifier"], str) else ""
     return MineOutput(float(r["value"]), chosen, str(r["source_id"]), qualifier)
+
+
+def home_countries(facts: FactBase, country: str) -> frozenset[str]:
+    """The countries ``country`` stands for: a group's members (EU27), else itself.
+
+    The one rule by which the planner and ``reeplan chain`` count plants, deposits and
+    mine output as domestic.
+    """
+    groups = facts["country_groups"]
+    members = frozenset(str(m) for m in groups.loc[groups["group"] == country, "iso3"])
+    return members or frozenset({country})
+
+
+def is_country_group(facts: FactBase, code: str) -> bool:
+    """Whether ``code`` is a country group (``country_groups`` table), e.g. EU27."""
+    return bool((facts["country_groups"]["group"] == code).any())
 
 
 @dataclass(frozen=True)

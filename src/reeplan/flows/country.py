@@ -23,6 +23,8 @@ from reeplan.data import FactBase, load_factbase
 from reeplan.data.selection import (
     consumption,
     deposit_mix,
+    home_countries,
+    is_country_group,
     mine_output,
     non_magnet_split,
     oxide_prices,
@@ -134,7 +136,8 @@ def country_chain(
     Parameters
     ----------
     country
-        ISO 3166-1 alpha-3 code.
+        ISO 3166-1 alpha-3 code, or a country group (``country_groups`` table, e.g. EU27):
+        its members' mine output, deposits and plants, and the group's own consumption.
     year
         Year of mine output and of the plants counted (online by then).
     facts
@@ -187,14 +190,16 @@ def country_chain(
     flows = run_chain(mine_total * distribution, chain, capacity, factors, magnet, members,
                       unassigned=rest)
     _below_published(national, country, flows, trace)
-    demand = _demand(facts, (country, year), distribution, factors, magnet, split, trace)
+    demand, magnets_used = _demand(facts, (country, year), distribution, factors, magnet,
+                                   split, trace)
     if demand.notnull().any():
         trace.sources.update(split_sources)
     prices, price_sources = oxide_prices(facts, year)
     trace.sources.update(price_sources)
     balance = _balance(flows, demand, prices)
     element_view = _element_view(flows, balance, distribution, magnet, prices)
-    eol = _end_of_life(facts, demand, magnet, factors, year, trace)
+    eol = None if magnets_used is None else _end_of_life(facts, magnets_used, magnet, year,
+                                                         trace)
     return CountryChain(
         country=country, year=year, series=chosen, flows=flows, balance=balance,
         elements=element_view, stages=_stage_view(flows, balance, plants), facilities=plants,
@@ -202,14 +207,9 @@ def country_chain(
     )
 
 
-def _end_of_life(facts: FactBase, demand: xr.DataArray, recipe: Recipe,
-                 factors: Mapping[str, float], year: int,
-                 trace: _Trace) -> MagnetEndOfLife | None:
-    magnet_reo = float(demand.sel(element=sorted(recipe.elements & {
-        str(e) for e in demand["element"].values})).sum(skipna=False))
-    if math.isnan(magnet_reo):
-        return None
-    magnets = magnet_reo / recipe.oxide_content(factors)
+def _end_of_life(facts: FactBase, magnets: float, recipe: Recipe, year: int,
+                 trace: _Trace) -> MagnetEndOfLife:
+    """Magnets in use and at end of life, given ``magnets`` [t/yr] entering use in ``year``."""
     eol = end_of_life_magnets(facts, magnets, year, recipe)
     trace.sources.update(eol.sources)
     recycled = float(eol.products["recycled"].sum())
@@ -222,24 +222,34 @@ def _end_of_life(facts: FactBase, demand: xr.DataArray, recipe: Recipe,
 
 def _known_country(facts: FactBase, country: str) -> None:
     known = set(facts["countries"]["iso3"])
-    if country not in known:
+    if country not in known and not is_country_group(facts, country):
+        groups = ", ".join(sorted(set(facts["country_groups"]["group"])))
         raise ReeplanError(f"unknown country '{country}'; expected an ISO 3166-1 alpha-3 code "
-                           f"listed by 'reeplan data show countries'")
+                           f"listed by 'reeplan data show countries' or a country group "
+                           f"({groups})")
 
 
 def _mine_output(facts: FactBase, country: str, year: int, series: str | None,
                  trace: _Trace) -> tuple[float, str]:
-    found = mine_output(facts, country, year, series)
-    if found.source_id is None:
-        trace.notes.append(f"{found.series} reports no rare-earth mine output for {country} "
+    """Mine output of ``country`` [t REO], a group's the sum of its members'."""
+    members = sorted(home_countries(facts, country))
+    found = [mine_output(facts, member, year, series) for member in members]
+    chosen = found[0].series
+    mining = [(m, f) for m, f in zip(members, found, strict=True) if f.source_id is not None]
+    if not mining:
+        trace.notes.append(f"{chosen} reports no rare-earth mine output for {country} "
                            f"in {year}; mine output is taken as 0.")
-        return 0.0, found.series
-    trace.sources.add(found.source_id)
-    if found.qualifier:
-        trace.notes.append(f"Mine output {found.qualifier}{found.value:,.0f} t REO is a bound "
-                           f"or estimate in {found.series}; the chain uses the number as "
-                           f"printed.")
-    return found.value, found.series
+        return 0.0, chosen
+    for member, f in mining:
+        trace.sources.add(str(f.source_id))
+        if f.qualifier:
+            trace.notes.append(f"Mine output of {member}, {f.qualifier}{f.value:,.0f} t REO, "
+                               f"is a bound or estimate in {chosen}; the chain uses the "
+                               f"number as printed.")
+    if len(members) > 1:
+        trace.notes.append(f"Mine output of {country} is its members': " + ", ".join(
+            f"{m} {f.value:,.0f} t REO" for m, f in mining) + ".")
+    return sum(f.value for _, f in mining), chosen
 
 
 def _feed_distribution(facts: FactBase, country: str, year: int,
@@ -247,7 +257,8 @@ def _feed_distribution(facts: FactBase, country: str, year: int,
                        trace: _Trace) -> xr.DataArray:
     deposits = facts["deposits"]
     dists = facts["element_distributions"]
-    producing = deposits[(deposits["country"] == country) & (deposits["status"] == "producing")]
+    producing = deposits[deposits["country"].isin(home_countries(facts, country))
+                         & (deposits["status"] == "producing")]
     usable = [d for d in producing["deposit_id"] if d in set(dists["deposit_id"])]
     if mix is None and len(usable) > 1:
         mix = _published_mix(facts, country, year, trace)
@@ -320,7 +331,8 @@ def _stage_capacities(
     national: Mapping[Stage, pd.DataFrame], trace: _Trace,
 ) -> tuple[dict[Stage, float | None], dict[Stage, dict[str, float | None]], pd.DataFrame]:
     plants = facts["facilities"]  # rare-metal refineries are not rare-earth plants
-    plants = plants[(plants["country"] == country) & (plants["stage"] != "refining")].copy()
+    plants = plants[plants["country"].isin(home_countries(facts, country))
+                    & (plants["stage"] != "refining")].copy()
     verdicts = [_counts(r, year, feeds) for r in plants.itertuples()]
     plants["counted"] = pd.Series([v[0] for v in verdicts], index=plants.index, dtype=bool)
     plants["why"] = pd.Series([v[1] for v in verdicts], index=plants.index, dtype=object)
@@ -483,11 +495,13 @@ def _capacity(plants: pd.DataFrame, stage: Stage, integrated: Mapping[int, list[
 
 def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
             factors: Mapping[str, float], recipe: Recipe, split: Mapping[str, float],
-            trace: _Trace) -> xr.DataArray:
-    """Domestic demand of (country, year) [t REO] by element.
+            trace: _Trace) -> tuple[xr.DataArray, float | None]:
+    """Domestic demand of (country, year) [t REO] by element, and the magnets used [t/yr].
 
     Magnets by the recipe, other uses by the non-magnet split; NaN for an element neither
-    uses, OTHER holding what no split covers.
+    uses, OTHER holding what no split covers. The magnets are the published tonnage where
+    there is one, else the magnet share of consumption over the oxide a tonne of magnets
+    takes through the chain; ``None`` without consumption.
     """
     country, year = where
     elements = [str(e) for e in distribution["element"].values]
@@ -496,10 +510,12 @@ def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
     if found is None:
         trace.notes.append(f"No published rare-earth consumption for {country}: demand, "
                            f"imports and dependence are not computed.")
-        return _as_array(values)
+        return _as_array(values), None
     trace.sources.update(found.source_ids)
     total, share = found.total, found.magnet_share
     oxide = {c: wt / factors[recipe.members(c)[0]] for c, wt in recipe.wt_pct.items()}
+    per_magnet = chain_from_facts(facts).oxide_per_magnet(
+        recipe, {e: factors[e] for e in recipe.elements})
     if found.magnets_t is None:
         trace.notes.append(
             f"Demand: {total:,.0f} t REO/yr ({found.year}); "
@@ -507,8 +523,6 @@ def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
             f"the rest by the world's non-magnet split (an assumption).")
         in_magnets, others = total * share, total * (1.0 - share)
     else:  # magnets published apart; the consumption is of compounds and metals
-        chain = chain_from_facts(facts)
-        per_magnet = chain.oxide_per_magnet(recipe, {e: factors[e] for e in recipe.elements})
         in_magnets, others = found.magnets_t * per_magnet, total
         trace.notes.append(
             f"Demand: {total:,.0f} t REO/yr of compounds and metals ({found.year}), split by "
@@ -524,7 +538,7 @@ def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
     for e, part in split.items():
         values[e] = (0.0 if math.isnan(values[e]) else values[e]) + others * part
     values[OTHER] = 0.0 if split else others
-    return _as_array(values)
+    return _as_array(values), in_magnets / per_magnet
 
 
 def _as_array(values: Mapping[str, float]) -> xr.DataArray:

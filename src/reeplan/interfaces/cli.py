@@ -132,7 +132,9 @@ def _facts(data: list[Path] | None) -> Any:
 @app.command()
 @_user_errors
 def chain(
-    country: Annotated[str, typer.Option(help="ISO 3166-1 alpha-3 code.")] = "RUS",
+    country: Annotated[str, typer.Option(
+        help="ISO 3166-1 alpha-3 code, or a country group (EU27): its members' mines "
+             "and plants.")] = "RUS",
     year: Annotated[int, typer.Option(help="Year of mine output and plants online.")] = 2024,
     series: Annotated[str | None, typer.Option(help="Production series (default: newest "
                                                     "USGS).")] = None,

@@ -20,6 +20,7 @@ from reeplan.data.selection import (
     concentrate_value,
     consumption,
     exchange_rate,
+    home_countries,
     magnet_share,
     market_prices,
     mine_output,
@@ -188,13 +189,6 @@ def _check_sources(scenario: Scenario, facts: FactBase,
                 bad(key, f"'{s.strip()}' is not a known source, assumption or claim id")
 
 
-def domestic_countries(facts: FactBase, country: str) -> set[str]:
-    """The countries a plan for ``country`` counts as home: it, or a group's members."""
-    groups = facts["country_groups"]
-    members = set(groups.loc[groups["group"] == country, "iso3"])
-    return members or {country}
-
-
 def _check_feed(scenario: Scenario, key: str, feed_from: list[str],
                 bad: Callable[[str, str], None]) -> None:
     """A plant's ``feed_from`` names mine candidates of the scenario."""
@@ -209,7 +203,7 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
                       bad: Callable[[str, str], None]) -> None:
     deposits = facts["deposits"].set_index("deposit_id")["country"]
     distributed = set(facts["element_distributions"]["deposit_id"])
-    home = domestic_countries(facts, scenario.country)
+    home = home_countries(facts, scenario.country)
     projects = facts["project_costs"].set_index("project_id")
     for cid, c in scenario.candidates.items():
         key = f"candidates.{cid}"
@@ -254,8 +248,8 @@ def _check_project(key: str, c: CandidateSpec, projects: pd.DataFrame,
         bad(f"{key}.stage", f"project '{c.project}' is a {row['stage']} plant, not {c.stage}")
 
 
-def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario, home: set[str],
-                  bad: Callable[[str, str], None]) -> None:
+def _check_abroad(key: str, c: CandidateSpec, where: str, scenario: Scenario,
+                  home: frozenset[str], bad: Callable[[str, str], None]) -> None:
     """A mine abroad states its ownership and supplier; a mine at home states neither."""
     if where in home and (c.ownership or c.supplied_by):
         bad(f"{key}.ownership", f"deposit '{c.deposit}' is in {where}, at home: ownership "
