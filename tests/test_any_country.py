@@ -709,18 +709,38 @@ def test_an_offtake_the_chain_cannot_feed_falls_short_at_a_penalty_not_infeasibl
 
 
 def test_us_and_eu_plans_buy_no_heavies_through_third_countries() -> None:
-    """With China's Dy and Tb licences refused, third countries resell none
-    (third_country_heavy_resale): the USA's Dy comes from Lynas (WEST, 50 t/yr) and, from
-    2029, from Energy Fuels' monazite separated at White Mesa and at no other plant."""
+    """Third countries resell no Dy or Tb (third_country_heavy_resale); China sells at most
+    its licensed 2025 shipments (Chinese customs via TRADIUM: to the USA 6 t of Tb and no
+    Dy, to the EU about 2 t of Tb and 1 t of Dy a year), at the ex-China price; the USA's
+    Dy comes from Lynas (WEST, 50 t/yr) and, from 2029, from Energy Fuels' monazite
+    separated at White Mesa and at no other plant."""
     from reeplan import run_plan
+    from reeplan.reporting.tables import trade_table
 
-    for name in ("usa-mine-to-magnet", "eu-crma-2030"):
+    licensed = {"usa-mine-to-magnet": ({"Dy": 0.0, "Tb": 6.0}, "chn_licensed_heavies_usa"),
+                "eu-crma-2030": ({"Dy": 1.0, "Tb": 2.0}, "chn_licensed_heavies_eu")}
+    for name, (caps, licences) in licensed.items():
         plan = run_plan(SCENARIOS / f"{name}.yaml")
         t = plan.trade
         heavy = t[t["element"].isin(["Dy", "Tb"]) & (t["flow"] == "import")
                   & t["product"].isin(["oxide", "metal"])]
-        assert set(heavy["partner"]) <= {"WEST"}, (name, heavy)
-        assert "third_country_heavy_resale" in set(plan.problem.sources)
+        assert set(heavy["partner"]) <= {"WEST", "CHN"}, (name, heavy)
+        chn = heavy[heavy["partner"] == "CHN"].copy()
+        per_oxide = {e: plan.problem.metal_per_oxide[e] for e in caps}
+        chn["oxide_t"] = [r.tonnes / (per_oxide[r.element] if r.product == "metal" else 1.0)
+                          for r in chn.itertuples()]
+        by_year = chn.groupby(["element", "year"])["oxide_t"].sum()
+        for (element, year), tonnes in by_year.items():
+            assert tonnes <= caps[str(element)] + 1e-6, (name, element, year, tonnes)
+        europe = plan.params["market_oxide_price"].sel(market="ex_china")
+        valued = trade_table(plan)
+        valued = valued[(valued["partner"] == "CHN") & (valued["product"] == "oxide")
+                        & valued["element"].isin(["Dy", "Tb"])]
+        assert not valued.empty
+        for r in valued.itertuples():
+            paid = r.value_musd * 1e6 / r.tonnes
+            assert paid == pytest.approx(float(europe.sel(element=r.element, year=r.year)))
+        assert {"third_country_heavy_resale", licences} <= set(plan.problem.sources)
         if name == "eu-crma-2030":  # the Tb of other uses no one may sell, named
             assert any(m.startswith("Demand for oxide (Tb) is left unmet from 2025")
                        for m in plan.missed), plan.missed

@@ -729,3 +729,21 @@ def test_unmet_oxide_names_its_elements_only_where_the_demand_has_them() -> None
     assert line.startswith("Demand for oxide is left unmet from 2025 by up to 100 t/yr")
     split = solve(replace(_toy(partners=(), demand=100.0), other_split={"Nd": 1.0}))
     assert any(m.startswith("Demand for oxide (Nd) is left unmet") for m in split.missed)
+
+
+def test_a_licensed_export_is_bought_at_the_dearest_market_s_price() -> None:
+    """China (market 'china', 10,000 USD/t) licenses 40 t/yr of Nd oxide; the West sells at
+    the ex-China price, 30,000 USD/t. Demand 100 t/yr: the 40 licensed tonnes cost the
+    ex-China price too (the licence's rent goes to the seller), so the plan costs
+    3 x 100 x 30,000 whichever partner sells, and China buying our oxide at its own price
+    earns no gap. Without the cap China sells all 100 t at 10,000."""
+    markets = {"china": ({"Nd": 10_000.0}, {"Nd": 20_000.0}),
+               "ex_china": ({"Nd": 30_000.0}, {"Nd": 60_000.0})}
+    partners = (Partner("CHN", export_caps={"Nd": 40.0}, market="china"),
+                Partner("WEST", market="ex_china"))
+    p = replace(_toy(demand=100.0), partners=partners, market_prices=markets,
+                reference_market="china")
+    plan = solve(p)
+    assert plan.cost == pytest.approx(3 * 100 * 30_000, rel=1e-9)
+    free = replace(p, partners=(Partner("CHN", market="china"), partners[1]))
+    assert solve(free).cost == pytest.approx(3 * 100 * 10_000, rel=1e-9)

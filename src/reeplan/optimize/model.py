@@ -27,7 +27,7 @@ from reeplan.optimize.expressions import (
     tolled_oxide,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Term
-from reeplan.optimize.params import build_parameters, oxide_price, partner_price, sale_price
+from reeplan.optimize.params import build_parameters, buy_price, oxide_price, sale_price
 from reeplan.optimize.problem import Problem
 from reeplan.optimize.rare_metals import define_rare_metals
 from reeplan.optimize.targets import define_targets, shortfall_cost
@@ -585,14 +585,15 @@ def concentrate_cost(q: Param) -> xr.DataArray:
 def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
     """Discounted cost of a tonne of ``product`` bought or sold [M USD/t].
 
-    Over (partner, element, year): the partner's market price times its premium, or,
-    negative, :func:`~reeplan.optimize.params.sale_price` (less its discount, and never
+    Over (partner, element, year): :func:`~reeplan.optimize.params.buy_price` (the
+    partner's market price times its premium; a licensed export at the dearest market's),
+    or, negative, :func:`~reeplan.optimize.params.sale_price` (less its discount, and never
     above what the same tonne costs from a free seller), plus freight either way; computed
     on arrays, since risk draws re-price it thousands of times.
     """
     if flow == "import":
-        price = partner_price(q, product)
-        unit = price.values * q["buy_factor"].values[:, None, None]
+        price = buy_price(q, product)
+        unit = price.values
     else:
         price = sale_price(q, product)
         unit = -price.values

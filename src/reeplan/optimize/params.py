@@ -22,8 +22,8 @@ import xarray as xr
 from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import Partner, Problem, RareMetal
 
-__all__ = ["REFERENCE", "build_parameters", "delayed", "online_schedule", "oxide_price",
-           "partner_price", "reference_market", "sale_price"]
+__all__ = ["REFERENCE", "build_parameters", "buy_price", "delayed", "online_schedule",
+           "oxide_price", "partner_price", "reference_market", "sale_price"]
 
 
 def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
@@ -433,6 +433,25 @@ def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
     return xr.DataArray(values, dims=("partner", "element", "year"),  # indexes reused: fast
                         coords=[q.indexes["partner"], table.indexes["element"],
                                 table.indexes["year"]])
+
+
+def buy_price(q: xr.Dataset, product: str) -> xr.DataArray:
+    """What a tonne of ``product`` bought from each partner costs [USD/t], freight apart.
+
+    Over (partner, element, year): the partner's market price times its premium; an
+    element the partner exports under licence (an export cap above zero) at the dearest
+    market's price times the premium: a licence's scarcity rent goes to the seller, so a
+    plan cannot buy China's licensed Dy at the Chinese price and sell its own at the
+    ex-China premium.
+    """
+    price = partner_price(q, product)
+    table = q[f"market_{product}_price"].transpose("market", "element", "year").values
+    dearest = table.max(axis=0)  # (element, year)
+    cap = q["export_cap"].sel(element=price["element"].values).values  # (partner, element)
+    licensed = ~np.isnan(cap) & (np.nan_to_num(cap) > 0)
+    values = np.where(licensed[:, :, None], np.maximum(price.values, dearest[None]),
+                      price.values)
+    return price.copy(data=values * q["buy_factor"].values[:, None, None])
 
 
 def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:

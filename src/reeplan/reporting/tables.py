@@ -35,7 +35,7 @@ from reeplan.optimize.expressions import (
     stage_ids,
 )
 from reeplan.optimize.model import concentrate_cost, concentrate_price
-from reeplan.optimize.params import oxide_price, partner_price, sale_price
+from reeplan.optimize.params import buy_price, oxide_price, sale_price
 from reeplan.optimize.rare_metals import solved_rare_metals
 from reeplan.optimize.solve import TOLLED
 from reeplan.optimize.targets import penalty_cost
@@ -187,7 +187,7 @@ def trade_table(plan: Plan) -> pd.DataFrame:
     """
     t = plan.trade.copy()
     q = plan.params
-    prices = {(p, "import"): partner_price(q, p) * q["buy_factor"] for p in ("oxide", "metal")}
+    prices = {(p, "import"): buy_price(q, p) for p in ("oxide", "metal")}
     prices |= {(p, "export"): sale_price(q, p) for p in ("oxide", "metal")}
     reference = oxide_price(q)
     values = []
@@ -375,8 +375,8 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     if "reserve_fill" in s:  # holding what the plan put into the reserve, year by year
         added = _reserve_change(plan).cumsum("year").sum("element")
         opex = opex + added * q["reserve_holding_cost"] / MUSD
-    paid = sum((s[f"import_{p}"] * partner_price(q, p) * q["buy_factor"])
-               .sum(["partner", "element"]) for p in ("oxide", "metal"))
+    paid = sum((s[f"import_{p}"] * buy_price(q, p)).sum(["partner", "element"])
+               for p in ("oxide", "metal"))
     paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")
     earned = sum((s[f"export_{p}"] * sale_price(q, p)).sum(["partner", "element"])
                  for p in ("oxide", "metal"))

@@ -228,7 +228,9 @@ class PartnerSpec(_Spec):
     buy_premium: NonNegative = 0.0
     """Premium over the partner's market price when we buy from it [fraction]."""
     export_caps_t: dict[Element, NonNegative] = Field(default_factory=dict)
-    """Most the partner sells us per year, by element [t]; 0 is a ban."""
+    """Most the partner sells us per year, by element, oxide plus metal in oxide equivalent
+    [t]; 0 is a ban. A capped element (a licence) is bought at the dearest market's price:
+    the licence's rent goes to the seller."""
     magnet_cap_t: NonNegative | None = None
     """Most magnets it sells us a year [t]; none: not capped."""
     buys_nothing: bool = False
