@@ -212,10 +212,22 @@ def test_china_s_demand_is_its_non_magnet_use_plus_the_magnets_it_keeps(
     assert {"chn_non_magnet_use", "chn_magnets_used"} <= set(c.sources["source_id"])
 
 
-def test_india_has_consumption_but_no_ore_distribution_and_says_so() -> None:
-    res = runner.invoke(app, ["chain", "--country", "IND", "--year", "2024"])
-    assert res.exit_code == 2, res.output
-    assert "has an element distribution" in res.output and "Traceback" not in res.output
+def test_india_s_chain_runs_its_monazite_through_irel_s_plants(facts: FactBase) -> None:
+    """India mines 2,900 t REO (USGS) of beach-placer monazite, split as Mount Weld's
+    monazite (low confidence, india_monazite_as_mount_weld): Nd 18.5 of 99.89% = 537 t; IREL's
+    OSCOM plant cracks up to 5,000 t REO/yr and Aluva separates up to 2,500; demand is
+    4,270 t REO of compounds and metals and 460 t of magnets at 0.46318 t REO each."""
+    c = country_chain("IND", 2024, facts=facts)
+    stages = c.stages.set_index("stage")
+    assert stages.at["mining", "output"] == 2900
+    assert stages.at["cracking", "capacity"] == 5000
+    assert stages.at["separation", "capacity"] == 2500
+    assert stages.at["separation", "output"] == pytest.approx(2500)  # the limit binds
+    assert stages.at["separation", "demand"] == pytest.approx(4270 + 460 * 0.46318, rel=1e-4)
+    mined = c.elements.set_index("element")["mined"]
+    assert mined["Nd"] == pytest.approx(2900 * 18.5 / 99.89)  # the split sums to 99.89%
+    assert {"india_monazite_as_mount_weld", "pib_irel_mopp_2015"} <= \
+        set(c.sources["source_id"])
 
 
 def test_eu27_chain_counts_its_members_plants_and_its_own_demand(facts: FactBase) -> None:
