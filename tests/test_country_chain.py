@@ -267,3 +267,17 @@ def test_an_unknown_country_names_the_groups_too() -> None:
     res = runner.invoke(app, ["chain", "--country", "XXX"])
     assert res.exit_code == 2
     assert "EU27" in res.stderr and "Traceback" not in res.output
+
+
+def test_korea_s_demand_is_its_last_published_imports_and_flagged_stale(
+        facts: FactBase) -> None:
+    """Korea mines and separates nothing; its only rare-earth tonnage is 2012's imports,
+    2,262 t (Korea Customs Service), and its magnets are derived from Chinese customs:
+    5,941 t / 0.879 = 6,759 t (kor_magnets_used). Demand at separation 2,262 + 6,759 x
+    0.46318; the 12-year-old figure is said to be stale."""
+    c = country_chain("KOR", 2024, facts=facts)
+    sep = c.stages.set_index("stage").loc["separation"]
+    assert sep["demand"] == pytest.approx(2262 + 6759 * 0.46318, rel=1e-4)
+    assert sep["dependence"] == pytest.approx(1.0)
+    assert any("2012, 12 years from 2024" in n for n in c.notes), c.notes
+    assert not any("years from" in n for n in country_chain("JPN", 2024, facts=facts).notes)

@@ -58,6 +58,8 @@ _ANNOUNCED_STATUS = {"construction", "planned"}
 _DEMAND_STAGES = (Stage.MINING, Stage.CONCENTRATE, Stage.CRACKING, Stage.SEPARATION)
 """Stages whose product is measured in t REO, so consumption in t REO applies to them."""
 OTHER = POOLED_ELEMENTS
+STALE_YEARS = 5
+"""A consumption figure further than this from the year asked is flagged as stale [years]."""
 
 
 @dataclass(frozen=True)
@@ -512,6 +514,10 @@ def _demand(facts: FactBase, where: tuple[str, int], distribution: xr.DataArray,
                            f"imports and dependence are not computed.")
         return _as_array(values), None
     trace.sources.update(found.source_ids)
+    if abs(found.year - year) > STALE_YEARS:
+        trace.notes.append(f"The consumption figure is of {found.year}, {abs(found.year - year)} "
+                           f"years from {year}: no nearer one is published; read the demand "
+                           f"and dependence below as an order of magnitude.")
     total, share = found.total, found.magnet_share
     oxide = {c: wt / factors[recipe.members(c)[0]] for c, wt in recipe.wt_pct.items()}
     per_magnet = chain_from_facts(facts).oxide_per_magnet(
