@@ -117,17 +117,17 @@ def test_chain_shows_demand_at_separation(facts: FactBase, country: str, consump
 
 def test_a_country_without_consumption_data_is_exit_2_naming_what_is_missing(
         tmp_path: object) -> None:
-    """Korea: no published total consumption was found (issue notes); planning it without
-    giving demand.consumption_t_reo is a clear no."""
+    """Vietnam: no published consumption in the fact base; planning it without giving
+    demand.consumption_t_reo is a clear no."""
     from pathlib import Path
 
     assert isinstance(tmp_path, Path)
-    path = tmp_path / "kor.yaml"
-    path.write_text("name: kor\ncountry: KOR\nhorizon: {start: 2025, end: 2027}\n"
+    path = tmp_path / "vnm.yaml"
+    path.write_text("name: vnm\ncountry: VNM\nhorizon: {start: 2025, end: 2027}\n"
                     "candidates:\n  sep: {stage: separation, max_capacity_t: 100, "
                     "capex_usd_per_tpa: 1, opex_usd_per_t: 1, lead_time_years: 1, "
                     "source: generic_costs_ru}\n", encoding="utf-8")
     res = CliRunner().invoke(app, ["plan", str(path)], env={"COLUMNS": "200"})
     assert res.exit_code == 2, res.output
-    assert "no rare-earth consumption for KOR" in res.output
+    assert "no rare-earth consumption for VNM" in res.output
     assert "demand.consumption_t_reo" in res.output and "Traceback" not in res.output
