@@ -165,7 +165,12 @@ class Plan:
 
     @cached_property
     def missed(self) -> tuple[str, ...]:
-        """Plain-language lines: each missed target, shortfall and first year, and why."""
+        """Plain-language lines on what the plan falls short of.
+
+        Each missed target, shortfall and first year, and why; demand and contracts left
+        unmet; a group target met only on the members the plan tracks, with those it leaves
+        out.
+        """
         return tuple(_missed(self))
 
     @cached_property
@@ -620,6 +625,14 @@ def _missed(plan: Plan) -> list[str]:
     for t in plan.problem.targets:
         rows = targets[(targets["target"] == t.id) & ~targets["met"]]
         if rows.empty:
+            untracked = _untracked(plan.problem.product_group(t.group)) if t.group else []
+            if untracked:  # met on what the plan counts: say what it leaves out
+                group = plan.problem.product_group(t.group)
+                assert group is not None
+                counted = list(group.commodities) + [f"{g} rare-earth oxides"
+                                                     for g in group.element_groups]
+                lines.append(f"Target '{t.id}' is met on {', '.join(counted)} alone; "
+                             f"{untracked[0]}.")
             continue
         first = int(rows["year"].min())
         worst = float(rows["shortfall"].max())
