@@ -747,3 +747,17 @@ def test_a_licensed_export_is_bought_at_the_dearest_market_s_price() -> None:
     assert plan.cost == pytest.approx(3 * 100 * 30_000, rel=1e-9)
     free = replace(p, partners=(Partner("CHN", market="china"), partners[1]))
     assert solve(free).cost == pytest.approx(3 * 100 * 10_000, rel=1e-9)
+
+
+def test_a_share_target_s_unit_is_a_fraction_and_its_shortfall_is_in_tonnes() -> None:
+    """The EU's 10% extraction benchmark: required 0.1 and achieved in the `unit`
+    'fraction'; the shortfall in t REO/yr of domestic supply (its own column)."""
+    from reeplan import run_plan
+    from reeplan.reporting.tables import targets_table
+
+    t = targets_table(run_plan(BASE.parent / "eu-crma-2030.yaml"))
+    row = t[(t["target"] == "crma_extraction_10") & (t["year"] == 2030)].iloc[0]
+    assert (row["unit"], row["required"]) == ("fraction", 0.1)
+    assert row["shortfall_unit"] == "t REO/yr of domestic supply" and row["shortfall"] > 0
+    output = t[t["kind"] == "supplier_share"]
+    assert set(output["unit"]) == {"fraction"}

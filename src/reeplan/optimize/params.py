@@ -444,13 +444,14 @@ def buy_price(q: xr.Dataset, product: str) -> xr.DataArray:
     plan cannot buy China's licensed Dy at the Chinese price and sell its own at the
     ex-China premium.
     """
-    price = partner_price(q, product)
-    table = q[f"market_{product}_price"].transpose("market", "element", "year").values
-    dearest = table.max(axis=0)  # (element, year)
-    cap = q["export_cap"].sel(element=price["element"].values).values  # (partner, element)
-    licensed = ~np.isnan(cap) & (np.nan_to_num(cap) > 0)
-    values = np.where(licensed[:, :, None], np.maximum(price.values, dearest[None]),
-                      price.values)
+    price = partner_price(q, product)  # (partner, element, year) in q's order; arrays below
+    values = price.values
+    cap = q["export_cap"].transpose("partner", "element").values
+    licensed = cap > 0  # NaN (no cap) compares False
+    if licensed.any():
+        table = q[f"market_{product}_price"].transpose("market", "element", "year").values
+        values = np.where(licensed[:, :, None], np.maximum(values, table.max(axis=0)[None]),
+                          values)
     return price.copy(data=values * q["buy_factor"].values[:, None, None])
 
 

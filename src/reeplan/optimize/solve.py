@@ -588,7 +588,8 @@ def _tolling(sol: xr.Dataset, params: xr.Dataset) -> list[pd.DataFrame]:
 
 
 def _targets(plan: Plan) -> pd.DataFrame:
-    cols = ["target", "kind", "unit", "year", "required", "achieved", "shortfall", "met"]
+    cols = ["target", "kind", "unit", "year", "required", "achieved", "shortfall",
+            "shortfall_unit", "met"]
     p = plan.problem
     if not p.targets:
         return pd.DataFrame(columns=cols)
@@ -603,9 +604,10 @@ def _targets(plan: Plan) -> pd.DataFrame:
             if year < t.from_year:
                 continue
             s = float(short.sel(year=year))
-            rows.append({"target": t.id, "kind": t.kind, "unit": r.unit, "year": year,
+            rows.append({"target": t.id, "kind": t.kind, "unit": r.value_unit, "year": year,
                          "required": t.value, "achieved": float(measured.sel(year=year)),
-                         "shortfall": s, "met": s <= TOL * max(1.0, r.scale)})
+                         "shortfall": s, "shortfall_unit": r.unit,
+                         "met": s <= TOL * max(1.0, r.scale)})
     return pd.DataFrame(rows, columns=cols)
 
 

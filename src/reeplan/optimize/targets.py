@@ -68,6 +68,9 @@ class TargetRule:
         terms and a fixed part, or ``None`` where the share is of a given consumption
         (``rhs``). With a use, the constraint is lhs - value x use <= value x fixed part
         (shortfall apart) and "achieved" is lhs / (use + fixed part).
+    measure_unit
+        Unit of the value and of what is achieved, where it is not the shortfall's (a
+        share is a fraction; its shortfall is in tonnes).
     """
 
     kind: str
@@ -81,6 +84,12 @@ class TargetRule:
     stages: Callable[[Target], tuple[PlanStage, ...]]
     share_of: Callable[[LinearProgram, Target], tuple[list[Term], xr.DataArray] | None] = \
         lambda lp, t: None
+    measure_unit: str = ""
+
+    @property
+    def value_unit(self) -> str:
+        """Unit of the target's value and of what is achieved."""
+        return self.measure_unit or self.unit
 
 
 _UPSTREAM: Mapping[str, tuple[PlanStage, ...]] = {
@@ -186,21 +195,22 @@ RULES: Mapping[str, TargetRule] = {
         "with use left unmet, at most the value [fraction] of their consumption (of that "
         "product's use at home), all in t REO equivalent", "<=", _import_lhs,
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
-        lambda t: ("separation", "metal", "magnet"), _product_use),
+        lambda t: ("separation", "metal", "magnet"), _product_use, "fraction"),
     "self_sufficiency": TargetRule(
         "self_sufficiency", "domestic supply at the target's stage (ore mined, oxide "
         "separated, or metal recycled, in t REO) at least the value [fraction] of "
         "consumption [t REO] of the target's elements", ">=",
         lambda lp, t: domestic_reo(lp, t.stage, t.elements),
         _share_of_consumption, "t REO/yr of domestic supply", 1.0, _fraction,
-        lambda t: _UPSTREAM[t.stage]),
+        lambda t: _UPSTREAM[t.stage], measure_unit="fraction"),
     "supplier_share": TargetRule(
         "supplier_share", "imports from one partner country of all rare-earth products "
         "(oxide, metal and magnets, in t REO) at most the value [fraction] of consumption of "
         "the target's elements", "<=",
         lambda lp, t: traded_reo(lp, "import", t.elements, partner=t.partner),
         _share_of_consumption, "t REO/yr of imports above the cap", 1.0, _fraction,
-        lambda t: ("mining", "separation", "metal", "magnet", "recycling")),
+        lambda t: ("mining", "separation", "metal", "magnet", "recycling"),
+        measure_unit="fraction"),
     "output_value": TargetRule(
         "output_value", "domestic output worth at least the value [USD/yr] at reference "
         "prices, each stage's value added counted once (rare earths) and the refined "
@@ -227,7 +237,7 @@ RULES: Mapping[str, TargetRule] = {
         "t/yr of imports above the cap", 1.0,
         lambda lhs, q, t: _per_use(lhs, _rare_metal_use(q, t)),
         lambda t: ("mining", "rare_metal_mining", "rare_metal_refining",
-                   "rare_metal_conversion"), _rare_metal_need),
+                   "rare_metal_conversion"), _rare_metal_need, "fraction"),
 }
 """The rule of every target kind the model knows."""
 

@@ -480,14 +480,16 @@ def discounted_cost_musd(costs: pd.DataFrame) -> tuple[float, float]:
 
 
 def targets_table(plan: Plan) -> pd.DataFrame:
-    """target, kind, stage, unit, year, required, achieved, shortfall, met.
+    """target, kind, stage, unit, year, required, achieved, shortfall, shortfall_unit, met.
 
-    ``stage``: the stage an output or self-sufficiency target counts, or the one product
-    an import cap is on (``oxide``, ``metal``, ``magnet``, the dependence table's stages).
+    ``unit`` is that of ``required`` and ``achieved`` (``fraction`` for a share);
+    ``shortfall_unit`` that of ``shortfall`` (t/yr, t REO/yr, USD/yr). ``stage``: the stage
+    an output or self-sufficiency target counts, or the one product an import cap is on
+    (``oxide``, ``metal``, ``magnet``, the dependence table's stages).
     """
     t = plan.targets
     cols = ["target", "kind", "stage", "unit", "year", "required", "achieved", "shortfall",
-            "met"]
+            "shortfall_unit", "met"]
     if t.empty:
         return pd.DataFrame(columns=cols)
     stages = {x.id: x.stage if x.kind in ("output", "self_sufficiency")
