@@ -281,3 +281,17 @@ def test_korea_s_demand_is_its_last_published_imports_and_flagged_stale(
     assert sep["dependence"] == pytest.approx(1.0)
     assert any("2012, 12 years from 2024" in n for n in c.notes), c.notes
     assert not any("years from" in n for n in country_chain("JPN", 2024, facts=facts).notes)
+
+
+def test_the_docs_element_by_element_mining_share_is_the_chain_s(facts: FactBase) -> None:
+    """docs/outputs.md quotes Russia's element-by-element import share at mining; it is
+    what `reeplan chain --country RUS --year 2024` computes, to the printed digit."""
+    import re
+
+    text = (Path(__file__).parent.parent / "docs" / "outputs.md").read_text(encoding="utf-8")
+    quoted = re.search(r"\| rare earths in ore mined, element by element \| ([\d.]+)% \|",
+                       text)
+    assert quoted is not None
+    share = country_chain("RUS", 2024, facts=facts).stages.set_index("stage").at[
+        "mining", "dependence"]
+    assert f"{100 * share:.1f}" == quoted.group(1)

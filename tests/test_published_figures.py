@@ -99,7 +99,7 @@ def test_chain_shows_demand_at_separation(facts: FactBase, country: str, consump
                                           magnets: int) -> None:
     """USGS apparent consumption of compounds and metals and 6,250 t of magnets (derived
     from China's shipments and share, usa_magnets_used) for the USA; JSNM for Japan;
-    Destatis imports for Germany (magnets in their consumption)."""
+    Destatis imports of compounds and metals for Germany (finished magnets not counted)."""
     import json
 
     from reeplan.domain import chain_from_facts, recipe_as_used
