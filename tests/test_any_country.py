@@ -544,11 +544,22 @@ def test_a_granted_technology_adds_variants_and_never_raises_cost(tmp_path: Path
 def test_the_technologies_table_lists_the_options_with_sources() -> None:
     res = CliRunner().invoke(app, ["data", "show", "technologies", "--format", "csv"])
     assert res.exit_code == 0, res.output
-    for tid in ("solvent_extraction", "lad_chromatography", "electrokinetic_mining",
-                "hydrogen_processing", "hydrometallurgical_recycling", "ferrite_magnets",
-                "high_entropy_boride_magnets"):
+    for tid in ("solvent_extraction", "ion_exchange", "lad_chromatography",
+                "electrokinetic_mining", "hydrogen_processing", "hydrometallurgical_recycling",
+                "ferrite_magnets", "high_entropy_boride_magnets"):
         assert tid in res.output
     assert "wang_2025_ekm" in res.output
+    import io
+
+    import pandas as pd
+
+    table = pd.read_csv(io.StringIO(res.output)).set_index("technology_id")
+    ekm = table.loc["electrokinetic_mining"]  # its four reported effects
+    assert (ekm["recovery"], ekm["time_factor"], ekm["energy_factor"],
+            ekm["ammonia_factor"]) == (0.95, 0.3, 0.4, 0.05)
+    assert pd.isna(ekm["commercial_from"])  # a demonstration: it cannot be granted
+    assert pd.isna(table.at["high_entropy_boride_magnets", "commercial_from"])
+    assert table.at["ion_exchange", "replaces"] == "solvent_extraction"
 
 
 @pytest.mark.parametrize(("policy", "says"), [

@@ -322,6 +322,12 @@ class TechnologyRow(TableRow):
     """Each environmental indicator relative to the incumbent's [factor]."""
     wastewater_factor: NonNeg = 1.0
     co2_factor: NonNeg = 1.0
+    recovery: Annotated[Finite, Field(gt=0, le=1)] | None = None
+    """Recovery as published [fraction] (electrokinetic mining: 95%); blank: not published.
+    Shown, not applied: no recovery of the incumbent is published to set it against."""
+    time_factor: NonNeg = 1.0
+    """Duration of the stage's process relative to the incumbent's [factor] (electrokinetic
+    mining: 70% less mining time, 0.3). Shown, not applied: the plan has no mining cycle."""
     source_id: Ident
     confidence: Confidence
     note: str | None = None
