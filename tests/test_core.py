@@ -702,6 +702,15 @@ def test_a_build_is_worth_what_the_plan_costs_without_it() -> None:
     assert w.at["sep", "worth_musd"] == pytest.approx(
         (100_000 * 500 * 3 - 20_000 * 500 - 10 * 500 * 3) / 1e6, rel=1e-9)
     assert w.at["sep", "added_penalties_musd"] == pytest.approx(100_000 * 500 * 3 / 1e6)
+    assert w.at["sep", "added_unmet_musd"] == pytest.approx(0.0)
+    assert w.at["sep", "added_cost_musd"] == pytest.approx(-(20_000 * 500 + 10 * 500 * 3)
+                                                           / 1e6, rel=1e-9)
+    from reeplan.reporting.tables import builds_table
+
+    reason = builds_table(plan, build_worth(plan))["reason"].iloc[0]
+    assert reason.endswith("without it the plan costs 140.0 M USD more (discounted): capex, "
+                           "opex and trade -10.0, penalties of targets then missed +150.0"), \
+        reason
     assert cost_of_targets_musd(plan) == pytest.approx((20_000 * 500 + 10 * 500 * 3) / 1e6)
 
 

@@ -88,7 +88,9 @@ def _worth_words(reason: str, candidate: str, worth: pd.DataFrame) -> str:
     """The reason, with what the build is worth; the target it serves most, if any.
 
     The target named is the one whose penalty rises most without the build (the dual of
-    the first binding target names one that may barely need it).
+    the first binding target names one that may barely need it). The worth is split into
+    capex, opex and trade, penalties of targets and penalties of demand and contracts
+    unmet, so that a worth made of penalties reads as one.
     """
     if candidate not in worth.index:
         return reason
@@ -97,11 +99,19 @@ def _worth_words(reason: str, candidate: str, worth: pd.DataFrame) -> str:
     if most and most != "nan":
         reason = f"target '{most}'"
     value = float(worth["worth_musd"].loc[candidate])
-    penalties = float(worth["added_penalties_musd"].loc[candidate])
-    words = f"{reason}; without it the plan costs {value:,.1f} M USD more (discounted)"
-    if penalties > 0.05:
-        words += f", {penalties:,.1f} M USD of it penalties of targets then missed"
+    named = [(float(worth[column].loc[candidate]), words) for column, words in _WORTH_PARTS
+             if abs(float(worth[column].loc[candidate])) > 0.05]
+    words = f"{reason}; without it the plan costs {abs(value):,.1f} M USD " \
+            f"{'more' if value >= 0 else 'less'} (discounted)"
+    if len(named) > 1:  # say what the sum is made of, signs as they add up
+        words += ": " + ", ".join(f"{what} {v:+,.1f}" for v, what in named)
     return words
+
+
+_WORTH_PARTS = (("added_cost_musd", "capex, opex and trade"),
+                ("added_penalties_musd", "penalties of targets then missed"),
+                ("added_unmet_musd", "penalties of demand and contracts then unmet"))
+"""The parts of a build's worth, as its reason names them [M USD, discounted]."""
 
 
 def _per_element(da: xr.DataArray) -> xr.DataArray:

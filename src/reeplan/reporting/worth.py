@@ -15,7 +15,7 @@ import xarray as xr
 
 from reeplan.optimize import Evaluation, Evaluator, Plan, solve
 from reeplan.optimize.expressions import MUSD
-from reeplan.optimize.targets import penalty_cost, shortfall_cost
+from reeplan.optimize.targets import penalty_parts, shortfall_cost
 
 __all__ = ["build_worth", "cost_of_each_target", "cost_of_targets_musd"]
 
@@ -23,19 +23,22 @@ __all__ = ["build_worth", "cost_of_each_target", "cost_of_targets_musd"]
 def build_worth(plan: Plan) -> pd.DataFrame:
     """Per candidate built: how much more the plan costs without it [M USD, discounted].
 
-    ``worth_musd`` counts everything the objective counts, penalties included;
-    ``added_penalties_musd`` is the part that is penalties of targets missed (or demand
-    left unmet) without it, beyond the plan's own; ``most_missed_target`` the target whose
-    penalty rises most without it (empty when none rises), the build's reason.
+    ``worth_musd`` counts everything the objective counts, penalties included, and splits
+    into ``added_cost_musd`` (capex, opex, trade and freight), ``added_penalties_musd``
+    (penalties of targets then missed) and ``added_unmet_musd`` (demand and offtake
+    contracts then left unmet, at the unmet-demand penalty), each beyond the plan's own;
+    ``most_missed_target`` is the target whose penalty rises most without it (empty when
+    none rises), the build's reason.
     """
     built = plan.solution["build"]
     ids = [str(c) for c in built["candidate"].values if float(built.sel(candidate=c).sum()) > 0]
-    cols = ["candidate", "worth_musd", "added_penalties_musd", "most_missed_target"]
+    cols = ["candidate", "worth_musd", "added_cost_musd", "added_penalties_musd",
+            "added_unmet_musd", "most_missed_target"]
     if not ids:
         return pd.DataFrame(columns=cols)
     ev = Evaluator(plan.problem, plan.params)
     base = ev.evaluate(built)
-    base_penalty = _penalties(ev, base, plan)
+    base_parts = _penalties(ev, base, plan)
     base_targets = _target_penalties(ev, base, plan)
     rows = []
     for cid in ids:
@@ -44,9 +47,14 @@ def build_worth(plan: Plan) -> pd.DataFrame:
         result = ev.evaluate(without)
         added = _target_penalties(ev, result, plan) - base_targets
         most = str(added.idxmax()) if len(added) and float(added.max()) > 0.05 * MUSD else ""
-        rows.append({"candidate": cid, "worth_musd": (result.cost - base.cost) / MUSD,
-                     "added_penalties_musd": (_penalties(ev, result, plan) - base_penalty)
-                     / MUSD, "most_missed_target": most})
+        parts = {k: (v - base_parts[k]) / MUSD for k, v in _penalties(ev, result, plan).items()}
+        worth = (result.cost - base.cost) / MUSD
+        missed = parts["targets missed"]
+        unmet = parts["demand unmet"] + parts["contracts short"]
+        rows.append({"candidate": cid, "worth_musd": worth,
+                     "added_cost_musd": worth - missed - unmet,
+                     "added_penalties_musd": missed, "added_unmet_musd": unmet,
+                     "most_missed_target": most})
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -59,13 +67,14 @@ def _target_penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> pd.Serie
     return cost.sum("year").to_series()
 
 
-def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> float:
-    """Discounted penalties of an evaluation [USD] (:func:`penalty_cost`)."""
+def _penalties(ev: Evaluator, result: Evaluation, plan: Plan) -> dict[str, float]:
+    """Discounted penalties of an evaluation [USD] by part (:func:`penalty_parts`)."""
     names = ["unmet_magnets", "unmet_other"] + [n for n in ("shortfall", "rm_unmet",
-                                                            "rm_down_unmet")
+                                                            "rm_down_unmet", "offtake_short")
                                                 if n in ev.lp.variables]
     values = xr.Dataset({n: ev.values(result, n) for n in names})
-    return float((penalty_cost(values, plan.params) * plan.params["discount"]).sum())
+    return {k: float((v * plan.params["discount"]).sum())
+            for k, v in penalty_parts(values, plan.params).items()}
 
 
 def cost_of_targets_musd(plan: Plan) -> float:
