@@ -295,3 +295,18 @@ def test_the_docs_element_by_element_mining_share_is_the_chain_s(facts: FactBase
     share = country_chain("RUS", 2024, facts=facts).stages.set_index("stage").at[
         "mining", "dependence"]
     assert f"{100 * share:.1f}" == quoted.group(1)
+
+
+def test_the_magnet_stage_shows_the_magnets_used_and_what_is_imported(
+        facts: FactBase) -> None:
+    """The USA makes no magnets in 2024 and uses 6,250 t (usa_magnets_used): all imported;
+    China uses 241,848 t and makes 300,000 (Argus), so it imports none, though its own ore
+    alone would feed far fewer; the EU uses 20,000 t, all imported."""
+    for country, used, imported in (("USA", 6250, 6250), ("CHN", 241_848, 0),
+                                    ("EU27", 20_000, 20_000)):
+        magnet = country_chain(country, 2024, facts=facts).stages.set_index("stage").loc[
+            "magnet"]
+        assert (magnet["demand"], magnet["imports"]) == pytest.approx((used, imported)), \
+            country
+    assert math.isnan(country_chain("FRA", 2024, facts=facts).stages.set_index("stage").at[
+        "magnet", "demand"])

@@ -204,7 +204,10 @@ def country_chain(
                                                          trace)
     return CountryChain(
         country=country, year=year, series=chosen, flows=flows, balance=balance,
-        elements=element_view, stages=_stage_view(flows, balance, plants), facilities=plants,
+        elements=element_view,
+        stages=_stage_view(flows, balance, plants,
+                           (magnets_used, _published(national, Stage.MAGNET))),
+        facilities=plants,
         end_of_life=eol, notes=tuple(trace.notes), sources=_sources(facts, trace.sources),
     )
 
@@ -425,6 +428,12 @@ def _as_published(rows: pd.DataFrame, where: tuple[str, int, Stage],
     return published
 
 
+def _published(national: Mapping[Stage, pd.DataFrame], stage: Stage) -> float | None:
+    """A stage's published national output [t/yr] (the figure used), or ``None``."""
+    rows = national.get(stage)
+    return None if rows is None else float(rows.iloc[0]["value"])
+
+
 SHORT_OF_PUBLISHED = 0.9
 """Below this share of a stage's published national figure, the chain says why [fraction]."""
 
@@ -630,21 +639,38 @@ def _bottleneck(output: xr.DataArray, last: Stage) -> str:
     return stages[i + 1] if drops[i] > 1e-9 * flow[0] else ""
 
 
-def _stage_view(flows: xr.Dataset, balance: pd.DataFrame, plants: pd.DataFrame) -> pd.DataFrame:
+def _stage_view(flows: xr.Dataset, balance: pd.DataFrame, plants: pd.DataFrame,
+                magnets: tuple[float | None, float | None]) -> pd.DataFrame:
+    """Per stage: plants, capacity, output and, where known, demand and imports.
+
+    Demand is in t REO up to separation and, at the magnet stage, the magnets used [t];
+    imports are what the stage's output leaves of it. ``magnets``: the magnets used and
+    the country's published magnet output [t/yr] (``None`` where unknown); the published
+    output, where there is one, stands for the magnets made at home, since the chain's own
+    run makes only what the country's ore feeds (China's magnets are mostly made from
+    imported feed, not imported).
+    """
+    magnets_used, magnets_made = magnets
     rows = []
     for stage in STAGE_ORDER:
         b = balance[(balance["stage"] == str(stage)) & (balance["element"] != OTHER)]
         other = balance[(balance["stage"] == str(stage)) & (balance["element"] == OTHER)]
         known = b[b["demand"].notna()]
-        demand = float(known["demand"].sum() + other["demand"].sum(min_count=1)) \
-            if stage in _DEMAND_STAGES else math.nan
-        imports = float(known["imports"].sum() + other["imports"].sum()) \
-            if not math.isnan(demand) else math.nan
+        output = float(flows["product"].sel(stage=str(stage)))
+        if stage in _DEMAND_STAGES:
+            demand = float(known["demand"].sum() + other["demand"].sum(min_count=1))
+            imports = float(known["imports"].sum() + other["imports"].sum()) \
+                if not math.isnan(demand) else math.nan
+        elif stage is Stage.MAGNET and magnets_used is not None:
+            made = output if magnets_made is None else max(output, magnets_made)
+            demand, imports = magnets_used, max(magnets_used - made, 0.0)
+        else:
+            demand = imports = math.nan
         online = plants.loc[(plants["stage"] == str(stage)) & plants["counted"], "facility_id"]
         rows.append({
             "stage": str(stage), "plants": ", ".join(online) or "-",
             "capacity": float(flows["capacity"].sel(stage=str(stage))),
-            "output": float(flows["product"].sel(stage=str(stage))),
+            "output": output,
             "unit": UNITS[stage],
             "demand": demand, "imports": imports,
             "dependence": imports / demand if demand and demand > 0 else math.nan,
