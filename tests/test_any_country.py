@@ -804,3 +804,50 @@ def test_a_cap_on_the_material_of_an_absent_partner_is_exit_2(tmp_path: Path) ->
     res = CliRunner().invoke(app, ["plan", str(bad)])
     assert res.exit_code == 2, res.output
     assert "policy.magnet_inputs_from.CHN" in res.output and "Traceback" not in res.output
+
+
+def test_a_granted_technology_from_the_table_changes_the_plan_as_its_effects_say(
+        tmp_path: Path) -> None:
+    """A technologies row with effects (half the opex and half the ammonia of solvent
+    extraction), granted through a scenario from 2025: every separation candidate gets a
+    variant at exactly half its opex and the same capex; the plan costs at most the
+    baseline less half the opex of the baseline's separation output (the baseline's
+    operations run on the variants are one feasible plan), and each variant's ammonia is
+    half the incumbent's per tonne."""
+    import pandas as pd
+
+    from reeplan import run_plan
+    from reeplan.data import load_factbase
+    from reeplan.optimize.expressions import MUSD
+    from reeplan.reporting.tables import environment_table
+
+    facts = load_factbase()
+    table = facts["technologies"].drop(columns=["origin"], errors="ignore")
+    row = table[table["technology_id"] == "lad_chromatography"].copy()
+    row["technology_id"], row["opex_factor"], row["ammonia_factor"] = "half_sx", 0.5, 0.5
+    pd.concat([table, row]).to_csv(tmp_path / "technologies.csv", index=False)
+    tables = load_factbase(tmp_path)
+    path = tmp_path / "t.yaml"
+    path.write_text(f"extends: {SCENARIOS / 'russia-2030.yaml'}\nname: t\n"
+                    f"policy: {{technology_access: {{half_sx: 2025}}}}\n", encoding="utf-8")
+    base, granted = run_plan(SCENARIOS / "russia-2030.yaml", facts=tables), \
+        run_plan(path, facts=tables)
+    q, qb = granted.params, base.params
+    seps = [c.id for c in base.problem.candidates if c.stage == "separation"]
+    for cid in seps:
+        assert float(q["opex"].sel(candidate=f"{cid}@half_sx").mean()) == pytest.approx(
+            0.5 * float(qb["opex"].sel(candidate=cid).mean()))
+        assert float(q["capex"].sel(candidate=f"{cid}@half_sx").mean()) == pytest.approx(
+            float(qb["capex"].sel(candidate=cid).mean()))
+    saved = float((base.solution["prod"].sel(candidate=seps) * qb["opex"].sel(
+        candidate=seps) * qb["discount"]).sum()) * 0.5
+    assert saved > 0
+    assert granted.cost <= base.cost - saved + 1e-6 * MUSD
+    env = environment_table(granted)
+    ammonia = env[(env["technology"] == "half_sx") & (env["indicator"] == "ammonia")]
+    variants = [f"{cid}@half_sx" for cid in seps]
+    made = granted.solution["prod"].sel(candidate=variants).sum("candidate")
+    intensity = granted.problem.environment[("separation", "ammonia")]
+    for r in ammonia.itertuples():
+        assert r.value == pytest.approx(0.5 * intensity * float(made.sel(year=r.year)))
+    assert not ammonia.empty
