@@ -314,6 +314,11 @@ def test_chain_w_by_hand_and_against_the_ministry() -> None:
     assert out["mine_output"]["value"] == 2000 and out["mine_output"]["year"] == 2024
     verdict = _stated(out, 57.0)
     assert verdict.startswith("differs") and "730 t" in verdict
+    # why, from the balance itself: its year, its stage, and the caveat of its assumption
+    assert "the balance is of 2021, the claim of 2025" in verdict
+    assert "the balance has shares for concentrates only" in verdict
+    assert "w_product_trade_nil: after Gidrometallurg closed in 2023 all W products are " \
+           "imported" in verdict
 
 
 def test_chain_mo_matches_the_ministrys_51_at_the_concentrate_stage() -> None:

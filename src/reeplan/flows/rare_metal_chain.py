@@ -147,12 +147,15 @@ def _stated(facts: FactBase, country: str, commodity: str, year: int) -> pd.Data
     out = []
     for _, r in rows.iterrows():
         years = re.findall(r"(?:19|20)\d\d", str(r["period"]))
-        stages = _stages(facts, country, commodity, int(years[-1]) if years else year)
+        claimed = int(years[-1]) if years else year
+        stages = _stages(facts, country, commodity, claimed)
+        assumed = _assumed(facts, stages)
         out.append({"period": str(r["period"]), "value": float(r["value"]),
                     "basis": str(r["basis"]), "source_id": str(r["source_id"]),
                     "confidence": str(r["confidence"]),
                     "verdict": _verdict(float(r["value"]), str(r["note"] or ""), stages,
-                                        _assumed(facts, stages))})
+                                        assumed, _why_apart(facts, stages, assumed,
+                                                            claimed))})
     return pd.DataFrame(out, columns=cols)
 
 
@@ -162,8 +165,35 @@ def _assumed(facts: FactBase, stages: pd.DataFrame) -> set[str]:
     return {s for v in stages["sources"] for s in str(v).split(";")} & assumptions
 
 
+def _why_apart(facts: FactBase, stages: pd.DataFrame, assumed: set[str],
+               claimed: int) -> list[str]:
+    """What in the balance itself may set it apart from a stated share.
+
+    The years (a balance of 2021 against a claim of 2025), the stages it covers (a
+    balance of concentrates only, a claim perhaps of products), and the caveat each
+    assumption it rests on states (its reasoning's last sentence).
+    """
+    reasons = []
+    shared = stages.dropna(subset=["gross_import_share"])
+    balance_years = sorted({int(y) for y in shared["balance_year"]})
+    if balance_years and balance_years[-1] != claimed:
+        reasons.append(f"the balance is of {balance_years[-1]}, the claim of {claimed}")
+    covered = list(shared["stage"])
+    if covered and set(covered) == {"concentrate"}:
+        reasons.append("the balance has shares for concentrates only; the claim may count "
+                       "refined products")
+    table = facts["assumptions"].set_index("assumption_id")["reasoning"]
+    for a in sorted(assumed):
+        sentences = [x.strip() for x in re.split(r"(?<=\.)\s+", str(table.get(a, "")))
+                     if x.strip()]
+        if len(sentences) > 1:
+            last = sentences[-1].rstrip(".")
+            reasons.append(f"{a}: {last[:1].lower()}{last[1:]}")
+    return reasons
+
+
 def _verdict(stated_pct: float, note: str, stages: pd.DataFrame,
-             assumed: set[str] | None = None) -> str:
+             assumed: set[str] | None = None, why: list[str] | None = None) -> str:
     """How a stated import share compares with the shares the balance gives.
 
     The nearest of the gross and net shares of each stage: within :data:`MATCH_POINTS`
@@ -192,4 +222,5 @@ def _verdict(stated_pct: float, note: str, stages: pd.DataFrame,
             f"need imports of {needed:,.0f} t against the {imports:,.0f} t reported"
             + (f", or consumption of {imports / (stated_pct / 100):,.0f} t"
                if stated_pct > 0 and imports > 0 else "")
-            + "; the claim may count another stage, year or basis (products, value)")
+            + "; " + ("; ".join(why) if why else
+                      "the claim may count another stage, year or basis (products, value)"))
