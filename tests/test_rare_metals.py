@@ -17,6 +17,7 @@ from reeplan.interfaces.cli import app
 from reeplan.optimize import Candidate, Partner, Problem, Target, solve
 from reeplan.optimize.problem import ProductGroup, RareMetal
 from reeplan.reporting.roadmap import plan_tables
+from reeplan.reporting.tables import environment_table
 from reeplan.scenarios.run import run_plan
 from reeplan.types import Stage
 
@@ -688,3 +689,19 @@ def test_small_tonnage_metals_show_what_russia_makes_and_no_invented_use(
     refined = next(s for s in out["stages"] if s["stage"] == "refined")
     assert refined["production"] == made and refined["balance_year"] == year
     assert refined["consumption"] is None and refined["gross_import_share"] is None
+
+
+def test_rare_metal_refineries_carry_their_cradle_to_gate_toll(roadmap) -> None:  # type: ignore[no-untyped-def]
+    """Each refined tonne of W content carries 12.6 t CO2e and 133 GJ from mine to refinery
+    (Nuss and Eckelman 2014, Table S38), counted at the refinery: environment.csv's W rows
+    are the refined W times those, year by year; Ti and Ta, whose published figures are of
+    other products (TiO2, capacitor powder), carry none."""
+    env = environment_table(roadmap).set_index(["stage", "indicator", "year"])["value"]
+    rm = plan_tables(roadmap)["rare_metals"].set_index(["commodity", "year"])["refined"]
+    for year in (2028, 2032):
+        assert env[("rare_metal_refining:W", "co2", year)] == pytest.approx(
+            12.6 * rm[("W", year)])
+        assert env[("rare_metal_refining:W", "energy", year)] == pytest.approx(
+            133 * rm[("W", year)])
+    stages = {s for s, _, _ in env.index}
+    assert not {"rare_metal_refining:Ti", "rare_metal_refining:Ta"} & stages

@@ -278,16 +278,20 @@ class DepositMixRow(TableRow):
 class EnvironmentalIntensityRow(TableRow):
     """An environmental intensity of one stage: what a tonne of its product takes or leaves."""
 
-    stage: Literal["mining", "separation", "metal", "magnet", "recycling"]
+    stage: Literal["mining", "separation", "metal", "magnet", "recycling",
+                   "rare_metal_refining"]
     """The planner's stage (``mining`` includes concentration, ``separation`` cracking)."""
+    commodity: Ident | None = None
+    """A rare-metal stage's commodity (``W``, ``Mo`` ...); blank for the rare earths."""
     technology: Ident
-    """The process it describes (e.g. ``solvent_extraction``, ``in_situ_leaching``)."""
+    """The process it describes (e.g. ``solvent_extraction``, ``in_situ_leaching``;
+    ``cradle_to_gate`` for a rare metal's whole chain counted at its refinery)."""
     indicator: Literal["energy", "co2", "water", "wastewater", "ammonia", "acid",
                        "radioactive_residue"]
     value: NonNeg
     unit: Text
     """Unit of the indicator per tonne of the stage's product, e.g. ``GJ/t``, ``t CO2e/t``."""
-    per: Literal["t REO", "t metal", "t magnet", "t scrap"]
+    per: Literal["t REO", "t metal", "t magnet", "t scrap", "t content"]
     """The stage's product the value is per."""
     source_id: Ident
     confidence: Confidence
@@ -770,7 +774,7 @@ _SPECS = (
               shares=(ShareRule(("country", "year"), tolerance=0.5),),
               description="How a country's mine output splits between its deposits."),
     TableSpec("environmental_intensities", EnvironmentalIntensityRow,
-              ("stage", "technology", "indicator"), refs=(_src(),),
+              ("stage", "commodity", "technology", "indicator"), refs=(_src(), _commodity()),
               description="Energy, emissions, reagents and residues per tonne, by stage."),
     TableSpec("technologies", TechnologyRow, ("technology_id",), refs=(_src(),),
               description="Process options by stage: owner, readiness, effects, sources."),

@@ -123,7 +123,7 @@ def _candidates(ds: Vars, p: Problem, cands: list) -> None:  # type: ignore[type
     ds["abroad"] = ("candidate", np.array([bool(c.abroad) for c in cands], dtype=bool))
     indicators = sorted({i for _, i in p.environment})
     ds["environment"] = (("candidate", "indicator"), np.array(
-        [[0.0 if c.abroad else float(p.environment.get((c.stage, i), 0.0))
+        [[0.0 if c.abroad else float(p.environment.get((c.environment_stage, i), 0.0))
           * float(c.environment_factor.get(i, 1.0)) for i in indicators]
          for c in cands], dtype=float).reshape(len(cands), len(indicators)))
     _check_feeds(cands)

@@ -117,6 +117,14 @@ class Candidate:
     offtake_until: int = 0
     feed_from: tuple[str, ...] = ()
 
+    @property
+    def environment_stage(self) -> str:
+        """The key its environmental intensities go by (``rare_metal_refining:W``).
+
+        Its stage, and for a rare-metal stage its commodity too.
+        """
+        return f"{self.stage}:{self.commodity}" if self.commodity else self.stage
+
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""
         where = f"candidate '{self.id}'"
@@ -467,7 +475,8 @@ class Problem:
     # rare_metals: the rare-metal commodities tracked (none: rare earths only); mines'
     #   coproducts of other commodities are ignored
     # product_groups: groups a ``group_output`` target counts
-    # environment: (stage, indicator) -> intensity per tonne of the stage's product, for
+    # environment: (stage, indicator) -> intensity per tonne of the stage's product (a
+    # rare-metal stage with its commodity, Candidate.environment_stage), for
     #   the plants at home (mines abroad and tolling leave their toll abroad)
     # environment_units: indicator -> unit of its total (e.g. "t CO2e")
     # environment_technology: stage -> the process its intensities describe

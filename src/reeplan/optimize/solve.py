@@ -728,7 +728,7 @@ def _environment_reasons(t: Target, plan: Plan) -> list[str]:
     stages = set(rule(t.kind).stages(t))
     reasons = []
     for indicator, cap in sorted(p.environment_caps.items()):
-        if not any(st in stages for st, i in p.environment if i == indicator):
+        if not any(st.split(":")[0] in stages for st, i in p.environment if i == indicator):
             continue
         total = (s["prod"] * q["environment"].sel(indicator=indicator)).sum("candidate")
         binding = [y for y in missed if float(total.sel(year=y)) >= cap - max(TOL, 1e-6 * cap)]

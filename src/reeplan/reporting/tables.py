@@ -514,8 +514,10 @@ def environment_table(plan: Plan) -> pd.DataFrame:
     """The environmental toll at home: year, stage, technology, indicator, unit, value.
 
     Each plant at home's output times its intensity (its stage's, in the
-    ``environmental_intensities`` table, times its technology's effect); mines abroad and
-    tolling leave theirs abroad and count for nothing here.
+    ``environmental_intensities`` table, times its technology's effect); a rare-metal
+    refinery's stage names its commodity (``rare_metal_refining:W``) and takes the
+    commodity's cradle-to-gate intensity; mines abroad and tolling leave theirs abroad and
+    count for nothing here.
     """
     p, s, q = plan.problem, plan.solution, plan.params
     cols = ["year", "stage", "technology", "indicator", "unit", "value"]
@@ -526,9 +528,9 @@ def environment_table(plan: Plan) -> pd.DataFrame:
     rows = []
     for r in toll.to_dict(orient="records"):
         c, indicator = by_id[str(r["candidate"])], str(r["indicator"])
-        if c.abroad or (c.stage, indicator) not in p.environment:
+        if c.abroad or (c.environment_stage, indicator) not in p.environment:
             continue
-        rows.append({"year": int(r["year"]), "stage": c.stage,
+        rows.append({"year": int(r["year"]), "stage": c.environment_stage,
                      "technology": c.process or p.environment_technology.get(c.stage, ""),
                      "indicator": indicator, "unit": p.environment_units[indicator],
                      "value": float(r["value"])})

@@ -427,7 +427,8 @@ def _technology_variants(cands: list[Candidate], scenario: Scenario,
 
 ENVIRONMENT_TECHNOLOGY = {"mining": "open_pit_flotation", "separation": "solvent_extraction",
                           "metal": "molten_salt_electrolysis", "magnet": "sintering",
-                          "recycling": "hydrogen_processing"}
+                          "recycling": "hydrogen_processing",
+                          "rare_metal_refining": "cradle_to_gate"}
 """The process whose environmental intensities each stage takes, until technologies are
 chosen in the plan."""
 
@@ -445,7 +446,10 @@ def _environment(facts: FactBase, scenario: Scenario) -> dict[str, Any]:
             raise ReeplanError(f"environmental_intensities: indicator '{r['indicator']}' is "
                                f"in {units[str(r['indicator'])]} for one stage and {total} "
                                f"for another; expected one unit")
-        intensity[(str(r["stage"]), str(r["indicator"]))] = float(r["value"])
+        commodity = r.get("commodity")
+        stage = f"{r['stage']}:{commodity}" if isinstance(commodity, str) and commodity \
+            else str(r["stage"])
+        intensity[(stage, str(r["indicator"]))] = float(r["value"])
     return {"environment": intensity, "environment_units": units,
             "environment_technology": dict(ENVIRONMENT_TECHNOLOGY),
             "environment_caps": dict(scenario.policy.environment_caps)}
