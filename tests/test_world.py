@@ -186,3 +186,21 @@ def test_reserves_on_another_basis_are_kept_side_by_side() -> None:
 def test_world_reserves_without_a_published_total_are_a_lower_bound() -> None:
     ov = world_overview("Be", 2024)
     assert ov.summary["world_reserves_qualifier"] == ">"
+
+
+def test_world_at_80_columns_splits_no_word_or_id() -> None:
+    """Tables cite sources by number ([1] ...), listed whole below; words wrap at their
+    spaces: no line ends inside an id ('usgs_mcs2025_' over 'ree') or a word
+    ('separa' over 'tion'), and nothing is cut."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "80", "TERM": "dumb"}
+    out = subprocess.run([sys.executable, "-m", "reeplan", "world", "--year", "2024"],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= 80 and "…" not in out
+    assert "[1] usgs_mcs2025_ree: Mineral Commodity Summaries 2025" in out
+    assert not any(line.rstrip().endswith(("_", "separa", "Confide")) for line in lines)
+    assert "refining/separation" in out and " medium" in out

@@ -228,63 +228,74 @@ def emit_world(ov: WorldOverview, fmt: Format) -> None:
         f"China's share {fmt_pct(s['china_share'])} · top 3 ({_cell(s['top3_countries'])}) "
         f"{fmt_pct(s['top3_share'])} · HHI {s['hhi']:.3f} (0-1; lower bound)"
     )
-    _countries_table(console, ov)
-    _stages_table(console, ov.stages)
+    refs = {str(r["source_id"]): i for i, r in enumerate(ov.sources.to_dict(orient="records"),
+                                                        start=1)}
+    _countries_table(console, ov, refs)
+    _stages_table(console, ov.stages, refs)
     if not ov.alternatives.empty:
-        _alternatives_table(console, ov.alternatives)
-    console.print("[bold]Sources[/bold]")
+        _alternatives_table(console, ov.alternatives, refs)
+    console.print("[bold]Sources[/bold] (numbered as in the tables)")
     for r in ov.sources.to_dict(orient="records"):
         year = "" if _blank(r["year"]) else f", {r['year']:.0f}"
-        line = f"  [{r['source_id']}] {r['title']}, {r['publisher']}{year}. {r['url'] or ''}"
+        line = (f"  [{refs[str(r['source_id'])]}] {r['source_id']}: {r['title']}, "
+                f"{r['publisher']}{year}. {r['url'] or ''}")
         console.print(_cell(line), highlight=False)
 
 
-def _countries_table(console: Console, ov: WorldOverview) -> None:
-    table = Table(title=f"Mine production {_cell(ov.year)} and reserves, by country",
-                  header_style="bold")
+def _ref(refs: dict[str, int], *ids: object) -> str:
+    """Sources as their numbers in the list below the tables (an id not in it as itself)."""
+    known = sorted({str(x) for x in ids if not _blank(x)})
+    return ",".join(f"[{refs[x]}]" if x in refs else x for x in known)
+
+
+def _countries_table(console: Console, ov: WorldOverview, refs: dict[str, int]) -> None:
     unit = _cell(ov.unit)
-    for col, justify in (("Country", "left"), (f"Production ({unit})", "right"),
-                         ("Share", "right"), (f"Reserves ({unit})", "right"),
-                         ("R/P (years)", "right"), ("Source", "left")):
-        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    table = _narrow_table(f"Mine production {_cell(ov.year)} and reserves, by country", (
+        ("Country", False), (f"Production\n({unit})", True), ("Share", True),
+        (f"Reserves\n({unit})", True), ("R/P\n(years)", True), ("Source", False)))
     for iso3, r in ov.countries.iterrows():
-        srcs = sorted({str(x) for x in (r["production_source"], r["reserves_source"])
-                       if not _blank(x)})
         cells = (str(iso3), fmt_number(r["production"], r["production_qualifier"]),
                  fmt_pct(r["share"]), fmt_number(r["reserves"], r["reserves_qualifier"]),
                  fmt_number(r["reserve_life"], digits=1 if r["reserve_life"] < 10 else 0),
-                 ", ".join(srcs))
+                 _ref(refs, r["production_source"], r["reserves_source"]))
         table.add_row(*map(_cell, cells))
     console.print(table)
 
 
-def _stages_table(console: Console, stages: pd.DataFrame) -> None:
+def _stages_table(console: Console, stages: pd.DataFrame, refs: dict[str, int]) -> None:
     if stages.empty:
         console.print("No stage shares in the fact base for this commodity.")
         return
-    table = Table(title="Concentration by stage (shares as published)", header_style="bold")
-    for col in ("Stage", "Year", "Basis", "China", "Top 3", "Top-3 share", "HHI*", "Source",
-                "Confidence"):
-        table.add_column(col, overflow="fold")
+    table = _narrow_table("Concentration by stage (shares as published)", (
+        ("Stage", False), ("Year", True), ("Basis [source]", False), ("China", True),
+        ("Top 3 (share)", False), ("HHI*", True), ("Conf.", False)))
+    table.collapse_padding = True  # one space less between columns: 80 columns fit
+    for column, least in ((table.columns[2], 20), (table.columns[4], 10)):
+        column.no_wrap, column.min_width = False, least  # words wrap at their spaces
+    table.columns[4].max_width = 14  # "CHN, MMR, USA"
     for r in stages.itertuples(index=False):
-        table.add_row(*map(_cell, (str(r.stage), str(r.year), str(r.basis),
+        table.add_row(*map(_cell, (str(r.stage), str(r.year),
+                      f"{r.basis} {_ref(refs, r.source_id)}",
                       "-" if _blank(r.china_share) else f"{r.china_share:.1f}%",
-                      str(r.top3), f"{r.top3_share:.1f}%",
-                      "-" if _blank(r.hhi) else f"{r.hhi:.3f}", str(r.source_id),
-                      str(r.confidence))))
+                      f"{r.top3} ({r.top3_share:.1f}%)",
+                      "-" if _blank(r.hhi) else f"{r.hhi:.3f}", str(r.confidence))))
     console.print(table)
     console.print("* HHI over the countries each source lists: a lower bound when it lists few.")
 
 
-def _alternatives_table(console: Console, alt: pd.DataFrame) -> None:
-    table = Table(title="Other estimates, kept side by side (not averaged)", header_style="bold")
-    for col in ("Country", "Metric", "Year", "Value", "Unit", "Series", "Source", "Confidence"):
-        table.add_column(col, overflow="fold")
+def _alternatives_table(console: Console, alt: pd.DataFrame, refs: dict[str, int]) -> None:
+    table = _narrow_table("Other estimates, kept side by side (not averaged)", (
+        ("Country", False), ("Metric", False), ("Year", True), ("Value", True),
+        ("Series [source]", False), ("Conf.", False)))
+    table.collapse_padding = True
+    for column, least in ((table.columns[1], 8), (table.columns[4], 12)):
+        column.no_wrap, column.min_width = False, least
     for r in alt.itertuples(index=False):
-        table.add_row(*map(_cell, (str(r.country), str(r.metric), str(r.year),
-                      fmt_number(r.value, r.qualifier), str(r.unit), str(r.series),
-                      str(r.source_id), str(r.confidence))))
+        table.add_row(*map(_cell, (str(r.country), str(r.metric).replace("_", " "),
+                      str(r.year), f"{fmt_number(r.value, r.qualifier)} {r.unit}",
+                      f"{r.series} {_ref(refs, r.source_id)}", str(r.confidence))))
     console.print(table)
+    console.print(_cell("[n]: the sources numbered below; Conf.: confidence."))
 
 
 def emit_chain(result: CountryChain, fmt: Format) -> None:
