@@ -310,3 +310,14 @@ def test_the_magnet_stage_shows_the_magnets_used_and_what_is_imported(
             country
     assert math.isnan(country_chain("FRA", 2024, facts=facts).stages.set_index("stage").at[
         "magnet", "demand"])
+
+
+def test_japan_makes_the_magnets_it_uses(facts: FactBase) -> None:
+    """Japan's magnet use (9,597 t in 2024, from JSNM's consumption) is below the 12,400 t
+    it made in 2020 (JSNM, the nearest published year): none imported, and the year
+    named."""
+    c = country_chain("JPN", 2024, facts=facts)
+    magnet = c.stages.set_index("stage").loc["magnet"]
+    assert magnet["imports"] == 0 and magnet["demand"] > 9000
+    assert any("12,400 t (JSNM, 2020" in n for n in c.notes), c.notes
+    assert "jsnm_magnets" in set(c.sources["source_id"])

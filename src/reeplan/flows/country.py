@@ -206,7 +206,7 @@ def country_chain(
         country=country, year=year, series=chosen, flows=flows, balance=balance,
         elements=element_view,
         stages=_stage_view(flows, balance, plants,
-                           (magnets_used, _published(national, Stage.MAGNET))),
+                           (magnets_used, _magnets_made(facts, country, year, trace))),
         facilities=plants,
         end_of_life=eol, notes=tuple(trace.notes), sources=_sources(facts, trace.sources),
     )
@@ -428,10 +428,29 @@ def _as_published(rows: pd.DataFrame, where: tuple[str, int, Stage],
     return published
 
 
-def _published(national: Mapping[Stage, pd.DataFrame], stage: Stage) -> float | None:
-    """A stage's published national output [t/yr] (the figure used), or ``None``."""
-    rows = national.get(stage)
-    return None if rows is None else float(rows.iloc[0]["value"])
+def _magnets_made(facts: FactBase, country: str, year: int, trace: _Trace) -> float | None:
+    """Magnets the country makes [t/yr]: its published national figure nearest ``year``.
+
+    Within :data:`STALE_YEARS` (the best-ranked series of that year), so that the magnet
+    stage's imports are the magnets used less those made at home (Japan, 12,400 t in
+    2020, makes more than it uses); ``None`` where none is published.
+    """
+    prod = facts["production"]
+    rows = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
+                & (prod["metric"] == NATIONAL_FIGURES[Stage.MAGNET][0]) & prod["value"].notna()
+                & ((prod["year"] - year).abs() <= STALE_YEARS)]
+    if rows.empty:
+        return None
+    rank = {c: i for i, c in enumerate(CONFIDENCE_LEVELS)}
+    best = rows.assign(_gap=(rows["year"] - year).abs(), _rank=rows["confidence"].map(rank)) \
+        .sort_values(["_gap", "_rank", "series"]).iloc[0]
+    trace.sources.add(str(best["source_id"]))
+    if int(best["year"]) != year:
+        trace.notes.append(f"Magnets made at home: {float(best['value']):,.0f} t "
+                           f"({best['series']}, {int(best['year'])}, the nearest published "
+                           f"year); the magnet stage's imports are the magnets used less "
+                           f"these.")
+    return float(best["value"])
 
 
 SHORT_OF_PUBLISHED = 0.9
