@@ -384,14 +384,23 @@ def _national_figures(facts: FactBase, country: str,
     prod = facts["production"]
     here = prod[(prod["commodity"] == "rare_earths") & (prod["country"] == country)
                 & (prod["year"] == year) & prod["value"].notna()]
-    rank = {c: i for i, c in enumerate(CONFIDENCE_LEVELS)}
     found = {}
     for stage, (metric, unit, _) in NATIONAL_FIGURES.items():
         rows = here[(here["metric"] == metric) & (here["unit"] == unit)]
         if not rows.empty:
-            found[stage] = rows.assign(_rank=rows["confidence"].map(rank)) \
-                .sort_values(["_rank", "series"])
+            found[stage] = _best_first(rows)
     return found
+
+
+def _best_first(rows: pd.DataFrame, year: int | None = None) -> pd.DataFrame:
+    """Published figures best first; the one rule for a national figure.
+
+    Nearest ``year`` (when given), then highest confidence, then by series name.
+    """
+    rank = {c: i for i, c in enumerate(CONFIDENCE_LEVELS)}
+    keys = rows.assign(_rank=rows["confidence"].map(rank),
+                       _gap=0 if year is None else (rows["year"] - year).abs())
+    return keys.sort_values(["_gap", "_rank", "series"])
 
 
 def _as_published(rows: pd.DataFrame, where: tuple[str, int, Stage],
@@ -441,9 +450,7 @@ def _magnets_made(facts: FactBase, country: str, year: int, trace: _Trace) -> fl
                 & ((prod["year"] - year).abs() <= STALE_YEARS)]
     if rows.empty:
         return None
-    rank = {c: i for i, c in enumerate(CONFIDENCE_LEVELS)}
-    best = rows.assign(_gap=(rows["year"] - year).abs(), _rank=rows["confidence"].map(rank)) \
-        .sort_values(["_gap", "_rank", "series"]).iloc[0]
+    best = _best_first(rows, year).iloc[0]
     trace.sources.add(str(best["source_id"]))
     if int(best["year"]) != year:
         trace.notes.append(f"Magnets made at home: {float(best['value']):,.0f} t "

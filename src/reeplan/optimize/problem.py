@@ -28,6 +28,20 @@ DEFAULT_UNMET_PENALTY = 1e7
 """Cost of each tonne of demand left unmet [USD/t]: 10,000 USD/kg, above every price in
 the fact base, so demand goes unmet only when no supply can reach it."""
 
+def environment_key(stage: str, commodity: str | None = None) -> str:
+    """The stage key of environmental intensities (``rare_metal_refining:W``).
+
+    The stage, and for a rare-metal stage its commodity too; :func:`environment_stage_of`
+    reads it back.
+    """
+    return f"{stage}:{commodity}" if commodity else stage
+
+
+def environment_stage_of(key: str) -> str:
+    """The stage of an :func:`environment_key`."""
+    return key.split(":", maxsplit=1)[0]
+
+
 @dataclass(frozen=True)
 class Candidate:
     """An existing plant that may expand, or a project that may be built.
@@ -119,11 +133,8 @@ class Candidate:
 
     @property
     def environment_stage(self) -> str:
-        """The key its environmental intensities go by (``rare_metal_refining:W``).
-
-        Its stage, and for a rare-metal stage its commodity too.
-        """
-        return f"{self.stage}:{self.commodity}" if self.commodity else self.stage
+        """The key its environmental intensities go by (:func:`environment_key`)."""
+        return environment_key(self.stage, self.commodity)
 
     def __post_init__(self) -> None:
         """Reject bad numbers, existing above the maximum, and bad distributions."""

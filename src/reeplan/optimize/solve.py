@@ -27,7 +27,13 @@ from reeplan.optimize.highs import HighsModel, Solution, SolveStatus
 from reeplan.optimize.lp import LinearProgram
 from reeplan.optimize.model import build_model, buildable, steady_operation_cost
 from reeplan.optimize.params import build_parameters
-from reeplan.optimize.problem import Candidate, Problem, ProductGroup, Target
+from reeplan.optimize.problem import (
+    Candidate,
+    Problem,
+    ProductGroup,
+    Target,
+    environment_stage_of,
+)
 from reeplan.optimize.targets import achieved, penalty_cost, penalty_parts, rule
 from reeplan.types import RARE_METAL_STAGES, PlanStage
 
@@ -728,7 +734,8 @@ def _environment_reasons(t: Target, plan: Plan) -> list[str]:
     stages = set(rule(t.kind).stages(t))
     reasons = []
     for indicator, cap in sorted(p.environment_caps.items()):
-        if not any(st.split(":")[0] in stages for st, i in p.environment if i == indicator):
+        if not any(environment_stage_of(st) in stages for st, i in p.environment
+                   if i == indicator):
             continue
         total = (s["prod"] * q["environment"].sel(indicator=indicator)).sum("candidate")
         binding = [y for y in missed if float(total.sel(year=y)) >= cap - max(TOL, 1e-6 * cap)]

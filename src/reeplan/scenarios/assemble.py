@@ -35,7 +35,7 @@ from reeplan.flows.coproduction import (
     unassigned_share,
 )
 from reeplan.flows.recycling import magnet_flows, recycling_rate
-from reeplan.optimize.problem import Candidate, Partner, Target
+from reeplan.optimize.problem import Candidate, Partner, Target, environment_key
 from reeplan.optimize.problem import Problem as PlanProblem
 from reeplan.scenarios.rare_metals import (
     check_rare_metals,
@@ -447,8 +447,8 @@ def _environment(facts: FactBase, scenario: Scenario) -> dict[str, Any]:
                                f"in {units[str(r['indicator'])]} for one stage and {total} "
                                f"for another; expected one unit")
         commodity = r.get("commodity")
-        stage = f"{r['stage']}:{commodity}" if isinstance(commodity, str) and commodity \
-            else str(r["stage"])
+        stage = environment_key(str(r["stage"]),
+                                commodity if isinstance(commodity, str) else None)
         intensity[(stage, str(r["indicator"]))] = float(r["value"])
     return {"environment": intensity, "environment_units": units,
             "environment_technology": dict(ENVIRONMENT_TECHNOLOGY),
