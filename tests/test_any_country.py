@@ -567,7 +567,7 @@ def test_the_technologies_table_lists_the_options_with_sources() -> None:
      "2040 is outside the horizon 2025-2035"),
     ("candidates: {rusatom_magnets: {decided_t: {2026: 5000}}}",
      "5000 t/yr is more than the room to max_capacity_t (1000)"),
-    ("policy: {reserve: {max_t: {Lu: 10}}}", "the plan does not model 'Lu'"),
+    ("policy: {reserve: {max_t: {Tm: 10}}}", "the plan does not model 'Tm'"),
     ("policy: {reserve: {max_t: {Nd: 10}, initial_t: {Nd: 20}}}", "20 t is above max_t"),
     ("policy: {partners: {CHN: {banned_years: [2050]}}}", "[2050] outside the horizon"),
     ("policy: {local_content: {alloy: 0.5}}", "local_content"),

@@ -302,9 +302,9 @@ def test_empty_candidates_and_partners_plan_with_unmet_demand(tmp_path: Path) ->
 
 
 def test_a_cap_on_an_unmodelled_element_names_its_line(tmp_path: Path) -> None:
-    path = _variant(tmp_path, "policy:\n  partners:\n    CHN: {export_caps_t: {Lu: 0}}\n")
+    path = _variant(tmp_path, "policy:\n  partners:\n    CHN: {export_caps_t: {Tm: 0}}\n")
     _fails_cleanly(runner.invoke(app, ["plan", str(path)]), "line 5",
-                   "policy.partners.CHN.export_caps_t.Lu", "does not model 'Lu'")
+                   "policy.partners.CHN.export_caps_t.Tm", "does not model 'Tm'")
 
 
 def test_a_horizon_before_the_first_price_is_named(tmp_path: Path) -> None:
@@ -503,6 +503,29 @@ def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> No
     assert china.oxide["Y"] == pytest.approx(6.5) and europe.oxide["Y"] == pytest.approx(175.0)
     # metal over oxide per kg from same-day NdPr quotes: 63 / 51 (Fastmarkets 20 June 2024)
     assert china.metal_ratio == pytest.approx(63 / 51)
+
+
+def test_yuan_quotes_convert_at_the_years_rate_and_old_quotes_are_noted() -> None:
+    """Chinese price services quote yuan per tonne. Gd oxide 'below 170,000 CNY/t'
+    (26 February 2024) at the Federal Reserve's 2023 average held flat (7.0809 CNY/USD):
+    24.01 USD/kg; Er oxide 203,000-208,000 CNY/t (23 September 2021) at 2021's 6.4508:
+    31.86 USD/kg; Ce oxide 12,000-13,000 CNY/t (SMM, March 2025), newer than USGS's 2024
+    average of 1 USD/kg: 1.77 USD/kg. A 2021 quote priced for 2025 carries a note."""
+    from reeplan.data.selection import market_prices
+
+    facts = load_factbase()
+    china = market_prices(facts, 2025, "china")
+    assert china.oxide["Gd"] == pytest.approx(170_000 / 7.0809 / 1000)
+    assert china.oxide["Er"] == pytest.approx(205_500 / 6.4508 / 1000)
+    assert china.oxide["Ce"] == pytest.approx(12_500 / 7.0809 / 1000)
+    assert {"fed_g5a_2024", "fx_held_after_forecast", "ctia_re_prices_2024_02",
+            "smm_2025"} <= china.sources
+    assert "Er: the newest Chinese quote is of 2021, 4 years before 2025." in china.notes
+    assert not any(n.startswith("Gd:") for n in china.notes)
+    # the quote of the year priced: no rate held, no note
+    old = market_prices(facts, 2021, "china")
+    assert old.oxide["Er"] == pytest.approx(205_500 / 6.4508 / 1000)
+    assert "fx_held_after_forecast" not in old.sources
 
 
 def test_each_partner_trades_at_its_market(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from reeplan.data import FactBase
 from reeplan.domain import chain_from_facts, recipe_as_used
 from reeplan.optimize import Plan
-from reeplan.reporting.tables import dependence_table, trade_table
+from reeplan.reporting.tables import dependence_table, flows_table, trade_table
 from reeplan.scenarios.run import run_plan
 
 BASE = Path(__file__).parent.parent / "scenarios" / "russia-2030.yaml"
@@ -85,3 +85,13 @@ def test_2025_dependence_is_the_press_figure_on_separated_products(baseline: Pla
     assert start.set_index("stage").at["all products", "consumption_t_reo"] == 3000
     text = (Path(__file__).parent.parent / "docs" / "outputs.md").read_text("utf-8")
     assert "No rare-earth definition gives 75%" in text
+
+
+def test_every_element_lovozero_separates_has_a_buyer(baseline: Plan) -> None:
+    """Gd and Sm in loparite have Chinese prices: what Russia separates of them is used at
+    home or sold, never left in stock as if unsellable (there is no reserve in the
+    baseline)."""
+    flows = flows_table(baseline)
+    sep = flows[(flows["stage"] == "separation") & flows["element"].isin(["Gd", "Sm"])]
+    assert (sep["production"] > 0).any()
+    assert sep["stock_change"].abs().max() < 1e-6

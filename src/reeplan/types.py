@@ -18,6 +18,7 @@ __all__ = [
     "MARKETS",
     "PARTNER_IDS",
     "POOLED_ELEMENTS",
+    "PRICE_UNITS",
     "RARE_METAL_STAGES",
     "SELF_SUFFICIENCY_STAGES",
     "SINGLE_COUNTRY_PARTNERS",
@@ -28,6 +29,7 @@ __all__ = [
     "PartnerId",
     "PlanStage",
     "PriceBasis",
+    "PriceUnit",
     "Stage",
     "StageName",
     "TargetKind",
@@ -97,6 +99,10 @@ plan trades in (a producer's realised price or a policy floor is not one)."""
 Market = Literal["china", "ex_china"]
 """The markets a plan trades in."""
 MARKETS: tuple[Market, ...] = get_args(Market)
+
+PriceUnit = Literal["USD/kg", "CNY/t"]
+"""Units a price quote may be in; yuan quotes convert at the year's average rate."""
+PRICE_UNITS: tuple[PriceUnit, ...] = get_args(PriceUnit)
 
 Confidence = Literal["high", "medium", "low", "unverified"]
 """How sure we are of a fact-base row: ``high`` read in a primary source, ``medium`` from a

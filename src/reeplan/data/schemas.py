@@ -37,7 +37,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from reeplan.types import Confidence, PriceBasis, StageName
+from reeplan.types import Confidence, PriceBasis, PriceUnit, StageName
 
 __all__ = [
     "MAX_MAGNITUDE",
@@ -587,7 +587,9 @@ class PriceRow(TableRow):
     value: NonNeg
     value_high: NonNeg | None = None
     """Upper end when the source gives a range; ``value`` is then the lower end."""
-    unit: Literal["USD/kg", "CNY/t"]
+    unit: PriceUnit
+    """``USD/kg``, or ``CNY/t`` as Chinese price services quote: converted at the yuan's
+    annual average of the quote's year (``exchange_rates``)."""
     source_id: Ident
     confidence: Confidence
     note: str | None = None

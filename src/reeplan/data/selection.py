@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from reeplan.errors import ReeplanError, UnknownItemError
-from reeplan.types import CONFIDENCE_LEVELS
+from reeplan.types import CONFIDENCE_LEVELS, PRICE_UNITS
 
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
@@ -89,16 +89,40 @@ def _quoted(prices: pd.DataFrame, year: int, basis: str, form: str) -> pd.DataFr
     return rows[rows["year"].to_numpy() <= year]
 
 
-def _quote_table(facts: FactBase) -> pd.DataFrame:
-    """The USD/kg quotes with their midpoints, sorted newest last.
+STALE_QUOTE_YEARS = 1
+"""A price quote older than this many years before the year priced gets a note [years]."""
 
-    Grouped by (basis, form) in ``attrs["by_group"]``; prepared once per fact base.
+
+def _quote_table(facts: FactBase) -> pd.DataFrame:
+    """The quotes in USD/kg with their midpoints, sorted newest last.
+
+    A quote in yuan (``CNY/t``, as Chinese price services publish them) converts at the
+    yuan's annual average rate of its year (:func:`exchange_rate`); ``sources`` holds the
+    quote's source and the rate's. Grouped by (basis, form) in ``attrs["by_group"]``;
+    prepared once per fact base.
     """
     def compute() -> pd.DataFrame:
         prices = facts["prices"]
-        rows = prices[prices["unit"] == "USD/kg"].copy()
+        rows = prices[prices["unit"].isin(PRICE_UNITS)].copy()
+        unread = sorted(set(prices["unit"]) - set(PRICE_UNITS))
+        if unread:  # the schema admits only these; a new unit must be read here, not dropped
+            raise ReeplanError(f"prices: unit {unread[0]!r} has no conversion to USD/kg; "
+                               f"expected one of {', '.join(PRICE_UNITS)}")
         high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
-        rows["mid"] = (rows["value"].astype(float) + high.astype(float)) / 2
+        mid = (rows["value"].astype(float) + high.astype(float)) / 2
+        per_usd_kg = []
+        sources = []
+        for unit, year, source in zip(rows["unit"], rows["year"], rows["source_id"],
+                                      strict=True):
+            if unit == "USD/kg":
+                per_usd_kg.append(1.0)
+                sources.append(frozenset({str(source)}))
+                continue
+            rate, fx = exchange_rate(facts, "CNY", int(year))
+            per_usd_kg.append(rate * 1000.0)  # CNY/t -> USD/kg
+            sources.append(frozenset({str(source), *fx}))
+        rows["mid"] = mid / per_usd_kg
+        rows["sources"] = pd.Series(sources, index=rows.index, dtype=object)
         rows["annual"] = rows["period"] == "annual average"
         rows = rows.sort_values(["year", "annual"], kind="stable")
         rows.attrs["by_group"] = dict(iter(rows.groupby(["basis", "form"], sort=False)))
@@ -138,9 +162,13 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     notes: list[str] = []
     rows = _quoted(prices, year, "china", "oxide")
     single = rows[rows["element"].notna()].groupby("element").tail(1)
-    for e, v, src in zip(single["element"], single["mid"], single["source_id"], strict=True):
+    for e, v, src, quoted in zip(single["element"], single["mid"], single["sources"],
+                                 single["year"], strict=True):
         oxide[str(e)] = float(v)
-        used.add(str(src))
+        used |= src
+        if year - int(quoted) > STALE_QUOTE_YEARS:
+            notes.append(f"{e}: the newest Chinese quote is of {int(quoted)}, "
+                         f"{year - int(quoted)} years before {year}.")
     if "Pr" not in oxide:
         _pr_from_ndpr(prices, year, ["china"], oxide, used, notes)
     if market == "ex_china":
@@ -157,8 +185,8 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
 
 
-_YearlyQuotes = dict[str, dict[int, tuple[float, str]]]
-"""Element (or ``"NdPr"``) -> year -> (USD/kg, source): the last quote of each year."""
+_YearlyQuotes = dict[str, dict[int, tuple[float, frozenset[str]]]]
+"""Element (or ``"NdPr"``) -> year -> (USD/kg, sources): the last quote of each year."""
 
 
 def _yearly_oxide(prices: pd.DataFrame, year: int, basis: str) -> _YearlyQuotes:
@@ -166,10 +194,10 @@ def _yearly_oxide(prices: pd.DataFrame, year: int, basis: str) -> _YearlyQuotes:
     rows = _quoted(prices, year, basis, "oxide")
     found: _YearlyQuotes = {}
     for e, product, y, v, src in zip(rows["element"], rows["product"], rows["year"],
-                                     rows["mid"], rows["source_id"], strict=True):
+                                     rows["mid"], rows["sources"], strict=True):
         key = str(e) if isinstance(e, str) else "NdPr" if product == "NdPr oxide" else ""
         if key:
-            found.setdefault(key, {})[int(y)] = (float(v), str(src))
+            found.setdefault(key, {})[int(y)] = (float(v), src)
     return found
 
 
@@ -179,7 +207,7 @@ def _ex_china_premium(outside: _YearlyQuotes, china: _YearlyQuotes,
 
     Pr without quotes of its own takes the NdPr oxide's.
     """
-    def own(quotes: _YearlyQuotes) -> dict[int, tuple[float, str]]:
+    def own(quotes: _YearlyQuotes) -> dict[int, tuple[float, frozenset[str]]]:
         return quotes.get(element) or (quotes.get("NdPr", {}) if element == "Pr" else {})
 
     out, home = own(outside), own(china)
@@ -187,7 +215,7 @@ def _ex_china_premium(outside: _YearlyQuotes, china: _YearlyQuotes,
     if not common:
         return 1.0, set()
     y = common[-1]
-    return max(out[y][0] / home[y][0], 1.0), {out[y][1], home[y][1], "ex_china_premium"}
+    return max(out[y][0] / home[y][0], 1.0), {*out[y][1], *home[y][1], "ex_china_premium"}
 
 
 def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict[str, float],
@@ -197,7 +225,7 @@ def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict
         ndpr = ndpr[ndpr["product"] == "NdPr oxide"]
         if not ndpr.empty:
             oxide["Pr"] = float(ndpr["mid"].iloc[-1])
-            used.update({str(ndpr["source_id"].iloc[-1]), "pr_at_ndpr_price"})
+            used.update({*ndpr["sources"].iloc[-1], "pr_at_ndpr_price"})
             notes.append(f"Pr priced at the NdPr oxide quote ({basis}, "
                          f"{int(ndpr['year'].iloc[-1])}).")
             return
