@@ -766,6 +766,15 @@ def test_us_and_eu_plans_buy_no_heavies_through_third_countries() -> None:
     bought = usa.trade[usa.trade["product"] == "concentrate (feed of ef_white_mesa)"]
     assert set(bought["flow"]) == {"import"} and set(bought["partner"]) == {"OTHER"}
     assert usa.round_trips.empty
+    # the ore bought for White Mesa while Mountain Pass ore is sold: reported as a swap
+    cross = usa.cross_trades
+    swaps = cross[cross["reading"] == "ores swapped: one concentrate sold, another bought"]
+    assert set(swaps["imported"]) == {"concentrate (feed of ef_white_mesa)"}
+    for r in swaps.itertuples():
+        sold = usa.trade[(usa.trade["flow"] == "export") & (usa.trade["element"] == r.element)
+                         & (usa.trade["year"] == r.year)
+                         & (usa.trade["product"] == "concentrate")]["tonnes"].sum()
+        assert r.exported_t == pytest.approx(sold)
 
 
 def test_a_plant_fed_by_a_mine_that_is_not_one_is_exit_2(tmp_path: Path) -> None:

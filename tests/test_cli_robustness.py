@@ -214,6 +214,8 @@ class FakePlan:
          "decision_year": [2026], "online_year": [2028], "capex": [3e8], "reason": ["=1+1"],
          "peak_use_share": [0.9], "oversized": [""]}))
     binding: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"constraint": []}))
+    cross_trades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"element": [], "year": [], "reading": []}))
 
 
 @pytest.fixture

@@ -413,3 +413,32 @@ def test_the_lp_and_the_dependence_table_count_use_of_each_product_alike(name: s
         shown = rows.set_index("year")["consumption_t_reo"]
         assert shown.tolist() == pytest.approx(
             [float(use.sel(year=y)) for y in shown.index], rel=1e-6, abs=1e-6), product
+
+
+def test_cross_trades_read_an_element_sold_as_one_product_and_bought_as_another() -> None:
+    """Hand-made trade of one year: Nd oxide out (100 + 20 t) and Nd metal in (50 t) is
+    metal making done abroad; La concentrate out and La oxide in, separation done abroad;
+    Pr in two concentrates, a swap; Dy concentrate in and Dy metal out, separation and
+    metal making at home for export. Tolling contracts, magnets and a product traded one
+    way only are left out."""
+    from reeplan.optimize.solve import _cross_trades
+
+    rows = [("export", "oxide", "Nd", "WEST", 100.0), ("export", "oxide", "Nd", "OTHER", 20.0),
+            ("import", "metal", "Nd", "CHN", 50.0),
+            ("export", "concentrate", "La", "CHN", 7.0), ("import", "oxide", "La", "CHN", 5.0),
+            ("export", "concentrate", "Pr", "CHN", 4.0),
+            ("import", "concentrate (feed of ef_white_mesa)", "Pr", "OTHER", 3.0),
+            ("import", "concentrate", "Dy", "OTHER", 2.0), ("export", "metal", "Dy", "WEST", 1.0),
+            ("export", "concentrate (tolling)", "Ce", "CHN", 10.0),
+            ("import", "oxide (tolled)", "Ce", "CHN", 9.0),
+            ("import", "magnet", None, "CHN", 500.0), ("export", "oxide", "Sm", "CHN", 3.0)]
+    trade = pd.DataFrame([(f, p, e, q, 2030, t) for f, p, e, q, t in rows],
+                         columns=["flow", "product", "element", "partner", "year", "tonnes"])
+    got = _cross_trades(trade).set_index("element")
+    assert sorted(got.index) == ["Dy", "La", "Nd", "Pr"]
+    assert got.loc["Nd", "exported_t"] == 120.0 and got.loc["Nd", "imported_t"] == 50.0
+    assert got.loc["Nd", "reading"] == "metal making done abroad in effect"
+    assert got.loc["La", "reading"] == "separation done abroad in effect"
+    assert got.loc["Pr", "reading"] == "ores swapped: one concentrate sold, another bought"
+    assert got.loc["Dy", "reading"] == "separation and metal making at home for export"
+    assert (got["year"] == 2030).all()

@@ -466,6 +466,23 @@ def emit_plan(result: Plan, name: str) -> None:
         top = ", ".join(result.binding["constraint"].head(5))
         console.print(_cell(f"Binding constraints (largest duals first): {top}"),
                       highlight=False)
+    abroad = _done_abroad(result.cross_trades)
+    if abroad:
+        console.print(_cell("Done abroad in effect (sold as one product, bought back as a "
+                            f"later one; cross_trades): {abroad}"), highlight=False)
+
+
+def _done_abroad(cross: pd.DataFrame) -> str:
+    """The chain steps the plan leaves to partners: per step, the elements and years."""
+    if cross.empty:
+        return ""
+    rows = cross[cross["reading"].str.endswith(" done abroad in effect")]
+    parts = []
+    for reading, g in rows.groupby("reading", sort=True):
+        step = str(reading).removesuffix(" done abroad in effect")
+        years = f"{int(g['year'].min())}-{int(g['year'].max())}"
+        parts.append(f"{step} of {', '.join(sorted(g['element'].unique()))} ({years})")
+    return "; ".join(parts)
 
 
 def emit_comparison(cmp: PlanComparison) -> None:

@@ -199,6 +199,18 @@ class Plan:
             .reset_index()[cols]
 
     @cached_property
+    def cross_trades(self) -> pd.DataFrame:
+        """Each element and year sold as one product and bought as another [t of product].
+
+        A diagnostic beside :attr:`round_trips`: selling oxide and buying the metal back
+        is metal making done abroad in effect (tolling without a contract); buying
+        concentrate and selling oxide is separation at home for export; selling one
+        concentrate and buying another swaps ores. Tolling contracts, magnets and rare
+        metals are left out.
+        """
+        return _cross_trades(self.trade)
+
+    @cached_property
     def unmet(self) -> pd.DataFrame:
         """Demand left unmet per product and year [t/yr] (non-zero), at its penalty.
 
@@ -569,6 +581,39 @@ RARE_METAL_TRADE = {"rm_import": ("import", "rare metal (refined)"),
                     "rm_down_import": ("import", "rare metal (second product)"),
                     "rm_down_export": ("export", "rare metal (second product)")}
 """Rare-metal trade families and their (flow, product) in the trade table [t content]."""
+
+
+_CHAIN_ORDER = {"concentrate": 0, "oxide": 1, "metal": 2}
+"""Rare-earth products traded per element, in chain order (``concentrate (feed of X)`` is a
+concentrate)."""
+_MADE_BY = {1: "separation", 2: "metal making"}
+
+
+def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:
+    cols = ["element", "year", "exported", "exported_t", "imported", "imported_t", "reading"]
+    t = trade[~trade["product"].isin(TOLLED)].copy()
+    t["order"] = t["product"].str.split(" ").str[0].map(_CHAIN_ORDER)
+    t = t[t["order"].notna() & t["element"].notna()]
+    sums = t.groupby(["element", "year", "flow", "product", "order"], as_index=False)[
+        "tonnes"].sum()
+    rows = []
+    for (element, _), g in sums.groupby(["element", "year"], sort=True):
+        year = int(g["year"].iloc[0])
+        out, back = g[g["flow"] == "export"], g[g["flow"] == "import"]
+        for e in out.itertuples(index=False):
+            for i in back.itertuples(index=False):
+                if e.product == i.product or e.tonnes <= TOL or i.tonnes <= TOL:
+                    continue
+                first, last = int(e.order), int(i.order)
+                steps = " and ".join(_MADE_BY[k] for k in
+                                     range(min(first, last) + 1, max(first, last) + 1))
+                reading = (f"{steps} done abroad in effect" if first < last else
+                           f"{steps} at home for export" if first > last else
+                           "ores swapped: one concentrate sold, another bought")
+                rows.append({"element": element, "year": year, "exported": e.product,
+                             "exported_t": float(e.tonnes), "imported": i.product,
+                             "imported_t": float(i.tonnes), "reading": reading})
+    return pd.DataFrame(rows, columns=cols)
 
 
 TOLLED = ("concentrate (tolling)", "oxide (tolled)")

@@ -27,7 +27,7 @@ from reeplan.reporting.worth import build_worth, cost_of_each_target, cost_of_ta
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
 TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "production",
-          "unmet", "round_trips", "binding", "environment", "rare_metals")
+          "unmet", "round_trips", "cross_trades", "binding", "environment", "rare_metals")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
 
@@ -41,6 +41,7 @@ def plan_tables(result: Plan, worth: pd.DataFrame | None = None) -> dict[str, pd
               "costs": costs_table(result), "targets": targets_table(result),
               "production": result.production.rename(columns={"output": "output_t_per_yr"}),
               "unmet": result.unmet, "round_trips": result.round_trips,
+              "cross_trades": result.cross_trades,
               "binding": result.binding, "environment": environment_table(result),
               "rare_metals": rare_metals_table(result)}
     return {name: clean(frame) for name, frame in tables.items()}
