@@ -114,15 +114,16 @@ def test_several_producing_deposits_take_the_published_mix(facts: FactBase) -> N
 
 
 FAC_HEADER = ("facility_id,name,operator,country,region,stage,feed,product,capacity,"
-              "capacity_unit,stage_capacity,status,start_year,capex,capex_unit,source_id,"
+              "capacity_unit,capacity_basis,stage_capacity,status,start_year,capex,capex_unit,"
+              "source_id,"
               "confidence,note")
 PARAM_HEADER = "stage,parameter,value,unit,source_id,confidence,note"
 DIST_HEADER = "distribution_id,deposit_id,element,value,complete,source_id,confidence,note"
 
 
 @pytest.mark.parametrize(("files", "where"), [
-    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,nowhere,oxides,1,t,1,operating,"
-                        ",,,usgs_mcs2025_ree,low,\n"},
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,nowhere,oxides,1,t,nameplate,1,"
+                        "operating,,,,usgs_mcs2025_ree,low,\n"},
      ("facilities.csv", "row 2", "feed", "'nowhere'")),
     ({"stage_parameters.csv": f"{PARAM_HEADER}\nseparation,recovery,1.2,fraction,"
                               "separation_recovery,low,\n"},
@@ -130,9 +131,15 @@ DIST_HEADER = "distribution_id,deposit_id,element,value,complete,source_id,confi
     ({"element_distributions.csv": f"{DIST_HEADER}\nlovozero_loparite_approx,lovozero,Nd,"
                                    "60,false,hedrick_1997,low,\n"},
      ("element_distributions.csv", "value", "expected at most 100%")),
-    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,1,t,-5,operating,"
-                        ",,,usgs_mcs2025_ree,low,\n"},
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,1,t,nameplate,-5,"
+                        "operating,,,,usgs_mcs2025_ree,low,\n"},
      ("facilities.csv", "row 2", "stage_capacity", ">= 0")),
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,12000,t/yr by "
+                        "2030,aim,12000,operating,,,,usgs_mcs2025_ree,low,\n"},
+     ("facilities.csv", "row 2", "a capacity_basis of 'aim' is not a plant's capacity")),
+    ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,500,t/yr,,,"
+                        "operating,,,,usgs_mcs2025_ree,low,\n"},
+     ("facilities.csv", "row 2", "capacity and capacity_basis go together")),
 ])
 def test_bad_chain_definitions_exit_2(tmp_path: Path, files: dict[str, str],
                                       where: tuple[str, ...]) -> None:

@@ -501,11 +501,17 @@ class FacilityRow(TableRow):
     """Deposit whose ore or concentrate the plant processes, when it is known."""
     product: Text
     capacity: NonNeg | None = None
-    """Capacity as published, in ``capacity_unit``."""
+    """The published figure, in ``capacity_unit``; what it is says ``capacity_basis``."""
     capacity_unit: str | None = None
+    capacity_basis: Literal["nameplate", "aim", "output"] | None = None
+    """What ``capacity`` is: ``nameplate`` (what the plant is built or being built to make a
+    year), ``aim`` (a size its owner targets for a later year, not built) or ``output`` (a
+    year's production standing in where no capacity is published); blank with no
+    ``capacity``."""
     stage_capacity: NonNeg | None = None
     """Capacity in the stage's own unit [t REO/yr up to separation, t product/yr from metal
-    on], filled only where the published unit is that unit; blank means not published."""
+    on], filled only where the published unit is that unit and the figure is a nameplate;
+    blank means not published."""
     status: Literal["operating", "construction", "commissioning", "planned", "idle"]
     start_year: Year | None = None
     capex: NonNeg | None = None
@@ -513,6 +519,17 @@ class FacilityRow(TableRow):
     source_id: Ident
     confidence: Confidence
     note: str | None = None
+
+    @model_validator(mode="after")
+    def _capacity_is_capacity(self) -> FacilityRow:
+        if (self.capacity is None) != (self.capacity_basis is None):
+            raise ValueError("capacity and capacity_basis go together: a figure says what "
+                             "it is (nameplate, aim or output), and a basis needs a figure")
+        if self.stage_capacity is not None and self.capacity_basis != "nameplate":
+            raise ValueError(f"stage_capacity is a limit the chain applies; a capacity_basis "
+                             f"of '{self.capacity_basis}' is not a plant's capacity: leave "
+                             f"stage_capacity blank")
+        return self
 
 
 class ProductLifetimeRow(TableRow):
