@@ -505,6 +505,25 @@ def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> No
     assert china.metal_ratio == pytest.approx(63 / 51)
 
 
+def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd() -> None:
+    """China exported 58,152 t of magnets worth US$2.86 bn in 2024 (Adamas): 49.18 USD/kg,
+    when Chinese Nd oxide averaged 56 USD/kg. A 2025 plan pays 49.18 USD/kg; the 2011
+    spike variant (Nd oxide 190-200 USD/kg at year end) pays 195 x 49.18 / 56."""
+    from reeplan.data.selection import magnet_quote
+    from reeplan.scenarios.assemble import assemble
+    from reeplan.scenarios.spec import read_scenario
+
+    facts = load_factbase()
+    quote = magnet_quote(facts, 2025)
+    assert (quote.price, quote.year, quote.nd_price) == (pytest.approx(49.18), 2024, 56.0)
+    assert magnet_quote(facts, 2011).year == 2024  # none before: the first after
+    base = assemble(read_scenario(BASE)[0], facts)
+    assert base.magnet_price == pytest.approx(49_180.0)
+    assert {"adamas_china_magnet_exports_2024", "magnet_price_follows_nd"} <= base.sources
+    spike = assemble(read_scenario(BASE.parent / "price-spike-2011.yaml")[0], facts)
+    assert spike.magnet_price == pytest.approx(195_000 * 49.18 / 56)
+
+
 def test_yuan_quotes_convert_at_the_years_rate_and_old_quotes_are_noted() -> None:
     """Chinese price services quote yuan per tonne. Gd oxide 'below 170,000 CNY/t'
     (26 February 2024) at the Federal Reserve's 2023 average held flat (7.0809 CNY/USD):

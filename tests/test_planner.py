@@ -326,9 +326,9 @@ def test_an_assumption_without_a_value_stops_the_plan(tmp_path: Path) -> None:
     from reeplan.data import load_factbase
 
     table = load_factbase()["assumptions"].drop(columns=["origin"])
-    table.loc[table["assumption_id"] == "magnet_price_markup", "value"] = None
+    table.loc[table["assumption_id"] == "price_taker_share", "value"] = None
     table.to_csv(tmp_path / "assumptions.csv", index=False)
-    res = runner.invoke(app, ["plan", str(SCENARIOS[0].parent / "russia-2030.yaml"),
+    res = runner.invoke(app, ["plan", str(SCENARIOS[0].parent / "russia-roadmap-2030.yaml"),
                               "--data", str(tmp_path)])
     assert res.exit_code == 2
-    assert "no value for 'magnet_price_markup'" in res.stderr
+    assert "no value for 'price_taker_share'" in res.stderr

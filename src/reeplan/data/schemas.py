@@ -590,7 +590,7 @@ class PriceRow(TableRow):
     product: Text
     element: str | None = None
     """Element symbol for single-element products; blank for mixtures (NdPr, mischmetal)."""
-    form: Literal["oxide", "metal", "alloy", "carbonate", "mixed", "concentrate"]
+    form: Literal["oxide", "metal", "alloy", "carbonate", "mixed", "concentrate", "magnet"]
     purity: str | None = None
     market: Text
     basis: PriceBasis

@@ -13,11 +13,11 @@ from reeplan.types import CONFIDENCE_LEVELS, PRICE_UNITS
 if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
-__all__ = ["ConcentrateValue", "Consumption", "MarketPrices", "MineOutput", "assumption_value",
-           "best_distribution", "choose_series", "concentrate_value", "consumption",
-           "deposit_mix", "exchange_rate", "home_countries", "is_country_group",
-           "magnet_share", "market_prices", "mine_output", "nearest_year", "non_magnet_split",
-           "oxide_prices", "stage_parameter"]
+__all__ = ["ConcentrateValue", "Consumption", "MagnetQuote", "MarketPrices", "MineOutput",
+           "assumption_value", "best_distribution", "choose_series", "concentrate_value",
+           "consumption", "deposit_mix", "exchange_rate", "home_countries",
+           "is_country_group", "magnet_quote", "magnet_share", "market_prices", "mine_output",
+           "nearest_year", "non_magnet_split", "oxide_prices", "stage_parameter"]
 
 
 def choose_series(rows: pd.DataFrame, year: int, series: str | None = None) -> str:
@@ -183,6 +183,52 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     order = ["china"] if market == "china" else ["ex_china", "china"]
     ratio, ratio_sources = _metal_ratio(prices, year, order)
     return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
+
+
+@dataclass(frozen=True)
+class MagnetQuote:
+    """The magnet price quote a plan reads its magnet-to-oxide price ratio from.
+
+    Attributes
+    ----------
+    price
+        Magnet price [USD/kg of magnet].
+    year
+        Year of the quote.
+    nd_price
+        Chinese Nd oxide price of that year [USD/kg] (:func:`market_prices`).
+    sources
+        Source ids of the quote and of the Nd price.
+    """
+
+    price: float
+    year: int
+    nd_price: float
+    sources: frozenset[str]
+
+
+def magnet_quote(facts: FactBase, year: int) -> MagnetQuote:
+    """The newest Chinese magnet quote at or before ``year``, else the first after it.
+
+    Raises
+    ------
+    ReeplanError
+        When the prices table has no magnet quote, or no Nd oxide price in its year.
+    """
+    prices = _quote_table(facts)
+    rows = _quoted(prices, 9999, "china", "magnet")
+    if rows.empty:
+        raise ReeplanError("the prices table has no magnet quote (form 'magnet', basis "
+                           "'china'); magnets cannot be priced")
+    before = rows[rows["year"] <= year]
+    row = before.iloc[-1] if not before.empty else rows.iloc[0]
+    quoted = int(row["year"])
+    china = market_prices(facts, quoted, "china")
+    if "Nd" not in china.oxide:
+        raise ReeplanError(f"the prices table has no Chinese Nd oxide price at or before "
+                           f"{quoted}, the year of the magnet quote")
+    return MagnetQuote(float(row["mid"]), quoted, china.oxide["Nd"],
+                       frozenset(row["sources"]) | china.sources)
 
 
 _YearlyQuotes = dict[str, dict[int, tuple[float, frozenset[str]]]]

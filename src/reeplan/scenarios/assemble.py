@@ -16,11 +16,11 @@ import pandas as pd
 
 from reeplan.data import FactBase
 from reeplan.data.selection import (
-    assumption_value,
     concentrate_value,
     consumption,
     exchange_rate,
     home_countries,
+    magnet_quote,
     magnet_share,
     market_prices,
     mine_output,
@@ -50,7 +50,8 @@ __all__ = ["assemble", "check_references"]
 
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
-PRICE_MARKUPS = {"magnet": "magnet_price_markup"}
+MAGNET_PRICE_RULE = "magnet_price_follows_nd"
+"""The assumption that prices magnets from a quote of another year by the Nd price."""
 
 
 def check_references(scenario: Scenario, facts: FactBase, path: str | Path,
@@ -304,7 +305,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     conc = concentrate_value(facts, _price_year(scenario))
     price_sources |= conc.sources
     per_magnet = chain.oxide_per_magnet(recipe, factors)
-    magnet_price = per_magnet * oxide["Nd"] * assumption_value(facts, PRICE_MARKUPS["magnet"])
+    magnet = magnet_quote(facts, _price_year(scenario))
+    price_sources |= magnet.sources
+    magnet_price = oxide["Nd"] * magnet.price / magnet.nd_price  # the quote's ratio to Nd
     total, share, magnets, demand_sources = _consumption(scenario, facts)
     split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
                                                                      if e in oxide))
@@ -320,7 +323,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     fx = {s for t in scenario.targets if t.currency == "RUB"
           for s in exchange_rate(facts, "RUB", t.year)[1]}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
-        | set(recipe.source_ids) | {PRICE_MARKUPS["magnet"]} | rare.sources | fx
+        | set(recipe.source_ids) | {MAGNET_PRICE_RULE} | rare.sources | fx
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, blocked=q.blocked, sell_discount=q.sell_discount,
