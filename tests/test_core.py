@@ -485,31 +485,41 @@ def test_a_plant_built_for_its_ramp_up_output_is_reported_oversized() -> None:
 
 
 def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> None:
-    """China, 2025: Pr at the NdPr oxide quote (51 USD/kg, Fastmarkets fob China), not the
-    US DoD floor of 110; ex-China: China's price times a premium read from quotes of one
-    day or year: Pr x 54/51 (cif Rotterdam against fob China, 20 June 2024), Dy x 800/224
-    (CIF Europe against Adamas's volume-weighted China price, 2025)."""
+    """China, 2025: Nd and Pr at SMM's NdPr oxide quote of 25 September 2025 (560,000-
+    565,000 CNY/t at 7.0809 CNY/USD: 79.44 USD/kg), newer than their own 2024 quotes, not
+    the US DoD floor of 110; ex-China: China's price times a premium read from quotes of
+    the same year: Nd x 92.5/79.44 and Pr x 93.25/79.44 (Argus Europe, the same day), Dy x
+    800/224 (CIF Europe against Adamas's volume-weighted China price, 2025). In 2024 Nd
+    keeps its own USGS average (56) and Pr the NdPr quote (51, Fastmarkets fob China)."""
     from reeplan.data.selection import market_prices
 
     facts = load_factbase()
     china = market_prices(facts, 2025, "china")
     europe = market_prices(facts, 2025, "ex_china")
-    assert china.oxide["Pr"] == pytest.approx(51.0)
+    ndpr = 562_500 / 7.0809 / 1000
+    assert china.oxide["Pr"] == pytest.approx(ndpr) and china.oxide["Nd"] == pytest.approx(ndpr)
     assert "fas_mp_2025" not in china.sources | europe.sources
-    assert europe.oxide["Pr"] == pytest.approx(51.0 * 54 / 51)
-    assert europe.oxide["Nd"] == pytest.approx(56.0)  # June 2024: cif Rotterdam below fob
+    assert {"smm_weekly_2025_09_25", "nd_pr_at_ndpr_price"} <= china.sources
+    assert europe.oxide["Pr"] == pytest.approx(93.25)
+    assert europe.oxide["Nd"] == pytest.approx(92.5)
     assert europe.oxide["Dy"] == pytest.approx(800.0)
     assert china.oxide["Dy"] == pytest.approx(224.0)
     assert china.oxide["Y"] == pytest.approx(6.5) and europe.oxide["Y"] == pytest.approx(175.0)
+    earlier = market_prices(facts, 2024, "china")
+    assert earlier.oxide["Nd"] == pytest.approx(56.0)
+    assert earlier.oxide["Pr"] == pytest.approx(51.0)
     # metal over oxide per kg from same-day NdPr quotes: 63 / 51 (Fastmarkets 20 June 2024)
     assert china.metal_ratio == pytest.approx(63 / 51)
 
 
 def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd() -> None:
     """China exported 58,152 t of magnets worth US$2.86 bn in 2024 (Adamas): 49.18 USD/kg,
-    when Chinese Nd oxide averaged 56 USD/kg. A 2025 plan pays 49.18 USD/kg; the 2011
-    spike variant (Nd oxide 190-200 USD/kg at year end) pays 195 x 49.18 / 56."""
+    when Chinese Nd oxide averaged 56 USD/kg. A plan's magnet keeps the quote's non-rare-
+    earth part and revalues its rare-earth content (t REO per t magnet of the recipe) at
+    its own year's Nd price: 2025 (SMM NdPr oxide 560,000-565,000 CNY/t at 7.0809 CNY/USD)
+    and the 2011 spike variant (Nd oxide 190-200 USD/kg at year end)."""
     from reeplan.data.selection import magnet_quote
+    from reeplan.domain import chain_from_facts, recipe_as_used
     from reeplan.scenarios.assemble import assemble
     from reeplan.scenarios.spec import read_scenario
 
@@ -517,34 +527,41 @@ def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd() -> 
     quote = magnet_quote(facts, 2025)
     assert (quote.price, quote.year, quote.nd_price) == (pytest.approx(49.18), 2024, 56.0)
     assert magnet_quote(facts, 2011).year == 2024  # none before: the first after
+    factors = {str(k): float(v) for k, v in
+               facts["elements"].set_index("symbol")["metal_per_oxide"].items()}
+    content = chain_from_facts(facts).oxide_per_magnet(recipe_as_used(facts, 2025), factors)
+    assert content == pytest.approx(0.4632, abs=1e-4)
     base = assemble(read_scenario(BASE)[0], facts)
-    assert base.magnet_price == pytest.approx(49_180.0)
+    nd_2025 = 562_500 / 7.0809
+    assert base.magnet_price == pytest.approx(49_180 + content * (nd_2025 - 56_000))
     assert {"adamas_china_magnet_exports_2024", "magnet_price_follows_nd"} <= base.sources
     spike = assemble(read_scenario(BASE.parent / "price-spike-2011.yaml")[0], facts)
-    assert spike.magnet_price == pytest.approx(195_000 * 49.18 / 56)
+    assert spike.magnet_price == pytest.approx(49_180 + content * (195_000 - 56_000))
 
 
 def test_yuan_quotes_convert_at_the_years_rate_and_old_quotes_are_noted() -> None:
     """Chinese price services quote yuan per tonne. Gd oxide 'below 170,000 CNY/t'
     (26 February 2024) at the Federal Reserve's 2023 average held flat (7.0809 CNY/USD):
     24.01 USD/kg; Er oxide 203,000-208,000 CNY/t (23 September 2021) at 2021's 6.4508:
-    31.86 USD/kg; Ce oxide 12,000-13,000 CNY/t (SMM, March 2025), newer than USGS's 2024
-    average of 1 USD/kg: 1.77 USD/kg. A 2021 quote priced for 2025 carries a note."""
+    31.86 USD/kg, priced for 2024 with a note; Ce oxide 11,000-11,200 CNY/t (SMM, 25
+    September 2025), newer than USGS's 2024 average of 1 USD/kg: 1.57 USD/kg."""
     from reeplan.data.selection import market_prices
 
     facts = load_factbase()
     china = market_prices(facts, 2025, "china")
     assert china.oxide["Gd"] == pytest.approx(170_000 / 7.0809 / 1000)
-    assert china.oxide["Er"] == pytest.approx(205_500 / 6.4508 / 1000)
-    assert china.oxide["Ce"] == pytest.approx(12_500 / 7.0809 / 1000)
+    assert china.oxide["Ce"] == pytest.approx(11_100 / 7.0809 / 1000)
     assert {"fed_g5a_2024", "fx_held_after_forecast", "ctia_re_prices_2024_02",
-            "smm_2025"} <= china.sources
-    assert "Er: the newest Chinese quote is of 2021, 4 years before 2025." in china.notes
+            "smm_weekly_2025_09_25"} <= china.sources
     assert not any(n.startswith("Gd:") for n in china.notes)
+    priced_2024 = market_prices(facts, 2024, "china")
+    assert priced_2024.oxide["Er"] == pytest.approx(205_500 / 6.4508 / 1000)
+    assert "Er: the newest Chinese quote is of 2021, 3 years before 2024." in priced_2024.notes
     # the quote of the year priced: no rate held, no note
     old = market_prices(facts, 2021, "china")
     assert old.oxide["Er"] == pytest.approx(205_500 / 6.4508 / 1000)
     assert "fx_held_after_forecast" not in old.sources
+    assert not any(n.startswith("Er:") for n in old.notes)
 
 
 def test_each_partner_trades_at_its_market(tmp_path: Path) -> None:
@@ -559,7 +576,7 @@ def test_each_partner_trades_at_its_market(tmp_path: Path) -> None:
     assert float(dy.sel(partner="CHN")) == pytest.approx(224_000)
     assert float(dy.sel(partner="OTHER")) == pytest.approx(800_000)
     nd_metal = partner_price(q, "metal").sel(element="Nd", year=2025, partner="CHN")
-    assert float(nd_metal) == pytest.approx(56_000 * 63 / 51)
+    assert float(nd_metal) == pytest.approx(562_500 / 7.0809 * 63 / 51)
 
 
 def test_a_policy_market_is_refused(tmp_path: Path) -> None:

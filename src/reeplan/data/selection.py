@@ -135,10 +135,11 @@ def market_prices(facts: FactBase, year: int, market: str = "china") -> MarketPr
     """Prices a plan trades at in ``market`` in ``year``: the one rule for prices.
 
     China: per element, the newest Chinese oxide quote at or before ``year`` (the midpoint
-    of a range); praseodymium without a quote of its own takes the NdPr oxide price, else
-    the Nd price (assumption ``pr_at_ndpr_price``). Ex-China: the Chinese price times the
-    ex-China premium of the element, read from an ex-China and a Chinese quote of the same
-    year (the newest such pair at or before ``year``; at least 1; 1 without a pair), so
+    of a range); Nd and Pr take the NdPr oxide quote where it is newer than theirs, and Pr
+    without any takes Nd's price (assumption ``nd_pr_at_ndpr_price``). Ex-China: the
+    Chinese price times the ex-China premium of the element, read from an ex-China and a
+    Chinese quote of the same year (the newest such pair at or before ``year``; at least
+    1; 1 without a pair; for Nd and Pr an NdPr quote stands in for a year without theirs), so
     that quotes of different dates never make a price gap (assumption
     ``ex_china_premium``). Policy floors and a producer's realised prices are never market
     prices. The metal ratio is NdPr metal over NdPr oxide quoted the same day in the market
@@ -162,15 +163,16 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     notes: list[str] = []
     rows = _quoted(prices, year, "china", "oxide")
     single = rows[rows["element"].notna()].groupby("element").tail(1)
+    quoted_in: dict[str, int] = {}
     for e, v, src, quoted in zip(single["element"], single["mid"], single["sources"],
                                  single["year"], strict=True):
         oxide[str(e)] = float(v)
+        quoted_in[str(e)] = int(quoted)
         used |= src
         if year - int(quoted) > STALE_QUOTE_YEARS:
             notes.append(f"{e}: the newest Chinese quote is of {int(quoted)}, "
                          f"{year - int(quoted)} years before {year}.")
-    if "Pr" not in oxide:
-        _pr_from_ndpr(prices, year, ["china"], oxide, used, notes)
+    _nd_pr_from_ndpr(rows, oxide, quoted_in, used, notes)
     if market == "ex_china":
         outside, china = _yearly_oxide(prices, year, "ex_china"), \
             _yearly_oxide(prices, year, "china")
@@ -251,10 +253,11 @@ def _ex_china_premium(outside: _YearlyQuotes, china: _YearlyQuotes,
                       element: str) -> tuple[float, set[str]]:
     """Ex-China over Chinese price of ``element``'s oxide from quotes of the same year.
 
-    Pr without quotes of its own takes the NdPr oxide's.
+    Nd and Pr take the NdPr oxide's in a year without quotes of their own.
     """
     def own(quotes: _YearlyQuotes) -> dict[int, tuple[float, frozenset[str]]]:
-        return quotes.get(element) or (quotes.get("NdPr", {}) if element == "Pr" else {})
+        mixed = quotes.get("NdPr", {}) if element in ("Nd", "Pr") else {}
+        return {**mixed, **quotes.get(element, {})}  # its own quote first, in a year
 
     out, home = own(outside), own(china)
     common = sorted(set(out) & set(home))
@@ -264,21 +267,29 @@ def _ex_china_premium(outside: _YearlyQuotes, china: _YearlyQuotes,
     return max(out[y][0] / home[y][0], 1.0), {*out[y][1], *home[y][1], "ex_china_premium"}
 
 
-def _pr_from_ndpr(prices: pd.DataFrame, year: int, order: list[str], oxide: dict[str, float],
-                  used: set[str], notes: list[str]) -> None:
-    for basis in order:
-        ndpr = _quoted(prices, year, basis, "oxide")
-        ndpr = ndpr[ndpr["product"] == "NdPr oxide"]
-        if not ndpr.empty:
-            oxide["Pr"] = float(ndpr["mid"].iloc[-1])
-            used.update({*ndpr["sources"].iloc[-1], "pr_at_ndpr_price"})
-            notes.append(f"Pr priced at the NdPr oxide quote ({basis}, "
-                         f"{int(ndpr['year'].iloc[-1])}).")
-            return
-    if "Nd" in oxide:
-        oxide["Pr"] = oxide["Nd"]
-        used.add("pr_at_ndpr_price")
-        notes.append("Pr priced at the Nd oxide price (no Pr or NdPr quote by then).")
+ND_PR_RULE = "nd_pr_at_ndpr_price"
+"""The assumption that prices Nd and Pr oxide at the NdPr oxide quote when it is newer."""
+
+
+def _nd_pr_from_ndpr(rows: pd.DataFrame, oxide: dict[str, float], quoted_in: dict[str, int],
+                     used: set[str], notes: list[str]) -> None:
+    """Nd and Pr at the newest NdPr oxide quote where theirs are older or missing.
+
+    Without an NdPr quote, Pr without a quote of its own takes Nd's price.
+    """
+    ndpr = rows[rows["product"] == "NdPr oxide"]
+    if ndpr.empty:
+        if "Pr" not in oxide and "Nd" in oxide:
+            oxide["Pr"] = oxide["Nd"]
+            used.add(ND_PR_RULE)
+            notes.append("Pr priced at the Nd oxide price (no Pr or NdPr quote by then).")
+        return
+    newest = int(ndpr["year"].iloc[-1])
+    for e in ("Nd", "Pr"):
+        if e not in oxide or quoted_in[e] < newest:
+            oxide[e] = float(ndpr["mid"].iloc[-1])
+            used.update({*ndpr["sources"].iloc[-1], ND_PR_RULE})
+            notes.append(f"{e} priced at the NdPr oxide quote (china, {newest}).")
 
 
 def _metal_ratio(prices: pd.DataFrame, year: int, order: list[str]) -> tuple[float, set[str]]:

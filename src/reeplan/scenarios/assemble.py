@@ -307,7 +307,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     per_magnet = chain.oxide_per_magnet(recipe, factors)
     magnet = magnet_quote(facts, _price_year(scenario))
     price_sources |= magnet.sources
-    magnet_price = oxide["Nd"] * magnet.price / magnet.nd_price  # the quote's ratio to Nd
+    # the quote, its rare-earth content revalued at this year's Nd price [USD/t]
+    magnet_price = 1000 * magnet.price + per_magnet * (oxide["Nd"] - 1000 * magnet.nd_price)
     total, share, magnets, demand_sources = _consumption(scenario, facts)
     split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
                                                                      if e in oxide))
