@@ -512,11 +512,12 @@ def test_market_prices_never_pick_a_policy_floor_and_price_pr_on_its_own() -> No
     assert china.metal_ratio == pytest.approx(63 / 51)
 
 
-def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd() -> None:
+def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd(
+        tmp_path: Path) -> None:
     """China exported 58,152 t of magnets worth US$2.86 bn in 2024 (Adamas): 49.18 USD/kg,
     when Chinese Nd oxide averaged 56 USD/kg. A plan's magnet keeps the quote's non-rare-
     earth part and revalues its rare-earth content (t REO per t magnet of the recipe) at
-    its own year's Nd price: 2025 (SMM NdPr oxide 560,000-565,000 CNY/t at 7.0809 CNY/USD)
+    China's Nd price of its own year: 2025 (SMM NdPr oxide 560,000-565,000 CNY/t at 7.0809 CNY/USD)
     and the 2011 spike variant (Nd oxide 190-200 USD/kg at year end)."""
     from reeplan.data.selection import magnet_quote
     from reeplan.domain import chain_from_facts, recipe_as_used
@@ -537,6 +538,11 @@ def test_magnets_are_priced_from_chinas_export_unit_value_and_move_with_nd() -> 
     assert {"adamas_china_magnet_exports_2024", "magnet_price_follows_nd"} <= base.sources
     spike = assemble(read_scenario(BASE.parent / "price-spike-2011.yaml")[0], facts)
     assert spike.magnet_price == pytest.approx(49_180 + content * (195_000 - 56_000))
+    # a plan at ex-China prices (Nd 92.5 USD/kg delivered Europe) buys magnets at China's
+    europe = assemble(read_scenario(_variant(tmp_path, "prices: {market: ex_china}\n"))[0],
+                      facts)
+    assert europe.oxide_price["Nd"] == pytest.approx(92_500)
+    assert europe.magnet_price == pytest.approx(base.magnet_price)
 
 
 def test_yuan_quotes_convert_at_the_years_rate_and_old_quotes_are_noted() -> None:

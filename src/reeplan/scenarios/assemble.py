@@ -307,8 +307,10 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     per_magnet = chain.oxide_per_magnet(recipe, factors)
     magnet = magnet_quote(facts, _price_year(scenario))
     price_sources |= magnet.sources
-    # the quote, its rare-earth content revalued at this year's Nd price [USD/t]
-    magnet_price = 1000 * magnet.price + per_magnet * (oxide["Nd"] - 1000 * magnet.nd_price)
+    # China's export price, its rare-earth content revalued at China's Nd price of the
+    # year [USD/t]: China makes 94% of the world's magnets, whichever market the plan is in
+    nd_china = markets["china"][0]["Nd"]
+    magnet_price = 1000 * magnet.price + per_magnet * (nd_china - 1000 * magnet.nd_price)
     total, share, magnets, demand_sources = _consumption(scenario, facts)
     split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
                                                                      if e in oxide))
