@@ -95,3 +95,21 @@ def test_every_element_lovozero_separates_has_a_buyer(baseline: Plan) -> None:
     sep = flows[(flows["stage"] == "separation") & flows["element"].isin(["Gd", "Sm"])]
     assert (sep["production"] > 0).any()
     assert sep["stock_change"].abs().max() < 1e-6
+
+
+def test_the_plan_writes_the_prices_it_trades_at_with_their_rules(baseline: Plan) -> None:
+    """China's Nd oxide in 2025 is SMM's NdPr quote (562,500 CNY/t at 7.0809 CNY/USD), its
+    metal that times 63/51, ex-China Nd Argus's 92.5 USD/kg; magnets 49.18 USD/kg plus their
+    content revalued at China's Nd price; each row names its rule."""
+    table = baseline.prices.set_index(["market", "product", "element"], drop=False)
+    nd = 562_500 / 7.0809 / 1000
+    assert table.loc[("china", "oxide", "Nd"), "price_usd_per_kg"] == pytest.approx(nd)
+    assert "NdPr oxide quote" in table.loc[("china", "oxide", "Nd"), "note"]
+    assert table.loc[("china", "metal", "Nd"), "price_usd_per_kg"] == pytest.approx(nd * 63 / 51)
+    assert table.loc[("ex_china", "oxide", "Nd"), "price_usd_per_kg"] == pytest.approx(92.5)
+    assert "premium" in table.loc[("ex_china", "oxide", "Nd"), "note"]
+    magnet = baseline.prices[baseline.prices["product"] == "magnet"]
+    content = float(baseline.params["magnet_price"].isel(year=0)) / 1000 - 49.18
+    assert content == pytest.approx(0.4632 * (nd - 56.0), rel=1e-3)
+    assert magnet["note"].iloc[0].startswith("China's 2024 export price, 49.18 USD/kg")
+    assert set(baseline.prices["market"]) == {"china", "ex_china", "all"}

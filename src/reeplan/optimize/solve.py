@@ -199,6 +199,34 @@ class Plan:
             .reset_index()[cols]
 
     @cached_property
+    def prices(self) -> pd.DataFrame:
+        """The prices the plan trades at [USD/kg], with the rules that set them.
+
+        One row per market, product (``oxide``, ``metal``) and element, and one for
+        magnets; ``note`` says which rule priced it (an NdPr quote standing for Nd, an old
+        quote, an ex-China premium, the metal-to-oxide ratio).
+        """
+        q, notes = self.params, self.problem.price_notes
+        rows: list[tuple[str, str, str | None, float, str]] = []
+        for market in q["market"].values:
+            oxide = q["market_oxide_price"].sel(market=market).isel(year=0)
+            metal = q["market_metal_price"].sel(market=market).isel(year=0)
+            for e in q["element"].values:
+                said = " ".join(n.split(": ", 1)[1] for n in notes
+                                if n.startswith((f"{market}: {e}:", f"{market}: {e} ")))
+                price = float(oxide.sel(element=e))
+                rows.append((str(market), "oxide", str(e), price / 1000, said))
+                ratio = float(metal.sel(element=e)) / price if price > 0 else math.nan
+                rows.append((str(market), "metal", str(e), float(metal.sel(element=e)) / 1000,
+                             f"oxide x {ratio:.3f} (NdPr metal over oxide, quoted the same "
+                             f"day)" if price > 0 else ""))
+        said = " ".join(n.split(": ", 1)[1] for n in notes if n.startswith("magnets: "))
+        rows.append(("all", "magnet", None, float(q["magnet_price"].isel(year=0)) / 1000,
+                     said))
+        return pd.DataFrame(rows, columns=["market", "product", "element", "price_usd_per_kg",
+                                           "note"])
+
+    @cached_property
     def cross_trades(self) -> pd.DataFrame:
         """Each element and year sold as one product and bought as another [t of product].
 

@@ -26,7 +26,7 @@ from reeplan.reporting.worth import build_worth, cost_of_each_target, cost_of_ta
 
 __all__ = ["TABLES", "plan_tables", "write_plan"]
 
-TABLES = ("builds", "flows", "trade", "dependence", "costs", "targets", "production",
+TABLES = ("builds", "flows", "trade", "prices", "dependence", "costs", "targets", "production",
           "unmet", "round_trips", "cross_trades", "binding", "environment", "rare_metals")
 """The plan's tables written by :func:`write_plan`, as CSV and Parquet."""
 
@@ -37,7 +37,8 @@ def plan_tables(result: Plan, worth: pd.DataFrame | None = None) -> dict[str, pd
     ``worth`` (:func:`reeplan.reporting.worth.build_worth`) adds what each build is worth.
     """
     tables = {"builds": builds_table(result, worth), "flows": flows_table(result),
-              "trade": trade_table(result), "dependence": dependence_table(result),
+              "trade": trade_table(result), "prices": result.prices,
+              "dependence": dependence_table(result),
               "costs": costs_table(result), "targets": targets_table(result),
               "production": result.production.rename(columns={"output": "output_t_per_yr"}),
               "unmet": result.unmet, "round_trips": result.round_trips,

@@ -311,6 +311,12 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     # year [USD/t]: China makes 94% of the world's magnets, whichever market the plan is in
     nd_china = markets["china"][0]["Nd"]
     magnet_price = 1000 * magnet.price + per_magnet * (nd_china - 1000 * magnet.nd_price)
+    price_notes = tuple(f"{m}: {n}" for m in MARKETS
+                        for n in market_prices(facts, _price_year(scenario), m).notes)
+    price_notes += (f"magnets: China's {magnet.year} export price, {magnet.price:.2f} USD/kg, "
+                    f"its {per_magnet:.3f} t REO per t revalued from {magnet.nd_price:.2f} to "
+                    f"{nd_china / 1000:.2f} USD/kg of Nd oxide: "
+                    f"{magnet_price / 1000:.2f} USD/kg.",)
     total, share, magnets, demand_sources = _consumption(scenario, facts)
     split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
                                                                      if e in oxide))
@@ -341,6 +347,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                **partner_sells(pid, scenario, facts))
                        for pid, q in sorted(scenario.policy.partners.items())),
         market_prices=markets, allow_reexport=scenario.policy.allow_reexport,
+        price_notes=price_notes,
         local_content={str(k): float(v) for k, v in scenario.policy.local_content.items()},
         magnet_inputs_from={str(k): float(v)
                             for k, v in scenario.policy.magnet_inputs_from.items()},
