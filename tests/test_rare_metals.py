@@ -227,6 +227,11 @@ def test_the_roadmap_plans_all_five_figures_and_says_what_happens(roadmap) -> No
     assert any(line.startswith("Target 'small_tonnage_80t' is met on Ta alone; Be, Ge, Ga, "
                                "Hf count for nothing") for line in roadmap.missed), \
         roadmap.missed
+    # and how much that leaves out, from the production table (USGS: Ga 6,000 kg in 2024;
+    # Ge 6 t in 2022, Open-File Report 2024-1057); nothing is published for Be and Hf
+    assert any("latest published output of them: Ge 6 t (2022), Ga 6 t (2024); none "
+               "published for Be, Hf" in line for line in roadmap.missed), roadmap.missed
+    assert {"usgs_mcs2025_ga", "usgs_ofr_2024_1057"} <= set(roadmap.problem.sources)
     tables = plan_tables(roadmap)
     rm = tables["rare_metals"]
     assert set(rm["commodity"]) == {"W", "Mo", "Nb", "Ta", "Li", "Ti", "Zr"}

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
 __all__ = ["RareMetalDownstream", "RareMetalProduct", "StageBalance", "coproduct_ratios",
-           "producer_of", "product_group_members", "rare_metal_consumption",
+           "latest_output", "producer_of", "product_group_members", "rare_metal_consumption",
            "rare_metal_downstream", "rare_metal_product", "stage_balance"]
 
 
@@ -248,6 +248,30 @@ def product_group_members(facts: FactBase, group: str) -> tuple[list[str], list[
     element_groups = [str(m) for m in rows.loc[rows["member_kind"] == "element_group",
                                                "member"]]
     return commodities, element_groups, ";".join(sorted(set(rows["source_id"])))
+
+
+_MASS_UNITS = {"t": 1.0, "t content": 1.0, "kg": 1e-3}
+"""Production-table units of a rare metal's mass, in t."""
+
+
+def latest_output(facts: FactBase, country: str, commodity: str
+                  ) -> tuple[float, int, str] | None:
+    """The newest published output of ``commodity`` in ``country`` [t content/yr].
+
+    Mine, refinery, primary or sponge production from the production table (the larger
+    where several are published for the year), its year and source id; None when the
+    table has no output figure for the pair.
+    """
+    prod = facts["production"]
+    rows = prod[(prod["country"] == country) & (prod["commodity"] == commodity)
+                & (prod["metric"] != "reserves") & prod["value"].notna()
+                & prod["unit"].isin(list(_MASS_UNITS))]
+    if rows.empty:
+        return None
+    rows = rows[rows["year"] == rows["year"].max()]
+    tonnes = pd.to_numeric(rows["value"]) * rows["unit"].map(_MASS_UNITS)
+    best = tonnes.idxmax()
+    return float(tonnes[best]), int(rows.loc[best, "year"]), str(rows.loc[best, "source_id"])
 
 
 def producer_of(facts: FactBase, country: str, commodity: str) -> tuple[bool, bool]:

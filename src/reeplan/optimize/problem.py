@@ -380,12 +380,16 @@ class ProductGroup:
     not_modelled
         Members the plan does not track (no data, or not asked for): they count for
         nothing, and a miss names them.
+    not_modelled_output
+        The planning country's latest published output of those members: (commodity,
+        t content, year), for what the plan leaves out to be weighed.
     """
 
     id: str
     commodities: tuple[str, ...] = ()
     element_groups: tuple[str, ...] = ()
     not_modelled: tuple[str, ...] = ()
+    not_modelled_output: tuple[tuple[str, float, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -878,8 +878,14 @@ def _untracked(group: ProductGroup | None) -> list[str]:
     """A product group's members the plan does not track, which count for nothing."""
     if group is None or not group.not_modelled:
         return []
+    made = {k: (t, y) for k, t, y in group.not_modelled_output}
+    weighed = ", ".join(f"{k} {t:,.0f} t ({y})" if t >= 1 else f"{k} {t:.2g} t ({y})"
+                        for k, (t, y) in made.items())
+    none = [k for k in group.not_modelled if k not in made]
     return [f"{', '.join(group.not_modelled)} count for nothing: the plan does not track "
-            f"them (no consumption or plant data)"]
+            f"them (no consumption or plant data)"
+            + (f"; the country's latest published output of them: {weighed}" if made else "")
+            + (f"; none published for {', '.join(none)}" if made and none else "")]
 
 
 def _group_gaps(t: Target, p: Problem) -> list[str]:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from reeplan.data import FactBase
 from reeplan.data.rare_metals import (
     coproduct_ratios,
+    latest_output,
     producer_of,
     product_group_members,
     rare_metal_consumption,
@@ -182,7 +183,11 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
     for gid in sorted({str(t.group) for t in scenario.targets if t.group is not None}):
         commodities, element_groups, source = product_group_members(facts, gid)
         sources |= set(source.split(";"))
+        left = tuple(k for k in commodities if k not in spec.commodities)
+        made = [(k, *found) for k in left
+                if (found := latest_output(facts, scenario.country, k)) is not None]
+        sources |= {str(src) for *_, src in made}
         groups.append(ProductGroup(gid, tuple(k for k in commodities if k in spec.commodities),
-                                   tuple(element_groups),
-                                   tuple(k for k in commodities if k not in spec.commodities)))
+                                   tuple(element_groups), left,
+                                   tuple((k, t, y) for k, t, y, _ in made)))
     return RareMetalInputs(tuple(metals), tuple(groups), frozenset(sources))
