@@ -189,7 +189,7 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
 
 @dataclass(frozen=True)
 class MagnetQuote:
-    """The magnet price quote a plan reads its magnet-to-oxide price ratio from.
+    """The magnet price quote a plan prices magnets from (its content revalued at Nd's price).
 
     Attributes
     ----------
