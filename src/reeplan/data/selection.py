@@ -103,11 +103,7 @@ def _quote_table(facts: FactBase) -> pd.DataFrame:
     """
     def compute() -> pd.DataFrame:
         prices = facts["prices"]
-        rows = prices[prices["unit"].isin(PRICE_UNITS)].copy()
-        unread = sorted(set(prices["unit"]) - set(PRICE_UNITS))
-        if unread:  # the schema admits only these; a new unit must be read here, not dropped
-            raise ReeplanError(f"prices: unit {unread[0]!r} has no conversion to USD/kg; "
-                               f"expected one of {', '.join(PRICE_UNITS)}")
+        rows = prices.copy()
         high = rows["value_high"].where(rows["value_high"].notna(), rows["value"])
         mid = (rows["value"].astype(float) + high.astype(float)) / 2
         per_usd_kg = []
@@ -117,10 +113,13 @@ def _quote_table(facts: FactBase) -> pd.DataFrame:
             if unit == "USD/kg":
                 per_usd_kg.append(1.0)
                 sources.append(frozenset({str(source)}))
-                continue
-            rate, fx = exchange_rate(facts, "CNY", int(year))
-            per_usd_kg.append(rate * 1000.0)  # CNY/t -> USD/kg
-            sources.append(frozenset({str(source), *fx}))
+            elif unit == "CNY/t":
+                rate, fx = exchange_rate(facts, "CNY", int(year))
+                per_usd_kg.append(rate * 1000.0)  # CNY/t -> USD/kg
+                sources.append(frozenset({str(source), *fx}))
+            else:  # a unit the schema admits (PRICE_UNITS) must be converted here
+                raise ReeplanError(f"prices: unit {unit!r} has no conversion to USD/kg; "
+                                   f"expected one of {', '.join(PRICE_UNITS)}")
         rows["mid"] = mid / per_usd_kg
         rows["sources"] = pd.Series(sources, index=rows.index, dtype=object)
         rows["annual"] = rows["period"] == "annual average"
