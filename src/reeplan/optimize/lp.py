@@ -187,9 +187,32 @@ class _Recorder:
         self.read.add("@attrs")
         return self._params.attrs
 
+    @property
+    def variables(self) -> Mapping[str, xr.Variable]:
+        """The variables, unlabelled (fast), each read noted as by ``[]``."""
+        return _ReadVariables(self._params.variables, self.read)
+
     def __getattr__(self, name: str) -> Any:
         self.read.add("@" + name)  # anything else: treat as depending on everything
         return getattr(self._params, name)
+
+
+class _ReadVariables(Mapping[str, xr.Variable]):
+    """A dataset's variables, noting the names read."""
+
+    def __init__(self, variables: Mapping[Any, xr.Variable], read: set[str]) -> None:
+        self._variables = variables
+        self._read = read
+
+    def __getitem__(self, key: str) -> xr.Variable:
+        self._read.add(key)
+        return self._variables[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(map(str, self._variables))
+
+    def __len__(self) -> int:
+        return len(self._variables)
 
 
 def _recorded(compute: Callable[[Param], np.ndarray],

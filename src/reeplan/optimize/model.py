@@ -563,10 +563,10 @@ def concentrate_price(q: Param) -> xr.DataArray:
     above a free seller's price) times the concentrate share (a realised concentrate
     price over its oxides' value).
     """
-    sale = sale_price(q, "oxide")  # (partner, element, year)
-    dist = q["distribution"].sel(element=sale["element"].values)
-    values = np.einsum("me,pey->mpy", dist.values, sale.values) \
-        * float(q["concentrate_value_share"])
+    sale = sale_price(q, "oxide")  # (partner, element, year), the dataset's elements
+    dist = q.variables["distribution"].transpose("mine", "element").values
+    values = np.einsum("me,pey->mpy", dist, sale.values) \
+        * float(q.variables["concentrate_value_share"].values)
     return xr.DataArray(values, dims=("mine", "partner", "year"),
                         coords=[q.indexes["mine"], q.indexes["partner"], q.indexes["year"]])
 
@@ -577,9 +577,15 @@ def concentrate_cost(q: Param) -> xr.DataArray:
     Its oxides at reference prices times the concentrate share, times the supplying
     partner's premium; 0 for a domestic mine (whose cost is its opex).
     """
-    value: xr.DataArray = (q["distribution"] * oxide_price(q)).sum("element") \
-        * q["concentrate_value_share"] * q["mine_buy_factor"]
-    return value
+    v = q.variables
+    markets = list(q.indexes["market"])
+    price = v["market_oxide_price"].transpose("market", "element", "year").values[
+        markets.index(q.attrs["reference_market"])]  # oxide_price on arrays: draws re-price it
+    values = np.einsum("me,ey->my", v["distribution"].transpose("mine", "element").values,
+                       price) * float(v["concentrate_value_share"].values) \
+        * v["mine_buy_factor"].values[:, None]
+    return xr.DataArray(values, dims=("mine", "year"),
+                        coords=[q.indexes["mine"], q.indexes["year"]])
 
 
 def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
@@ -597,9 +603,9 @@ def trade_cost(q: Param, product: str, flow: str) -> xr.DataArray:
     else:
         price = sale_price(q, product)
         unit = -price.values
-    freight = q["freight"].values[:, None, None]
-    discount = q["discount"].values[None, None, :]
-    return price.copy(data=(unit + freight) * discount / MUSD)
+    freight = q.variables["freight"].values[:, None, None]
+    discount = q.variables["discount"].values[None, None, :]
+    return price.copy(deep=False, data=(unit + freight) * discount / MUSD)
 
 
 def magnet_trade_cost(q: Param, flow: str) -> xr.DataArray:
@@ -608,10 +614,11 @@ def magnet_trade_cost(q: Param, flow: str) -> xr.DataArray:
     The magnet price times the partner's premium (or, negative, less its discount), plus
     freight; on arrays, as :func:`trade_cost`.
     """
-    factor = q["buy_factor" if flow == "import" else "sell_factor"].values[:, None]
+    v = q.variables
+    factor = v["buy_factor" if flow == "import" else "sell_factor"].values[:, None]
     sign = 1.0 if flow == "import" else -1.0
-    unit = sign * q["magnet_price"].values[None, :] * factor + q["freight"].values[:, None]
-    return xr.DataArray(unit * q["discount"].values[None, :] / MUSD,
+    unit = sign * v["magnet_price"].values[None, :] * factor + v["freight"].values[:, None]
+    return xr.DataArray(unit * v["discount"].values[None, :] / MUSD,
                         coords=[q.indexes["partner"], q.indexes["year"]],
                         dims=("partner", "year"))
 

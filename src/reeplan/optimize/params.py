@@ -424,15 +424,21 @@ def oxide_price(q: xr.Dataset, product: str = "oxide") -> xr.DataArray:
 def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
     """Price of ``product`` (oxide or metal) in each partner's market [USD/t].
 
-    Over (partner, element, year).
+    Over (partner, element, year). Read from the dataset's variables, not through
+    ``q[name]`` (which builds a labelled array each time): risk draws call it thousands of
+    times.
     """
-    table = q[f"market_{product}_price"]
-    markets = {str(m): i for i, m in enumerate(table["market"].values)}
-    pick = [markets[str(m)] for m in q["partner_market"].values]
-    values = table.transpose("market", "element", "year").values[pick]
-    return xr.DataArray(values, dims=("partner", "element", "year"),  # indexes reused: fast
-                        coords=[q.indexes["partner"], table.indexes["element"],
-                                table.indexes["year"]])
+    table = _array(q, f"market_{product}_price", "market", "element", "year")
+    markets = {str(m): i for i, m in enumerate(q.indexes["market"])}
+    pick = [markets[str(m)] for m in q.variables["partner_market"].values]
+    return xr.DataArray(table[pick], dims=("partner", "element", "year"),  # indexes reused
+                        coords=[q.indexes["partner"], q.indexes["element"],
+                                q.indexes["year"]])
+
+
+def _array(q: xr.Dataset, name: str, *dims: str) -> np.ndarray:
+    """A parameter's values with its dimensions in ``dims`` order (no labels, fast)."""
+    return q.variables[name].transpose(*dims).values
 
 
 def buy_price(q: xr.Dataset, product: str) -> xr.DataArray:
@@ -446,13 +452,13 @@ def buy_price(q: xr.Dataset, product: str) -> xr.DataArray:
     """
     price = partner_price(q, product)  # (partner, element, year) in q's order; arrays below
     values = price.values
-    cap = q["export_cap"].transpose("partner", "element").values
+    cap = _array(q, "export_cap", "partner", "element")
     licensed = cap > 0  # NaN (no cap) compares False
     if licensed.any():
-        table = q[f"market_{product}_price"].transpose("market", "element", "year").values
+        table = _array(q, f"market_{product}_price", "market", "element", "year")
         values = np.where(licensed[:, :, None], np.maximum(values, table.max(axis=0)[None]),
                           values)
-    return price.copy(data=values * q["buy_factor"].values[:, None, None])
+    return price.copy(deep=False, data=values * q.variables["buy_factor"].values[:, None, None])
 
 
 def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:
@@ -468,12 +474,13 @@ def sale_price(q: xr.Dataset, product: str) -> xr.DataArray:
     """
     price = partner_price(q, product)  # (partner, element, year); arrays below, for speed
     values = price.values
-    own = values * q["sell_factor"].values[:, None, None]
+    own = values * q.variables["sell_factor"].values[:, None, None]
     if not values.shape[0]:
-        return price.copy(data=own)
-    cap = q["export_cap"].sel(element=price["element"].values).values
-    free = ~q["blocked"].values[:, None] & np.isnan(cap)  # (partner, element)
-    buy = np.where(free[:, :, None], values * q["buy_factor"].values[:, None, None], np.inf)
+        return price.copy(deep=False, data=own)
+    cap = _array(q, "export_cap", "partner", "element")
+    free = ~q.variables["blocked"].values[:, None] & np.isnan(cap)  # (partner, element)
+    buy = np.where(free[:, :, None], values * q.variables["buy_factor"].values[:, None, None],
+                   np.inf)
     cheapest = buy.min(axis=0)  # (element, year); inf where no one sells freely
-    return price.copy(data=np.minimum(own, cheapest[None, :, :]))
+    return price.copy(deep=False, data=np.minimum(own, cheapest[None, :, :]))
 
