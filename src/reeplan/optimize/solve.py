@@ -619,29 +619,40 @@ _MADE_BY = {1: "separation", 2: "metal making"}
 
 def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:
     cols = ["element", "year", "exported", "exported_t", "imported", "imported_t", "reading"]
-    t = trade[~trade["product"].isin(TOLLED)].copy()
-    t["order"] = t["product"].str.split(" ").str[0].map(_CHAIN_ORDER)
-    t = t[t["order"].notna() & t["element"].notna()]
-    sums = t.groupby(["element", "year", "flow", "product", "order"], as_index=False)[
+    t = trade[~trade["product"].isin(TOLLED) & trade["element"].notna()]
+    order = t["product"].str.split(" ").str[0].map(_CHAIN_ORDER)
+    t = t.assign(order=order)[order.notna()]
+    sums = t.groupby(["flow", "element", "year", "product", "order"], as_index=False)[
         "tonnes"].sum()
-    rows = []
-    for (element, _), g in sums.groupby(["element", "year"], sort=True):
-        year = int(g["year"].iloc[0])
-        out, back = g[g["flow"] == "export"], g[g["flow"] == "import"]
-        for e in out.itertuples(index=False):
-            for i in back.itertuples(index=False):
-                if e.product == i.product or e.tonnes <= TOL or i.tonnes <= TOL:
-                    continue
-                first, last = int(e.order), int(i.order)
-                steps = " and ".join(_MADE_BY[k] for k in
-                                     range(min(first, last) + 1, max(first, last) + 1))
-                reading = (f"{steps} done abroad in effect" if first < last else
-                           f"{steps} at home for export" if first > last else
-                           "ores swapped: one concentrate sold, another bought")
-                rows.append({"element": element, "year": year, "exported": e.product,
-                             "exported_t": float(e.tonnes), "imported": i.product,
-                             "imported_t": float(i.tonnes), "reading": reading})
-    return pd.DataFrame(rows, columns=cols)
+    sums = sums[sums["tonnes"] > TOL]
+    keep = ["element", "year", "product", "order", "tonnes"]
+    pairs = sums.loc[sums["flow"] == "export", keep].merge(
+        sums.loc[sums["flow"] == "import", keep], on=["element", "year"],
+        suffixes=("_out", "_in"))
+    pairs = pairs[pairs["product_out"] != pairs["product_in"]]
+    if pairs.empty:
+        return pd.DataFrame(columns=cols)
+    readings = [_cross_reading(int(a), int(b))
+                for a, b in zip(pairs["order_out"], pairs["order_in"], strict=True)]
+    out = pd.DataFrame({"element": pairs["element"].to_numpy(),
+                        "year": pairs["year"].astype(int).to_numpy(),
+                        "exported": pairs["product_out"].to_numpy(),
+                        "exported_t": pairs["tonnes_out"].astype(float).to_numpy(),
+                        "imported": pairs["product_in"].to_numpy(),
+                        "imported_t": pairs["tonnes_in"].astype(float).to_numpy(),
+                        "reading": readings}, columns=cols)
+    return out.sort_values(["element", "year", "exported", "imported"],
+                           ignore_index=True)
+
+
+def _cross_reading(first: int, last: int) -> str:
+    """What selling at chain step ``first`` and buying at step ``last`` amounts to."""
+    steps = " and ".join(_MADE_BY[k] for k in range(min(first, last) + 1, max(first, last) + 1))
+    if first < last:
+        return f"{steps} done abroad in effect"
+    if first > last:
+        return f"{steps} at home for export"
+    return "ores swapped: one concentrate sold, another bought"
 
 
 TOLLED = ("concentrate (tolling)", "oxide (tolled)")
