@@ -27,7 +27,13 @@ from reeplan.optimize.expressions import (
     tolled_oxide,
 )
 from reeplan.optimize.lp import LinearProgram, Param, Term
-from reeplan.optimize.params import build_parameters, buy_price, oxide_price, sale_price
+from reeplan.optimize.params import (
+    build_parameters,
+    buy_price,
+    oxide_price,
+    reference_price_values,
+    sale_price,
+)
 from reeplan.optimize.problem import Problem
 from reeplan.optimize.rare_metals import define_rare_metals
 from reeplan.optimize.targets import define_targets, shortfall_cost
@@ -578,11 +584,8 @@ def concentrate_cost(q: Param) -> xr.DataArray:
     partner's premium; 0 for a domestic mine (whose cost is its opex).
     """
     v = q.variables
-    markets = list(q.indexes["market"])
-    price = v["market_oxide_price"].transpose("market", "element", "year").values[
-        markets.index(q.attrs["reference_market"])]  # oxide_price on arrays: draws re-price it
     values = np.einsum("me,ey->my", v["distribution"].transpose("mine", "element").values,
-                       price) * float(v["concentrate_value_share"].values) \
+                       reference_price_values(q)) * float(v["concentrate_value_share"].values) \
         * v["mine_buy_factor"].values[:, None]
     return xr.DataArray(values, dims=("mine", "year"),
                         coords=[q.indexes["mine"], q.indexes["year"]])

@@ -23,7 +23,8 @@ from reeplan.errors import ChainDefinitionError
 from reeplan.optimize.problem import Partner, Problem, RareMetal
 
 __all__ = ["REFERENCE", "build_parameters", "buy_price", "delayed", "online_schedule",
-           "oxide_price", "partner_price", "reference_market", "sale_price"]
+           "oxide_price", "partner_price", "reference_market", "reference_price_values",
+           "sale_price"]
 
 
 def online_schedule(decision: np.ndarray, years: np.ndarray, online_after: np.ndarray,
@@ -419,6 +420,13 @@ def oxide_price(q: xr.Dataset, product: str = "oxide") -> xr.DataArray:
     price: xr.DataArray = q[f"market_{product}_price"].sel(
         market=q.attrs["reference_market"], drop=True)
     return price
+
+
+def reference_price_values(q: xr.Dataset, product: str = "oxide") -> np.ndarray:
+    """:func:`oxide_price` as a bare array over (element, year) [USD/t], for risk draws."""
+    markets = list(q.indexes["market"])
+    table = _array(q, f"market_{product}_price", "market", "element", "year")
+    return table[markets.index(q.attrs["reference_market"])]  # type: ignore[no-any-return]
 
 
 def partner_price(q: xr.Dataset, product: str) -> xr.DataArray:
