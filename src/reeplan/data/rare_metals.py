@@ -21,8 +21,9 @@ if TYPE_CHECKING:
     from reeplan.data.loader import FactBase
 
 __all__ = ["RareMetalDownstream", "RareMetalProduct", "StageBalance", "coproduct_ratios",
-           "latest_output", "producer_of", "product_group_members", "rare_metal_consumption",
-           "rare_metal_downstream", "rare_metal_product", "stage_balance"]
+           "latest_output", "output_rows", "producer_of", "product_group_members",
+           "rare_metal_consumption", "rare_metal_downstream", "rare_metal_product",
+           "stage_balance"]
 
 
 
@@ -250,6 +251,17 @@ def product_group_members(facts: FactBase, group: str) -> tuple[list[str], list[
     return commodities, element_groups, ";".join(sorted(set(rows["source_id"])))
 
 
+def output_rows(facts: FactBase, country: str, commodity: str) -> pd.DataFrame:
+    """The production table's output figures of ``commodity`` in ``country``.
+
+    Mine, refinery, primary or sponge production with a value (reserves left out), every
+    year and series; empty when the table has none for the pair.
+    """
+    prod = facts["production"]
+    return prod[(prod["country"] == country) & (prod["commodity"] == commodity)
+                & (prod["metric"] != "reserves") & prod["value"].notna()]
+
+
 _MASS_UNITS = {"t": 1.0, "t content": 1.0, "kg": 1e-3}
 """Production-table units of a rare metal's mass, in t."""
 
@@ -258,14 +270,11 @@ def latest_output(facts: FactBase, country: str, commodity: str
                   ) -> tuple[float, int, str] | None:
     """The newest published output of ``commodity`` in ``country`` [t content/yr].
 
-    Mine, refinery, primary or sponge production from the production table (the larger
-    where several are published for the year), its year and source id; None when the
-    table has no output figure for the pair.
+    Of :func:`output_rows` in a unit of mass, the newest year's (the larger where several
+    are published for the year), with its year and source id; None when there is none.
     """
-    prod = facts["production"]
-    rows = prod[(prod["country"] == country) & (prod["commodity"] == commodity)
-                & (prod["metric"] != "reserves") & prod["value"].notna()
-                & prod["unit"].isin(list(_MASS_UNITS))]
+    rows = output_rows(facts, country, commodity)
+    rows = rows[rows["unit"].isin(list(_MASS_UNITS))]
     if rows.empty:
         return None
     rows = rows[rows["year"] == rows["year"].max()]
@@ -277,14 +286,12 @@ def latest_output(facts: FactBase, country: str, commodity: str
 def producer_of(facts: FactBase, country: str, commodity: str) -> tuple[bool, bool]:
     """Whether ``country`` mines ``commodity``, and whether it makes it at all.
 
-    From the production table's newest year for the pair: mine production above zero
-    (it can sell concentrate), and any production above zero, mine, refinery, primary or
-    sponge (it can sell the refined product). A country the table does not list for the
-    commodity (China and niobium) makes none.
+    From the production table's newest year for the pair (:func:`output_rows`): mine
+    production above zero (it can sell concentrate), and any production above zero, mine,
+    refinery, primary or sponge (it can sell the refined product). A country the table
+    does not list for the commodity (China and niobium) makes none.
     """
-    prod = facts["production"]
-    rows = prod[(prod["country"] == country) & (prod["commodity"] == commodity)
-                & (prod["metric"] != "reserves") & prod["value"].notna()]
+    rows = output_rows(facts, country, commodity)
     if rows.empty:
         return False, False
     rows = rows[rows["year"] == rows["year"].max()]

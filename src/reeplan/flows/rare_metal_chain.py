@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from reeplan.data.rare_metals import StageBalance, stage_balance
+from reeplan.data.rare_metals import StageBalance, output_rows, stage_balance
 from reeplan.data.selection import nearest_year
 from reeplan.errors import ReeplanError
 from reeplan.metrics.dependence import apparent_consumption
@@ -128,9 +128,7 @@ def commodity_chain(country: str, year: int, commodity: str, *,
 
 
 def _mine_output(facts: FactBase, country: str, commodity: str, year: int) -> dict[str, Any]:
-    prod = facts["production"]
-    rows = prod[(prod["commodity"] == commodity) & (prod["country"] == country)
-                & (prod["metric"] != "reserves") & prod["value"].notna()]
+    rows = output_rows(facts, country, commodity)
     if rows.empty:
         return {}
     r = nearest_year(rows, year).sort_values(["metric", "series"]).iloc[0]
