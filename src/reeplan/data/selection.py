@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -65,15 +66,21 @@ class MarketPrices:
         metal and oxide.
     sources
         Source and assumption ids behind the figures.
-    notes
-        Which rule priced what, in words.
+    remarks
+        Per element, which rule priced it, in words (an NdPr quote standing in, an old
+        quote, an ex-China premium); elements priced by their own recent quote have none.
     """
 
     market: str
     oxide: dict[str, float]
     metal_ratio: float
     sources: frozenset[str]
-    notes: tuple[str, ...]
+    remarks: Mapping[str, tuple[str, ...]]
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """Every remark as one line, ``"<element>: <remark>"``."""
+        return tuple(f"{e}: {r}" for e, said in self.remarks.items() for r in said)
 
 
 def _quoted(prices: pd.DataFrame, year: int, basis: str, form: str) -> pd.DataFrame:
@@ -159,7 +166,7 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
     prices = _quote_table(facts)
     oxide: dict[str, float] = {}
     used: set[str] = set()
-    notes: list[str] = []
+    remarks: dict[str, list[str]] = {}
     rows = _quoted(prices, year, "china", "oxide")
     single = rows[rows["element"].notna()].groupby("element").tail(1)
     quoted_in: dict[str, int] = {}
@@ -169,9 +176,10 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
         quoted_in[str(e)] = int(quoted)
         used |= src
         if year - int(quoted) > STALE_QUOTE_YEARS:
-            notes.append(f"{e}: the newest Chinese quote is of {int(quoted)}, "
-                         f"{year - int(quoted)} years before {year}.")
-    _nd_pr_from_ndpr(rows, oxide, quoted_in, used, notes)
+            remarks.setdefault(str(e), []).append(
+                f"the newest Chinese quote is of {int(quoted)}, {year - int(quoted)} years "
+                f"before {year}.")
+    _nd_pr_from_ndpr(rows, oxide, quoted_in, used, remarks)
     if market == "ex_china":
         outside, china = _yearly_oxide(prices, year, "ex_china"), \
             _yearly_oxide(prices, year, "china")
@@ -180,10 +188,11 @@ def _market_prices(facts: FactBase, year: int, market: str) -> MarketPrices:
             oxide[e] *= premium
             used |= sources
             if premium > 1:
-                notes.append(f"{e}: ex-China premium x{premium:.2f} over China.")
+                remarks.setdefault(e, []).append(f"ex-China premium x{premium:.2f} over China.")
     order = ["china"] if market == "china" else ["ex_china", "china"]
     ratio, ratio_sources = _metal_ratio(prices, year, order)
-    return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources), tuple(notes))
+    return MarketPrices(market, oxide, ratio, frozenset(used | ratio_sources),
+                        {e: tuple(said) for e, said in remarks.items()})
 
 
 @dataclass(frozen=True)
@@ -271,7 +280,7 @@ ND_PR_RULE = "nd_pr_at_ndpr_price"
 
 
 def _nd_pr_from_ndpr(rows: pd.DataFrame, oxide: dict[str, float], quoted_in: dict[str, int],
-                     used: set[str], notes: list[str]) -> None:
+                     used: set[str], remarks: dict[str, list[str]]) -> None:
     """Nd and Pr at the newest NdPr oxide quote where theirs are older or missing.
 
     Without an NdPr quote, Pr without a quote of its own takes Nd's price.
@@ -281,14 +290,16 @@ def _nd_pr_from_ndpr(rows: pd.DataFrame, oxide: dict[str, float], quoted_in: dic
         if "Pr" not in oxide and "Nd" in oxide:
             oxide["Pr"] = oxide["Nd"]
             used.add(ND_PR_RULE)
-            notes.append("Pr priced at the Nd oxide price (no Pr or NdPr quote by then).")
+            remarks.setdefault("Pr", []).append(
+                "priced at the Nd oxide price (no Pr or NdPr quote by then).")
         return
     newest = int(ndpr["year"].iloc[-1])
     for e in ("Nd", "Pr"):
         if e not in oxide or quoted_in[e] < newest:
             oxide[e] = float(ndpr["mid"].iloc[-1])
             used.update({*ndpr["sources"].iloc[-1], ND_PR_RULE})
-            notes.append(f"{e} priced at the NdPr oxide quote (china, {newest}).")
+            remarks.setdefault(e, []).append(
+                f"priced at the NdPr oxide quote (china, {newest}).")
 
 
 def _metal_ratio(prices: pd.DataFrame, year: int, order: list[str]) -> tuple[float, set[str]]:

@@ -486,10 +486,10 @@ class Problem:
     reserve_holding_cost: float = 0.0
     rare_metals: tuple[RareMetal, ...] = ()
     product_groups: tuple[ProductGroup, ...] = ()
-    price_notes: tuple[str, ...] = ()
+    price_notes: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
 
-    # price_notes: which rule priced what (an NdPr quote for Nd, an old quote, a premium),
-    #   each line starting with its market (e.g. "china: Nd priced at ...")
+    # price_notes: (market, element) -> which rules priced it, in words (an NdPr quote
+    #   for Nd, an old quote, a premium); ("all", "magnet") for the magnet price
     # rare_metals: the rare-metal commodities tracked (none: rare earths only); mines'
     #   coproducts of other commodities are ignored
     # product_groups: groups a ``group_output`` target counts

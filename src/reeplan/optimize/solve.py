@@ -212,15 +212,14 @@ class Plan:
             oxide = q["market_oxide_price"].sel(market=market).isel(year=0)
             metal = q["market_metal_price"].sel(market=market).isel(year=0)
             for e in q["element"].values:
-                said = " ".join(n.split(": ", 1)[1] for n in notes
-                                if n.startswith((f"{market}: {e}:", f"{market}: {e} ")))
+                said = " ".join(notes.get((str(market), str(e)), ()))
                 price = float(oxide.sel(element=e))
                 rows.append((str(market), "oxide", str(e), price / 1000, said))
                 ratio = float(metal.sel(element=e)) / price if price > 0 else math.nan
                 rows.append((str(market), "metal", str(e), float(metal.sel(element=e)) / 1000,
                              f"oxide x {ratio:.3f} (NdPr metal over oxide, quoted the same "
                              f"day)" if price > 0 else ""))
-        said = " ".join(n.split(": ", 1)[1] for n in notes if n.startswith("magnets: "))
+        said = " ".join(notes.get(("all", "magnet"), ()))
         rows.append(("all", "magnet", None, float(q["magnet_price"].isel(year=0)) / 1000,
                      said))
         return pd.DataFrame(rows, columns=["market", "product", "element", "price_usd_per_kg",

@@ -16,6 +16,7 @@ import pandas as pd
 
 from reeplan.data import FactBase
 from reeplan.data.selection import (
+    MarketPrices,
     concentrate_value,
     consumption,
     exchange_rate,
@@ -298,10 +299,10 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     factors = {str(k): float(v) for k, v in
                facts["elements"].set_index("symbol")["metal_per_oxide"].items()}
     elements = _elements(scenario, facts)
-    markets = {m: _market(facts, _price_year(scenario), m) for m in MARKETS}
+    quoted = {m: market_prices(facts, _price_year(scenario), m) for m in MARKETS}
+    markets = {m: _market(found) for m, found in quoted.items()}
     oxide, metal = markets[scenario.prices.market]
-    price_sources = set().union(*(market_prices(facts, _price_year(scenario), m).sources
-                                  for m in MARKETS))
+    price_sources = set().union(*(found.sources for found in quoted.values()))
     conc = concentrate_value(facts, _price_year(scenario))
     price_sources |= conc.sources
     per_magnet = chain.oxide_per_magnet(recipe, factors)
@@ -311,12 +312,12 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     # year [USD/t]: China makes 94% of the world's magnets, whichever market the plan is in
     nd_china = markets["china"][0]["Nd"]
     magnet_price = 1000 * magnet.price + per_magnet * (nd_china - 1000 * magnet.nd_price)
-    price_notes = tuple(f"{m}: {n}" for m in MARKETS
-                        for n in market_prices(facts, _price_year(scenario), m).notes)
-    price_notes += (f"magnets: China's {magnet.year} export price, {magnet.price:.2f} USD/kg, "
-                    f"its {per_magnet:.3f} t REO per t revalued from {magnet.nd_price:.2f} to "
-                    f"{nd_china / 1000:.2f} USD/kg of Nd oxide: "
-                    f"{magnet_price / 1000:.2f} USD/kg.",)
+    price_notes: dict[tuple[str, str], tuple[str, ...]] = {
+        (m, e): said for m, found in quoted.items() for e, said in found.remarks.items()}
+    price_notes[("all", "magnet")] = (
+        f"China's {magnet.year} export price, {magnet.price:.2f} USD/kg, its "
+        f"{per_magnet:.3f} t REO per t revalued from {magnet.nd_price:.2f} to "
+        f"{nd_china / 1000:.2f} USD/kg of Nd oxide: {magnet_price / 1000:.2f} USD/kg.",)
     total, share, magnets, demand_sources = _consumption(scenario, facts)
     split, split_sources = _traded_split(facts, scenario, frozenset(e for e in elements
                                                                      if e in oxide))
@@ -481,15 +482,13 @@ def _partner_market(pid: str, market: str | None) -> str:
     return market or ("china" if pid == "CHN" else "ex_china")
 
 
-def _market(facts: FactBase, year: int, market: str) -> tuple[dict[str, float],
-                                                              dict[str, float]]:
-    """Oxide and metal prices of ``market`` [USD/t of oxide, USD/t of metal] by element.
+def _market(found: MarketPrices) -> tuple[dict[str, float], dict[str, float]]:
+    """Oxide and metal prices of a market [USD/t of oxide, USD/t of metal] by element.
 
     Metal is priced from its oxide with the market's metal-to-oxide price ratio per kg
     (NdPr metal over NdPr oxide, quoted the same day), not a markup on top of the oxygen
     removed.
     """
-    found = market_prices(facts, year, market)
     oxide = {e: 1000 * v for e, v in found.oxide.items()}  # USD/t
     return oxide, {e: v * found.metal_ratio for e, v in oxide.items()}
 
