@@ -215,7 +215,7 @@ class FakePlan:
          "peak_use_share": [0.9], "oversized": [""]}))
     binding: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"constraint": []}))
     cross_trades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
-        {"element": [], "year": [], "reading": []}))
+        {"element": [], "year": [], "steps": [], "done_abroad": [], "reading": []}))
 
 
 @pytest.fixture

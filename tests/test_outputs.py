@@ -441,4 +441,6 @@ def test_cross_trades_read_an_element_sold_as_one_product_and_bought_as_another(
     assert got.loc["La", "reading"] == "separation done abroad in effect"
     assert got.loc["Pr", "reading"] == "ores swapped: one concentrate sold, another bought"
     assert got.loc["Dy", "reading"] == "separation and metal making at home for export"
+    assert got.loc["Dy", "steps"] == "separation and metal making"
+    assert got["done_abroad"].to_dict() == {"Dy": False, "La": True, "Nd": True, "Pr": False}
     assert (got["year"] == 2030).all()

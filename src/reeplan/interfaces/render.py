@@ -476,10 +476,8 @@ def _done_abroad(cross: pd.DataFrame) -> str:
     """The chain steps the plan leaves to partners: per step, the elements and years."""
     if cross.empty:
         return ""
-    rows = cross[cross["reading"].str.endswith(" done abroad in effect")]
     parts = []
-    for reading, g in rows.groupby("reading", sort=True):
-        step = str(reading).removesuffix(" done abroad in effect")
+    for step, g in cross[cross["done_abroad"].astype(bool)].groupby("steps", sort=True):
         years = f"{int(g['year'].min())}-{int(g['year'].max())}"
         parts.append(f"{step} of {', '.join(sorted(g['element'].unique()))} ({years})")
     return "; ".join(parts)

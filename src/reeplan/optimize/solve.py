@@ -230,10 +230,10 @@ class Plan:
         """Each element and year sold as one product and bought as another [t of product].
 
         A diagnostic beside :attr:`round_trips`: selling oxide and buying the metal back
-        is metal making done abroad in effect (tolling without a contract); buying
-        concentrate and selling oxide is separation at home for export; selling one
-        concentrate and buying another swaps ores. Tolling contracts, magnets and rare
-        metals are left out.
+        is metal making done abroad in effect (tolling without a contract; ``steps`` the
+        chain steps between the two products, ``done_abroad`` true); buying concentrate
+        and selling oxide is separation at home for export; selling one concentrate and
+        buying another swaps ores. Tolling contracts, magnets and rare metals are left out.
         """
         return _cross_trades(self.trade)
 
@@ -617,7 +617,8 @@ _MADE_BY = {1: "separation", 2: "metal making"}
 
 
 def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:
-    cols = ["element", "year", "exported", "exported_t", "imported", "imported_t", "reading"]
+    cols = ["element", "year", "exported", "exported_t", "imported", "imported_t", "steps",
+            "done_abroad", "reading"]
     t = trade[~trade["product"].isin(TOLLED) & trade["element"].notna()]
     order = t["product"].str.split(" ").str[0].map(_CHAIN_ORDER)
     t = t.assign(order=order)[order.notna()]
@@ -631,27 +632,22 @@ def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:
     pairs = pairs[pairs["product_out"] != pairs["product_in"]]
     if pairs.empty:
         return pd.DataFrame(columns=cols)
-    readings = [_cross_reading(int(a), int(b))
-                for a, b in zip(pairs["order_out"], pairs["order_in"], strict=True)]
+    first, last = pairs["order_out"].astype(int), pairs["order_in"].astype(int)
+    steps = [" and ".join(_MADE_BY[k] for k in range(min(a, b) + 1, max(a, b) + 1))
+             for a, b in zip(first, last, strict=True)]
+    readings = [f"{s} done abroad in effect" if a < b else f"{s} at home for export" if a > b
+                else "ores swapped: one concentrate sold, another bought"
+                for s, a, b in zip(steps, first, last, strict=True)]
     out = pd.DataFrame({"element": pairs["element"].to_numpy(),
                         "year": pairs["year"].astype(int).to_numpy(),
                         "exported": pairs["product_out"].to_numpy(),
                         "exported_t": pairs["tonnes_out"].astype(float).to_numpy(),
                         "imported": pairs["product_in"].to_numpy(),
                         "imported_t": pairs["tonnes_in"].astype(float).to_numpy(),
+                        "steps": steps, "done_abroad": (first < last).to_numpy(),
                         "reading": readings}, columns=cols)
     return out.sort_values(["element", "year", "exported", "imported"],
                            ignore_index=True)
-
-
-def _cross_reading(first: int, last: int) -> str:
-    """What selling at chain step ``first`` and buying at step ``last`` amounts to."""
-    steps = " and ".join(_MADE_BY[k] for k in range(min(first, last) + 1, max(first, last) + 1))
-    if first < last:
-        return f"{steps} done abroad in effect"
-    if first > last:
-        return f"{steps} at home for export"
-    return "ores swapped: one concentrate sold, another bought"
 
 
 TOLLED = ("concentrate (tolling)", "oxide (tolled)")
