@@ -421,10 +421,12 @@ def test_no_shipped_plan_round_trips_or_re_exports(path: Path) -> None:
     recycled = s["prod"].sel(candidate=recyclers).sum("candidate") * q["recipe_share"] \
         * q["recycling_recovery"] / q["metal_per_oxide"]
     assert bool((exported <= separated + recycled + 1e-6).all())
-    # no plant stands idle (below half its neighbours' output) between two years it runs
+    # no plant stands idle (below half its neighbours' output) between two years it runs,
+    # except while a partner bans all trade (china-ban-2028: no buyer for concentrate)
     prod = s["prod"].transpose("candidate", "year").values
-    dips = (prod[:, 1:-1] < 0.5 * np.minimum(prod[:, :-2], prod[:, 2:])) \
-        & (np.minimum(prod[:, :-2], prod[:, 2:]) > 1.0)
+    low = np.minimum(prod[:, :-2], prod[:, 2:])
+    dips = (prod[:, 1:-1] < 0.5 * low) & (low > 1.0) \
+        & ~q["banned"].any("partner").values[None, 1:-1]
     assert not dips.any(), q["candidate"].values[dips.any(axis=1)]
 
 

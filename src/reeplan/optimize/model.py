@@ -263,8 +263,11 @@ def define_trade(lp: LinearProgram) -> None:
     Sanctioned partners and elements without a reference price are not traded (no column);
     metal is traded for the recipe's elements only. Export controls cap what a partner sells
     us of an element, oxide plus metal in oxide equivalent (``export_control``), or of
-    magnets (an upper bound); the routes to a partner carry at most its route capacity of
-    rare-earth products (oxide, metal, magnets, concentrate sold), both ways
+    magnets (an upper bound); what its industry uses caps what it buys from us of an
+    element (``import_control``), what its separators take from others the concentrate
+    (``concentrate_buy_cap``), and what its market absorbs the magnets; the routes to a
+    partner carry at most its route capacity of rare-earth products (oxide, metal,
+    magnets, concentrate sold), both ways
     (``route_capacity``); rare metals are not on these routes.
     """
     p = lp.params
@@ -290,6 +293,18 @@ def define_trade(lp: LinearProgram) -> None:
                                               v["import_metal"].term(1 / p["metal_per_oxide"])],
                            "<=", lambda q: q["export_cap"].fillna(0.0).broadcast_like(q["year"]),
                            coords, mask=capped.broadcast_like(like))
+    absorbed = p["import_cap"].notnull() & open_ & buys
+    if bool(absorbed.any()):
+        lp.add_constraints("import_control", [v["export_oxide"].term(),
+                                              v["export_metal"].term(1 / p["metal_per_oxide"])],
+                           "<=", lambda q: q["import_cap"].fillna(0.0).broadcast_like(q["year"]),
+                           coords, mask=absorbed.broadcast_like(like))
+    conc_capped = (p["conc_buy_cap"] < np.inf) & buys
+    if "conc_export" in v and bool(conc_capped.any()):
+        lp.add_constraints("concentrate_buy_cap", [v["conc_export"].sum("mine")], "<=",
+                           lambda q: q["conc_buy_cap"].where(
+                               np.isfinite(q["conc_buy_cap"]), 0.0).broadcast_like(q["year"]),
+                           magnet_coords, mask=conc_capped.broadcast_like(p["discount"]))
     routed = (p["route_capacity"] < np.inf) & ~p["blocked"]
     if bool(routed.any()):
         moved = [v[n].sum("element") for n in ("import_oxide", "export_oxide", "import_metal",

@@ -277,6 +277,11 @@ def _trade(ds: Vars, p: Problem) -> None:
     ds["export_cap"] = (("partner", "element"),
                         np.array([[x.export_caps.get(e, np.nan) for e in p.elements]
                                   for x in q], dtype=float).reshape(len(q), len(p.elements)))
+    ds["import_cap"] = (("partner", "element"),
+                        np.array([[x.import_caps.get(e, np.nan) for e in p.elements]
+                                  for x in q], dtype=float).reshape(len(q), len(p.elements)))
+    ds["conc_buy_cap"] = ("partner", [math.inf if x.concentrate_buy_cap is None
+                                      else float(x.concentrate_buy_cap) for x in q])
     ds["magnet_buy_cap"] = ("partner", [math.inf if x.magnet_buy_cap is None
                                         else float(x.magnet_buy_cap) for x in q])
     ds["magnet_cap"] = ("partner", [math.inf if x.magnet_cap is None else float(x.magnet_cap)

@@ -189,6 +189,12 @@ class Partner:
     magnet_buy_cap
         Most magnets it will buy from us per year [t] (what its market absorbs: China, the
         world's magnet maker, buys almost none); ``None`` uncapped.
+    import_caps
+        Most it will buy from us per year of each element, oxide plus metal in oxide
+        equivalent [t REO] (what its industry uses); an element not listed is not capped.
+    concentrate_buy_cap
+        Most concentrate it will buy from us per year [t REO] (what its separators take
+        from others); ``None`` uncapped.
     banned_years
         Years with no trade with it at all (an export ban expected in those years).
     route_capacity
@@ -214,6 +220,8 @@ class Partner:
     export_caps: Mapping[str, float] = field(default_factory=dict)
     magnet_cap: float | None = None
     magnet_buy_cap: float | None = None
+    import_caps: Mapping[str, float] = field(default_factory=dict)
+    concentrate_buy_cap: float | None = None
     route_capacity: float | None = None
     banned_years: frozenset[int] = frozenset()
     transport_cost: float = 0.0
@@ -552,16 +560,21 @@ class Problem:
             if q.market and q.market not in self.market_prices:
                 raise ChainDefinitionError(f"partner '{q.id}', field 'market': no prices for "
                                            f"market '{q.market}'")
-            unknown = sorted(set(q.export_caps) - set(self.elements))
-            if unknown:
-                raise ChainDefinitionError(
-                    f"partner '{q.id}', field 'export_caps': {', '.join(unknown)} not modelled "
-                    f"by the plan (it tracks {', '.join(self.elements)}); a cap on it would "
-                    f"have no effect")
-            bad = {e: v for e, v in q.export_caps.items() if not (math.isfinite(v) and v >= 0)}
-            if bad:
-                raise ChainDefinitionError(f"partner '{q.id}', field 'export_caps': {bad}; "
-                                           f"expected finite, non-negative tonnes")
+            for name, caps in (("export_caps", q.export_caps), ("import_caps", q.import_caps)):
+                unknown = sorted(set(caps) - set(self.elements))
+                if unknown:
+                    raise ChainDefinitionError(
+                        f"partner '{q.id}', field '{name}': {', '.join(unknown)} not "
+                        f"modelled by the plan (it tracks {', '.join(self.elements)}); a cap "
+                        f"on it would have no effect")
+                bad = {e: v for e, v in caps.items() if not (math.isfinite(v) and v >= 0)}
+                if bad:
+                    raise ChainDefinitionError(f"partner '{q.id}', field '{name}': {bad}; "
+                                               f"expected finite, non-negative tonnes")
+            cap = q.concentrate_buy_cap
+            if cap is not None and not (math.isfinite(cap) and cap >= 0):
+                raise ChainDefinitionError(f"partner '{q.id}', field 'concentrate_buy_cap': "
+                                           f"{cap}; expected finite, non-negative tonnes")
 
     def _check_rare_metals(self) -> None:
         tracked = [m.commodity for m in self.rare_metals]

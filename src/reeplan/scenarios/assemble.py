@@ -38,6 +38,7 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target, environment_key
 from reeplan.optimize.problem import Problem as PlanProblem
+from reeplan.scenarios.markets import check_partner_use, partner_use
 from reeplan.scenarios.rare_metals import (
     check_rare_metals,
     coproducts,
@@ -88,9 +89,11 @@ def _check_country_and_elements(scenario: Scenario, facts: FactBase,
                        f"code or a country group ({', '.join(sorted(groups))})")
     elements = set(facts["elements"]["symbol"])
     for pid, partner in scenario.policy.partners.items():
-        for e in partner.export_caps_t:
-            if e not in elements:
-                bad(f"policy.partners.{pid}.export_caps_t.{e}", f"unknown element '{e}'")
+        for field in ("export_caps_t", "buys_at_most_t"):
+            for e in getattr(partner, field):
+                if e not in elements:
+                    bad(f"policy.partners.{pid}.{field}.{e}", f"unknown element '{e}'")
+    check_partner_use(scenario, facts, bad)
 
 
 def _check_modelled(scenario: Scenario, facts: FactBase,
@@ -115,12 +118,14 @@ def _check_modelled(scenario: Scenario, facts: FactBase,
         if outside:
             bad(f"policy.partners.{pid}.banned_years", f"{outside} outside the horizon "
                                                        f"{years.start}-{years.stop - 1}")
-        for e in partner.export_caps_t:
-            if e not in modelled:
-                bad(f"policy.partners.{pid}.export_caps_t.{e}",
-                    f"the plan does not model '{e}' (it tracks {', '.join(sorted(modelled))}: "
-                    f"the elements of the mines' distributions, of the magnet recipe, and "
-                    f"those with a price); a cap on it would have no effect")
+        for field in ("export_caps_t", "buys_at_most_t"):
+            for e in getattr(partner, field):
+                if e not in modelled:
+                    bad(f"policy.partners.{pid}.{field}.{e}",
+                        f"the plan does not model '{e}' (it tracks "
+                        f"{', '.join(sorted(modelled))}: the elements of the mines' "
+                        f"distributions, of the magnet recipe, and those with a price); a "
+                        f"cap on it would have no effect")
 
 
 def _check_decided(scenario: Scenario, years: range,
@@ -330,6 +335,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     rare = rare_metal_inputs(scenario, facts, years)
+    uses = {pid: partner_use(q, scenario, facts, recipe, factors, elements)
+            for pid, q in scenario.policy.partners.items() if q.buys_what_it_uses}
+    demand_sources |= {s for u in uses.values() for s in u.source_ids}
     fx = {s for t in scenario.targets if t.currency == "RUB"
           for s in exchange_rate(facts, "RUB", t.year)[1]}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
@@ -340,6 +348,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                buy_premium=q.buy_premium, export_caps=dict(q.export_caps_t),
                                magnet_cap=q.magnet_cap_t,
                                magnet_buy_cap=q.buys_magnets_at_most_t,
+                               import_caps={**(uses[pid].tonnes if pid in uses else {}),
+                                            **q.buys_at_most_t},
+                               concentrate_buy_cap=q.buys_concentrate_at_most_t,
                                route_capacity=q.route_capacity_t,
                                buys_nothing=q.buys_nothing,
                                transport_cost=q.transport_cost_usd_per_t,

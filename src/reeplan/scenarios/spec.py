@@ -240,6 +240,21 @@ class PartnerSpec(_Spec):
     buys_magnets_at_most_t: NonNegative | None = None
     """Most magnets it buys from us a year [t] (what its market absorbs); none: not
     capped."""
+    buys_at_most_t: dict[Element, NonNegative] = Field(default_factory=dict)
+    """Most it buys from us per year, by element, oxide plus metal in oxide equivalent
+    [t]; over what ``buys_what_it_uses`` derives."""
+    buys_what_it_uses: list[str] = Field(default_factory=list)
+    """Countries (or country groups) whose own use of rare earths bounds what this
+    partner buys from us: per element, the sum of their consumption as the planner reads
+    a country's (compounds and metals split like the world's non-magnet use, and the
+    magnet share by the recipe where magnets are not published apart), held at its
+    latest published level; an element they do not use is not bought. A listed country
+    without a consumption figure is an error. Resale onward is not absorption: resale to
+    China is trade with China, and resale to a blocked partner is what its sanctions
+    forbid."""
+    buys_concentrate_at_most_t: NonNegative | None = None
+    """Most concentrate it buys from us a year [t REO] (what its separators take from
+    others); none: not capped."""
     route_capacity_t: NonNegative | None = None
     """Most tonnes of rare-earth products (oxide, metal, magnets, concentrate) the routes to
     this partner carry a year, both ways; rare metals trade on their own routes, uncapped."""

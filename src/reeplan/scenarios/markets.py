@@ -1,0 +1,102 @@
+"""Market depth on the demand side: what a partner can buy from us, from what it uses.
+
+A partner buys an element from us for its own industry; resale onward is not absorption
+(resale to China is trade with China, resale to a blocked partner what its sanctions
+forbid). So the countries a scenario names under ``buys_what_it_uses`` bound, element by
+element, what the partner buys: their consumption as the planner reads a country's own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from reeplan.data import FactBase
+from reeplan.data.selection import (
+    consumption,
+    home_countries,
+    is_country_group,
+    non_magnet_split,
+)
+from reeplan.domain.recipe import Recipe
+from reeplan.scenarios.spec import PartnerSpec, Scenario
+
+__all__ = ["PARTNER_USE_RULE", "PartnerUse", "check_partner_use", "partner_use"]
+
+PARTNER_USE_RULE = "partner_buys_its_use"
+"""The assumption that a partner buys from us at most what its named countries use."""
+
+
+@dataclass(frozen=True)
+class PartnerUse:
+    """What a partner's countries use of each element [t REO/yr], and the sources.
+
+    Attributes
+    ----------
+    tonnes
+        Use by element, over the elements the plan models; an element they do not use is
+        0 (not bought).
+    year
+        Latest year of the consumption rows read.
+    source_ids
+        Consumption, split and recipe sources, and :data:`PARTNER_USE_RULE`.
+    """
+
+    tonnes: dict[str, float]
+    year: int
+    source_ids: frozenset[str]
+
+
+def check_partner_use(scenario: Scenario, facts: FactBase,
+                      bad: Callable[[str, str], None]) -> None:
+    """Each country under ``buys_what_it_uses`` is known, abroad, and has a consumption."""
+    known = set(facts["countries"]["iso3"])
+    home = home_countries(facts, scenario.country)
+    year = _year(scenario)
+    for pid, q in scenario.policy.partners.items():
+        for i, code in enumerate(q.buys_what_it_uses):
+            key = f"policy.partners.{pid}.buys_what_it_uses.{i}"
+            if code not in known and not is_country_group(facts, code):
+                bad(key, f"unknown country '{code}'; expected an ISO 3166 alpha-3 code or a "
+                         f"country group")
+            elif home_countries(facts, code) & home:
+                bad(key, f"'{code}' is (or holds) the planning country {scenario.country}; "
+                         f"a partner's use is use abroad")
+            elif consumption(facts, code, year) is None:
+                bad(key, f"no rare-earth consumption for '{code}' in the demand table "
+                         f"(end_use 'consumption', unit t); expected a published figure")
+
+
+def partner_use(q: PartnerSpec, scenario: Scenario, facts: FactBase, recipe: Recipe,
+                metal_per_oxide: Mapping[str, float], elements: list[str]) -> PartnerUse:
+    """Use of each element by the countries of ``q.buys_what_it_uses`` [t REO/yr].
+
+    A country's consumption nearest the first planning year, read as the planner reads the
+    planning country's: where its magnets are published apart, the consumption is of
+    compounds and metals only and splits like the world's non-magnet use; otherwise its
+    magnet share goes to the recipe's elements by their oxide content and the rest splits
+    like the world's non-magnet use. References are checked by :func:`check_partner_use`.
+    """
+    year = _year(scenario)
+    split, split_sources = non_magnet_split(facts, year)
+    rare = {e: w / metal_per_oxide[e] for e, w in recipe.wt_pct.items()}
+    rare_total = sum(rare.values())
+    use = dict.fromkeys(elements, 0.0)
+    sources = {PARTNER_USE_RULE, *split_sources}
+    latest = 0
+    for code in q.buys_what_it_uses:
+        found = consumption(facts, code, year)
+        assert found is not None  # check_partner_use made sure
+        latest = max(latest, found.year)
+        sources |= found.source_ids
+        magnets = 0.0 if found.magnets_t is not None else found.total * found.magnet_share
+        if magnets:
+            sources |= recipe.source_ids
+        for e in use:
+            use[e] += (found.total - magnets) * split.get(e, 0.0) \
+                + magnets * rare.get(e, 0.0) / rare_total
+    return PartnerUse(use, latest, frozenset(sources))
+
+
+def _year(scenario: Scenario) -> int:
+    return scenario.demand.consumption_year or scenario.horizon.start
