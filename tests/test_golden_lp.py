@@ -24,8 +24,9 @@ UPDATE = os.environ.get("REEPLAN_UPDATE_GOLDEN") == "1"
 
 
 def toy_problem() -> Problem:
-    """Focus country and two partners (one open with controls and a route, one sanctioned),
-    two years, every stage, every kind of target, a budget and reserves."""
+    """Focus country and two partners (one open with controls, market depth and a route,
+    one sanctioned), two years, every stage, every kind of target, a budget, reserves and
+    concentrate stored at the mine."""
     return Problem(
         years=(2025, 2026), elements=("Ce", "Dy", "Nd", "Pr"),
         candidates=(
@@ -42,7 +43,8 @@ def toy_problem() -> Problem:
                       opex=40, lead_time=0),
         ),
         partners=(Partner("CHN", sell_discount=0.2, export_caps={"Dy": 1.0}, magnet_cap=5.0,
-                          route_capacity=500.0, transport_cost=100.0),
+                          route_capacity=500.0, transport_cost=100.0,
+                          import_caps={"Nd": 40.0}, concentrate_buy_cap=60.0),
                   Partner("WEST", blocked=True)),
         recipe=Recipe("toy", {"Nd": 30.0, "Dy": 2.0}, {"Nd": ("Nd", "Pr")}),
         metal_per_oxide={"Ce": 0.814, "Dy": 0.871, "Nd": 0.857, "Pr": 0.828},
@@ -60,6 +62,7 @@ def toy_problem() -> Problem:
                  Target("self", "self_sufficiency", 0.3, 2026, "separation", 1e7)),
         allowed_technology=frozenset({"domestic"}), discount_rate=0.08, budget=2e5,
         national_reserve=5000, tradable=frozenset({"Ce", "Dy", "Nd", "Pr"}),
+        concentrate_holding_cost=50.0,
     )
 
 

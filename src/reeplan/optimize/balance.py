@@ -49,9 +49,13 @@ def plan_residuals(sol: xr.Dataset, params: xr.Dataset) -> dict[str, Residual]:
     index = {str(c): i for i, c in enumerate(sol["candidate"].values)}
     if mines:
         mp = prod[[index[m] for m in mines]]
-        feed = mp - _a(sol["conc_export"].sum("partner"), "mine", "year")
+        held = _a(sol["conc_held"], "mine", "year") - _a(sol["conc_drawn"], "mine", "year")
+        feed = mp - _a(sol["conc_export"].sum("partner"), "mine", "year") - held
         out["mining (concentrate sold within output)"] = (np.minimum(feed, 0.0), mp,
                                                            ("mine", "year"))
+        level = np.cumsum(held, axis=1)
+        out["concentrate stock level"] = (np.minimum(level, 0.0), np.abs(level) + mp,
+                                          ("mine", "year"))
         dist = _a(params["distribution"], "mine", "element")
         separated = float(params["oxide_per_mined"]) * dist.T @ feed
         if stage_ids(params, "separation"):

@@ -92,10 +92,16 @@ def tolled_oxide(lp: LinearProgram) -> list[Term]:
 
 
 def mine_feed(lp: LinearProgram) -> list[Term]:
-    """Mine output kept at home for cracking [t REO/yr], over (mine, year)."""
+    """Mine output kept at home for cracking [t REO/yr], over (mine, year).
+
+    What is mined, less what is sold as concentrate and what is stored, plus what is
+    drawn from store.
+    """
     mines = list(lp.params["mine"].values)
-    prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-    return [prod.term(), -lp.variables["conc_sold"].term()]
+    v = lp.variables
+    prod = v["prod"].sel(candidate=mines).rename(candidate="mine")
+    return [prod.term(), -v["conc_sold"].term(), -v["conc_held"].term(),
+            v["conc_drawn"].term()]
 
 
 def separated_oxide(lp: LinearProgram) -> list[Term]:

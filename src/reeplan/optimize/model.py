@@ -221,8 +221,10 @@ def define_mining(lp: LinearProgram) -> None:
     oxides' value), when any partner is open to buy it.
 
     Mine output either feeds domestic cracking and separation or leaves as concentrate,
-    sold to a partner (its market, its discount, its freight and routes); a mine abroad
-    (equity or offtake) only feeds, its concentrate never re-exported. All
+    sold to a partner (its market, its discount, its freight and routes), or a domestic
+    mine stores it (``conc_held``, at ``conc_holding_cost`` per tonne and year) to feed or
+    sell later (``conc_drawn``; the stock never below zero); a mine abroad (equity or
+    offtake) only feeds, its concentrate never re-exported. All
     domestic mines together stay within the national reserve; a mine with its own reserve
     stays within it too.
     """
@@ -241,7 +243,24 @@ def define_mining(lp: LinearProgram) -> None:
     lp.add_constraints("conc_sold_total", [sold.term(), -conc.sum("partner")], "==", 0.0,
                        _coords(p, "mine", "year"))
     prod = lp.variables["prod"].sel(candidate=mines).rename(candidate="mine")
-    lp.add_constraints("conc_export_limit", [sold.term(), -prod.term()], "<=", 0.0,
+    # a domestic mine may store concentrate it cannot sell or feed yet, and draw it later
+    stores = bool(np.isfinite(float(p["conc_holding_cost"])))
+    home = (~p["mine_abroad"] & stores).broadcast_like(p["discount"]).transpose("mine",
+                                                                                "year")
+    held = lp.add_variables("conc_held", _coords(p, "mine", "year"), mask=home)
+    drawn = lp.add_variables("conc_drawn", _coords(p, "mine", "year"), mask=home)
+    lp.add_constraints("conc_stock_level",
+                       [held.rename(year="t").term(cumulative).sum("t"),
+                        -drawn.rename(year="t").term(cumulative).sum("t")], ">=", 0.0,
+                       _coords(p, "mine", "year"), mask=home)
+
+    def hold(q: Param) -> xr.DataArray:
+        return q["conc_holding_cost"] * holding_years(q) / MUSD
+
+    lp.add_cost(held.term(hold))
+    lp.add_cost(drawn.term(lambda q: -hold(q)))
+    lp.add_constraints("conc_export_limit", [sold.term(), held.term(), -drawn.term(),
+                                             -prod.term()], "<=", 0.0,
                        _coords(p, "mine", "year"))
     if np.isfinite(float(p["national_reserve"])):
         lp.add_constraints("national_reserve",

@@ -197,6 +197,11 @@ def _mines(ds: Vars, coords: Vars, p: Problem) -> None:
                                    for c in mines])
     _feed_groups(ds, coords, p, [c.id for c in mines])
     ds["concentrate_value_share"] = float(p.concentrate_share)
+    cost = p.concentrate_holding_cost
+    if cost is not None and not (math.isfinite(cost) and cost >= 0):
+        raise ChainDefinitionError(f"field 'concentrate_holding_cost': {cost}; expected a "
+                                   f"finite, non-negative USD/t/yr, or None (no storage)")
+    ds["conc_holding_cost"] = math.nan if cost is None else float(cost)  # NaN: no storage
     ds["oxide_per_mined"] = p.chain.oxide_per_mined
     ds["metal_recovery"] = p.chain.metal_recovery
     ds["magnet_per_alloy_metal"] = p.chain.magnet_per_alloy_metal

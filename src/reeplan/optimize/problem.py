@@ -492,6 +492,7 @@ class Problem:
     reserve_caps: Mapping[str, float] = field(default_factory=dict)
     reserve_initial: Mapping[str, float] = field(default_factory=dict)
     reserve_holding_cost: float = 0.0
+    concentrate_holding_cost: float | None = None
     rare_metals: tuple[RareMetal, ...] = ()
     product_groups: tuple[ProductGroup, ...] = ()
     price_notes: Mapping[tuple[str, str], tuple[str, ...]] = field(default_factory=dict)
@@ -511,6 +512,10 @@ class Problem:
     #   filled and drawn in the oxide balance and carried from year to year
     # reserve_initial: what the reserve holds before the first year [t REO]
     # reserve_holding_cost: cost of holding a tonne for a year [USD/t/yr]
+    # concentrate_holding_cost: cost of holding a tonne of REO in concentrate at a
+    #   domestic mine for a year [USD/t/yr]: a mine without a buyer stores its
+    #   concentrate (an export ban, separation not yet built) and sells or feeds it
+    #   later; None: mines store nothing
 
     # magnet_inputs_from: partner -> most share of the metal in magnets made at home that
     #   may come from it (its metal and its oxide of recipe elements), from

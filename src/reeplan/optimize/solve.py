@@ -286,6 +286,9 @@ def _solution_dataset(lp: LinearProgram, sol: Solution) -> xr.Dataset:
         ds["conc_export"] = xr.DataArray(np.zeros((0, p.sizes["partner"], p.sizes["year"])),
                                          coords={"mine": [], "partner": p["partner"].values,
                                                  "year": p["year"].values})
+    for name in ("conc_held", "conc_drawn"):  # concentrate stored at mines, drawn later
+        ds[name] = ds[name].fillna(0.0) if name in ds else xr.DataArray(
+            np.zeros((0, p.sizes["year"])), coords={"mine": [], "year": p["year"].values})
     return ds
 
 

@@ -132,10 +132,12 @@ def flows_table(plan: Plan) -> pd.DataFrame:
         bought = (q["distribution"] * prod.where(abroad, 0.0)).sum("mine")
         sold = (q["distribution"] * s["conc_export"].fillna(0.0).sum("partner")).sum("mine")
         sent = (q["distribution"] * s["toll_feed"]).sum("mine") if "toll_feed" in s else zero
-        fed = mined + bought - sold - sent
+        stored = (q["distribution"] * (s["conc_held"] - s["conc_drawn"])).sum("mine")
+        fed = mined + bought - sold - sent - stored
         reached = q["oxide_per_mined"] * fed if stage_ids(q, "separation") else zero
         rows.append(_rows("mining", UNITS[Stage.MINING], production=mined, imports=bought,
-                          exports=sold + sent, to_next_stage=reached, losses=fed - reached))
+                          exports=sold + sent, to_next_stage=reached, losses=fed - reached,
+                          stock_change=stored))
         separated = reached
     metal_in = s["metal_in"]
     made = metal_in * q["metal_per_oxide"] * q["metal_recovery"]
@@ -385,6 +387,8 @@ def costs_table(plan: Plan) -> pd.DataFrame:
     if "reserve_fill" in s:  # holding what the plan put into the reserve, year by year
         added = _reserve_change(plan).cumsum("year").sum("element")
         opex = opex + added * q["reserve_holding_cost"] / MUSD
+    stored = (s["conc_held"] - s["conc_drawn"]).cumsum("year").sum("mine")
+    opex = opex + stored * q["conc_holding_cost"].fillna(0.0) / MUSD  # stored at mines
     paid = sum((s[f"import_{p}"] * buy_price(q, p)).sum(["partner", "element"])
                for p in ("oxide", "metal"))
     paid = paid + (s["import_magnet"] * q["magnet_price"] * q["buy_factor"]).sum("partner")

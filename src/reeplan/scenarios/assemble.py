@@ -17,6 +17,7 @@ import pandas as pd
 from reeplan.data import FactBase
 from reeplan.data.selection import (
     MarketPrices,
+    assumption_value,
     concentrate_value,
     consumption,
     exchange_rate,
@@ -53,6 +54,8 @@ __all__ = ["assemble", "check_references"]
 RESERVE_SERIES = {"usgs": "USGS MCS2025", "ministry": "MinPrirody 2025"}
 """Which production series holds the national reserve for each ``reserve_estimate``."""
 MAGNET_PRICE_RULE = "magnet_price_follows_nd"
+CONCENTRATE_STORAGE = "concentrate_storage"
+"""The assumption that prices storing concentrate at a domestic mine [USD/t/yr]."""
 """The assumption that prices magnets from a quote of another year by the Nd price."""
 
 
@@ -341,7 +344,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     fx = {s for t in scenario.targets if t.currency == "RUB"
           for s in exchange_rate(facts, "RUB", t.year)[1]}
     sources = _cited(scenario) | price_sources | demand_sources | set(chain.sources.values()) \
-        | set(recipe.source_ids) | {MAGNET_PRICE_RULE} | rare.sources | fx
+        | set(recipe.source_ids) | {MAGNET_PRICE_RULE, CONCENTRATE_STORAGE} | rare.sources | fx
     return PlanProblem(
         years=years, elements=tuple(elements), candidates=tuple(cands),
         partners=tuple(Partner(pid, blocked=q.blocked, sell_discount=q.sell_discount,
@@ -368,6 +371,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         reserve_caps=dict(scenario.policy.reserve.max_t),
         reserve_initial=dict(scenario.policy.reserve.initial_t),
         reserve_holding_cost=scenario.policy.reserve.holding_cost_usd_per_t_yr,
+        concentrate_holding_cost=assumption_value(facts, CONCENTRATE_STORAGE),
         country=scenario.country, concentrate_share=conc.share,
         reference_market=scenario.prices.market,
         unmet_penalty=scenario.demand.unmet_penalty_usd_per_t,
