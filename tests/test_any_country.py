@@ -201,7 +201,9 @@ def test_the_eu_plan_states_the_crma_benchmarks_and_why_it_misses_them() -> None
 
 
 def test_the_usa_plan_makes_magnets_and_sells_none_to_china() -> None:
-    """Mountain Pass runs at its 45,000 t; magnets are made at home from 2026 and none is
+    """Mountain Pass runs steadily at what its outlets take (MP's separation, full, and
+    7,500 t/yr of concentrate to Western separators), below its 45,000 t; magnets are
+    made at home from 2026 and none is
     sold to China (it buys none: china_buys_no_magnets); 10,000 t/yr by 2028 is out of
     reach: new plants ramp up, and with no Chinese Dy or Tb (none resold either) the
     magnets wait for White Mesa's Dy and Tb (online 2029, ramping up): met from 2032."""
@@ -209,7 +211,10 @@ def test_the_usa_plan_makes_magnets_and_sells_none_to_china() -> None:
 
     plan = run_plan(SCENARIOS / "usa-mine-to-magnet.yaml")
     out = plan.production.set_index(["candidate", "year"])["output"]
-    assert out.xs("mountain_pass", level="candidate").min() == pytest.approx(45_000)
+    mp = out.xs("mountain_pass", level="candidate")
+    assert mp.min() == pytest.approx(mp.max()) and mp.max() < 45_000
+    sold = plan.solution["conc_export"].sel(mine="mountain_pass").sum("partner")
+    assert sold.values.tolist() == pytest.approx([7_500] * len(mp))
     trade = plan.trade
     assert trade[(trade["product"] == "magnet") & (trade["flow"] == "export")
                  & (trade["partner"] == "CHN")].empty

@@ -216,6 +216,7 @@ class FakePlan:
     binding: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"constraint": []}))
     cross_trades: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"element": [], "year": [], "steps": [], "done_abroad": [], "reading": []}))
+    idle_mines: tuple[str, ...] = ()
 
 
 @pytest.fixture

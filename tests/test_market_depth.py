@@ -149,3 +149,39 @@ def test_a_partner_use_that_cannot_be_read_exits_2(tmp_path: Path, countries: st
     assert "Traceback" not in res.output
     for word in words:
         assert word in res.stderr, (word, res.stderr)
+
+
+def test_an_existing_mine_below_capacity_says_why() -> None:
+    """The mine makes 500 t REO/yr; the plant at home separates 200 t, China buys nothing
+    and OTHER at most 100 t of concentrate: the mine runs at 300 of 500 t/yr (60%), and
+    the plan says which outlets are full."""
+    mine = Candidate("mine", "mining", existing=500, max_capacity=500, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=200, max_capacity=200, capex=0, opex=0,
+                    lead_time=0)
+    p = replace(_exporter(Partner("CHN", buys_nothing=True),
+                          Partner("OTHER", concentrate_buy_cap=100.0)),
+                candidates=(mine, sep))
+    plan = solve(p)
+    assert plan.solution["prod"].sel(candidate="mine").values.tolist() == pytest.approx(
+        [300, 300])
+    assert plan.idle_mines == (
+        "mine runs at 60% of its 500 t/yr in 2025-2026: home separation runs full "
+        "(200 t/yr); CHN buys nothing from us; OTHER buys at most 100 t/yr of concentrate.",)
+    assert solve(_exporter(Partner("OTHER"))).idle_mines == ()
+
+
+def test_mountain_pass_runs_as_far_as_its_concentrate_finds_buyers() -> None:
+    """usa-mine-to-magnet: China buys nothing (April 2025), Western separators at most
+    7,500 t REO/yr (west_concentrate_buyers), third countries none, and MP's own
+    separation runs full: Mountain Pass mines what those take, and the plan says so."""
+    from reeplan import run_plan
+
+    plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
+    s = plan.solution
+    sold = s["conc_export"].sel(mine="mountain_pass").sum("partner")
+    assert float(sold.max()) == pytest.approx(7500, rel=1e-6)
+    line = next(x for x in plan.idle_mines if x.startswith("mountain_pass"))
+    for words in ("home separation runs full", "CHN buys nothing",
+                  "WEST buys at most 7,500 t/yr"):
+        assert words in line, line

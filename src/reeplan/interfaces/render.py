@@ -466,6 +466,8 @@ def emit_plan(result: Plan, name: str) -> None:
         top = ", ".join(result.binding["constraint"].head(5))
         console.print(_cell(f"Binding constraints (largest duals first): {top}"),
                       highlight=False)
+    for line in result.idle_mines:
+        console.print(_cell(f"Existing mine below capacity: {line}"), highlight=False)
     abroad = _done_abroad(result.cross_trades)
     if abroad:
         console.print(_cell("Done abroad in effect (sold as one product, bought back as a "

@@ -238,6 +238,16 @@ class Plan:
         return _cross_trades(self.trade)
 
     @cached_property
+    def idle_mines(self) -> tuple[str, ...]:
+        """Why an existing domestic mine runs below its capacity, one line per mine.
+
+        A mine that runs under :data:`IDLE_SHARE` of its capacity in some year: its share
+        used, the years, and what leaves its concentrate without a buyer (home
+        separation full or absent, partners closed, partners' caps on concentrate bound).
+        """
+        return tuple(_idle_mines(self))
+
+    @cached_property
     def unmet(self) -> pd.DataFrame:
         """Demand left unmet per product and year [t/yr] (non-zero), at its penalty.
 
@@ -617,6 +627,58 @@ _CHAIN_ORDER = {"concentrate": 0, "oxide": 1, "metal": 2}
 """Rare-earth products traded per element, in chain order (``concentrate (feed of X)`` is a
 concentrate)."""
 _MADE_BY = {1: "separation", 2: "metal making"}
+
+
+IDLE_SHARE = 0.95
+"""A mine running below this share of its capacity in a year is reported as idle in part."""
+
+
+def _idle_mines(plan: Plan) -> list[str]:
+    s, p = plan.solution, plan.problem
+    lines = []
+    for c in p.of_stage("mining"):
+        if c.abroad or c.existing <= TOL:
+            continue
+        cap = s["capacity"].sel(candidate=c.id).values
+        out = s["prod"].sel(candidate=c.id).values
+        low = (cap > TOL) & (out < IDLE_SHARE * cap - TOL)
+        if not low.any():
+            continue
+        years = s["year"].values[low]
+        share = float(out[low].sum() / cap[low].sum())
+        span = f"{years.min()}" if len(years) == 1 else f"{years.min()}-{years.max()}"
+        why = "; ".join(_no_buyer(plan, c.id, years)) \
+            or "its concentrate earns less than mining it costs"
+        lines.append(f"{c.id} runs at {share:.0%} of its {float(cap[low].max()):,.0f} t/yr in "
+                     f"{span}: {why}.")
+    return lines
+
+
+def _no_buyer(plan: Plan, mine: str, years: np.ndarray) -> list[str]:
+    """What keeps more of ``mine``'s concentrate from being separated at home or sold."""
+    s, q, p = plan.solution, plan.params, plan.problem
+    why = []
+    seps = [c.id for c in p.of_stage("separation") if not c.feed_from or mine in c.feed_from]
+    if not seps:
+        why.append("no separation at home")
+    else:
+        cap = s["capacity"].sel(candidate=seps, year=years).sum("candidate")
+        out = s["prod"].sel(candidate=seps, year=years).sum("candidate")
+        if bool((out >= cap - 1e-6 * (1 + cap)).all()):
+            why.append(f"home separation runs full ({float(cap.max()):,.0f} t/yr)")
+    sold = s["conc_export"].sum("mine") if s["conc_export"].sizes["mine"] else None
+    for k, r in enumerate(p.partners):
+        banned = bool(q["banned"].isel(partner=k).sel(year=years).all())
+        if r.blocked or r.buys_nothing or banned:
+            why.append(f"{r.id} buys nothing from us" + (" (banned years)" if banned and not
+                                                          (r.blocked or r.buys_nothing) else ""))
+        elif r.concentrate_buy_cap is not None and sold is not None:
+            took = sold.isel(partner=k).sel(year=years)
+            if bool((took >= r.concentrate_buy_cap - 1e-6 * (1 + r.concentrate_buy_cap)).all()):
+                why.append(f"{r.id} buys at most {r.concentrate_buy_cap:,.0f} t/yr of "
+                           f"concentrate" if r.concentrate_buy_cap else
+                           f"{r.id} buys no concentrate")
+    return why
 
 
 def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:
