@@ -136,6 +136,7 @@ def test_the_russian_baseline_sells_third_countries_only_what_they_use(
     ("[ZZZ]", ["buys_what_it_uses.0", "unknown country 'ZZZ'"]),
     ("[IND, EAEU]", ["buys_what_it_uses.1", "planning country RUS"]),
     ("[VNM]", ["buys_what_it_uses.0", "no rare-earth consumption for 'VNM'"]),
+    ("[IND, IND]", ["buys_what_it_uses.1", "'IND' counts IND again (already under OTHER"]),
 ])
 def test_a_partner_use_that_cannot_be_read_exits_2(tmp_path: Path, countries: str,
                                                    words: list[str]) -> None:

@@ -49,13 +49,25 @@ class PartnerUse:
 
 def check_partner_use(scenario: Scenario, facts: FactBase,
                       bad: Callable[[str, str], None]) -> None:
-    """Each country under ``buys_what_it_uses`` is known, abroad, and has a consumption."""
+    """Check each country under ``buys_what_it_uses``.
+
+    It must be known, abroad, have a consumption, and be counted once (not twice in one
+    partner or group, nor under two partners).
+    """
     known = set(facts["countries"]["iso3"])
     home = home_countries(facts, scenario.country)
     year = _year(scenario)
+    counted: dict[str, str] = {}  # member country -> where it is counted already
     for pid, q in scenario.policy.partners.items():
         for i, code in enumerate(q.buys_what_it_uses):
             key = f"policy.partners.{pid}.buys_what_it_uses.{i}"
+            members = home_countries(facts, code)
+            twice = sorted(m for m in members if m in counted)
+            if twice:
+                bad(key, f"'{code}' counts {', '.join(twice)} again (already under "
+                         f"{counted[twice[0]]}); expected each country's use once")
+                continue
+            counted.update(dict.fromkeys(members, f"{pid} as {code}"))
             if code not in known and not is_country_group(facts, code):
                 bad(key, f"unknown country '{code}'; expected an ISO 3166 alpha-3 code or a "
                          f"country group")
