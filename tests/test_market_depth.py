@@ -186,3 +186,21 @@ def test_mountain_pass_runs_as_far_as_its_concentrate_finds_buyers() -> None:
     for words in ("home separation runs full", "CHN buys nothing",
                   "WEST buys at most 7,500 t/yr"):
         assert words in line, line
+
+
+def test_a_full_route_is_named_among_the_reasons() -> None:
+    """As above, but OTHER's routes carry at most 100 t/yr of any product: the 100 t go as
+    oxide (worth more than concentrate), the plant's other 100 t sit in stock, so the mine
+    runs at 200 of 500 t/yr (40%), and the reason is the route."""
+    mine = Candidate("mine", "mining", existing=500, max_capacity=500, capex=0, opex=0,
+                     lead_time=0, distribution={"Nd": 1.0})
+    sep = Candidate("sep", "separation", existing=200, max_capacity=200, capex=0, opex=0,
+                    lead_time=0)
+    p = replace(_exporter(Partner("CHN", buys_nothing=True),
+                          Partner("OTHER", route_capacity=100.0)), candidates=(mine, sep))
+    plan = solve(p)
+    assert plan.idle_mines == (
+        "mine runs at 40% of its 500 t/yr in 2025-2026: home separation runs full "
+        "(200 t/yr); CHN buys nothing from us; the routes to OTHER carry at most 100 t/yr.",)
+    assert plan.solution["prod"].sel(candidate="mine").values.tolist() == pytest.approx(
+        [200, 200])

@@ -664,7 +664,7 @@ def _no_buyer(plan: Plan, mine: str, years: np.ndarray) -> list[str]:
     else:
         cap = s["capacity"].sel(candidate=seps, year=years).sum("candidate")
         out = s["prod"].sel(candidate=seps, year=years).sum("candidate")
-        if bool((out >= cap - 1e-6 * (1 + cap)).all()):
+        if _full(out.values, cap.values):
             why.append(f"home separation runs full ({float(cap.max()):,.0f} t/yr)")
     sold = s["conc_export"].sum("mine") if s["conc_export"].sizes["mine"] else None
     for k, r in enumerate(p.partners):
@@ -673,12 +673,22 @@ def _no_buyer(plan: Plan, mine: str, years: np.ndarray) -> list[str]:
             why.append(f"{r.id} buys nothing from us" + (" (banned years)" if banned and not
                                                           (r.blocked or r.buys_nothing) else ""))
         elif r.concentrate_buy_cap is not None and sold is not None:
-            took = sold.isel(partner=k).sel(year=years)
-            if bool((took >= r.concentrate_buy_cap - 1e-6 * (1 + r.concentrate_buy_cap)).all()):
+            took = sold.isel(partner=k).sel(year=years).values
+            if _full(took, np.full(took.shape, r.concentrate_buy_cap)):
                 why.append(f"{r.id} buys at most {r.concentrate_buy_cap:,.0f} t/yr of "
                            f"concentrate" if r.concentrate_buy_cap else
                            f"{r.id} buys no concentrate")
+                continue
+        if r.route_capacity is not None and "dual_route_capacity" in s:
+            dual = s["dual_route_capacity"].isel(partner=k).sel(year=years).fillna(0.0)
+            if bool((abs(dual) > TOL * 1e-6).all()):
+                why.append(f"the routes to {r.id} carry at most {r.route_capacity:,.0f} t/yr")
     return why
+
+
+def _full(used: np.ndarray, cap: np.ndarray) -> bool:
+    """Whether ``used`` reaches ``cap`` in every year (within rounding)."""
+    return bool((used >= cap - 1e-6 * (1 + cap)).all())
 
 
 def _cross_trades(trade: pd.DataFrame) -> pd.DataFrame:

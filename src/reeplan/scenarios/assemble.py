@@ -338,7 +338,7 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     rare = rare_metal_inputs(scenario, facts, years)
-    uses = {pid: partner_use(q, scenario, facts, recipe, factors, elements)
+    uses = {pid: partner_use(q, scenario, facts, recipe, factors, split, elements)
             for pid, q in scenario.policy.partners.items() if q.buys_what_it_uses}
     demand_sources |= {s for u in uses.values() for s in u.source_ids}
     fx = {s for t in scenario.targets if t.currency == "RUB"

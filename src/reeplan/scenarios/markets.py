@@ -16,7 +16,6 @@ from reeplan.data.selection import (
     consumption,
     home_countries,
     is_country_group,
-    non_magnet_split,
 )
 from reeplan.domain.recipe import Recipe
 from reeplan.scenarios.spec import PartnerSpec, Scenario
@@ -80,21 +79,22 @@ def check_partner_use(scenario: Scenario, facts: FactBase,
 
 
 def partner_use(q: PartnerSpec, scenario: Scenario, facts: FactBase, recipe: Recipe,
-                metal_per_oxide: Mapping[str, float], elements: list[str]) -> PartnerUse:
+                metal_per_oxide: Mapping[str, float], split: Mapping[str, float],
+                elements: list[str]) -> PartnerUse:
     """Use of each element by the countries of ``q.buys_what_it_uses`` [t REO/yr].
 
     A country's consumption nearest the first planning year, read as the planner reads the
     planning country's: where its magnets are published apart, the consumption is of
-    compounds and metals only and splits like the world's non-magnet use; otherwise its
-    magnet share goes to the recipe's elements by their oxide content and the rest splits
-    like the world's non-magnet use. References are checked by :func:`check_partner_use`.
+    compounds and metals only and splits by ``split``, the planner's own non-magnet split
+    over the elements it trades [fraction]; otherwise its magnet share goes to the
+    recipe's elements by their oxide content and the rest splits by ``split``. References
+    are checked by :func:`check_partner_use`; the split's sources are the caller's.
     """
     year = _year(scenario)
-    split, split_sources = non_magnet_split(facts, year)
     rare = {e: w / metal_per_oxide[e] for e, w in recipe.wt_pct.items()}
     rare_total = sum(rare.values())
     use = dict.fromkeys(elements, 0.0)
-    sources = {PARTNER_USE_RULE, *split_sources}
+    sources = {PARTNER_USE_RULE}
     latest = 0
     for code in q.buys_what_it_uses:
         found = consumption(facts, code, year)
