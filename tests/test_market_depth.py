@@ -172,22 +172,6 @@ def test_an_existing_mine_below_capacity_says_why() -> None:
     assert solve(_exporter(Partner("OTHER"))).idle_mines == ()
 
 
-def test_mountain_pass_runs_as_far_as_its_concentrate_finds_buyers() -> None:
-    """usa-mine-to-magnet: China buys nothing (April 2025), Western separators at most
-    7,500 t REO/yr (west_concentrate_buyers), third countries none, and MP's own
-    separation runs full: Mountain Pass mines what those take, and the plan says so."""
-    from reeplan import run_plan
-
-    plan = run_plan(ROOT / "scenarios" / "usa-mine-to-magnet.yaml")
-    s = plan.solution
-    sold = s["conc_export"].sel(mine="mountain_pass").sum("partner")
-    assert float(sold.max()) == pytest.approx(7500, rel=1e-6)
-    line = next(x for x in plan.idle_mines if x.startswith("mountain_pass"))
-    for words in ("home separation runs full", "CHN buys nothing",
-                  "WEST buys at most 7,500 t/yr"):
-        assert words in line, line
-
-
 def test_a_full_route_is_named_among_the_reasons() -> None:
     """As above, but OTHER's routes carry at most 100 t/yr of any product: the 100 t go as
     oxide (worth more than concentrate), the plant's other 100 t sit in stock, so the mine

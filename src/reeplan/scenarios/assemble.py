@@ -229,6 +229,8 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
             bad(f"{key}.supplied_by", f"partner '{c.supplied_by}' is not in policy.partners "
                                       f"({', '.join(scenario.policy.partners) or 'none'})")
         _check_feed(scenario, key, c.feed_from, bad)
+        if c.capacity_excludes:
+            _check_excludes(key, c, scenario, facts, bad)
         if c.stage != "mining":
             continue
         if c.deposit not in deposits.index:
@@ -239,6 +241,34 @@ def _check_candidates(scenario: Scenario, facts: FactBase,
             bad(f"{key}.deposit", f"deposit '{c.deposit}' has no element distribution in "
                                   f"the fact base")
         _check_abroad(key, c, str(deposits[str(c.deposit)]), scenario, home, bad)
+
+
+EXCLUDED_SHARE_TOLERANCE = 0.02
+"""How far apart the excluded elements' shares in a plant's fed mines may be [fraction]."""
+
+
+def _check_excludes(key: str, c: CandidateSpec, scenario: Scenario, facts: FactBase,
+                    bad: Callable[[str, str], None]) -> None:
+    """A plant's excluded elements are in its feed, in one share across its fed mines."""
+    shares = excluded_shares(c, scenario, facts)
+    if not shares:
+        bad(f"{key}.capacity_excludes", "none of the feed_from mines has an element "
+                                        "distribution; expected the ore the capacity is "
+                                        "stated on")
+        return
+    fed = {e for m in shares for e in _mine_distribution(
+        str(scenario.candidates[m].deposit), facts)}
+    missing = sorted(set(c.capacity_excludes) - fed)
+    if missing:
+        bad(f"{key}.capacity_excludes", f"{', '.join(missing)} not in the feed's element "
+                                        f"distribution; expected elements of the ore")
+    elif max(shares.values()) - min(shares.values()) > EXCLUDED_SHARE_TOLERANCE:
+        listed = ", ".join(f"{m} {v:.1%}" for m, v in sorted(shares.items()))
+        bad(f"{key}.capacity_excludes", f"the excluded elements' share differs between the "
+                                        f"fed mines ({listed}); expected one ore type")
+    elif max(shares.values()) >= 0.95:
+        bad(f"{key}.capacity_excludes", "the excluded elements are nearly all of the ore; "
+                                        "expected a capacity stated on what is separated")
 
 
 def _check_project(key: str, c: CandidateSpec, projects: pd.DataFrame,
@@ -389,7 +419,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
         scrap_available=_scrap(facts, scenario, magnet_demand)
         if any(c.stage == "recycling" for c in cands) else {},
         targets=_targets(scenario, facts),
-        fixed_builds={(cid, int(year)): float(cap) for cid, c in sorted(
+        fixed_builds={(cid, int(year)): float(cap) * capacity_basis(c, scenario, facts)
+                      for cid, c in sorted(
             scenario.candidates.items()) if cid not in scenario.remove_candidates
             for year, cap in c.decided_t.items()},
         allowed_technology=frozenset(scenario.policy.technology),
@@ -521,7 +552,54 @@ def _cited(scenario: Scenario) -> set[str]:
     return {s.strip() for value in cited for s in (value or "").split(";") if s.strip()}
 
 
+def _mine_distribution(deposit: str, facts: FactBase) -> dict[str, float]:
+    """The element shares [fraction] of a deposit's best distribution (empty: none)."""
+    table = facts["element_distributions"]
+    best = best_distribution(table, deposit)
+    if best is None:
+        return {}
+    return {str(k): float(v) for k, v in distribution_from_table(table, best).to_series().items()}
+
+
+def excluded_shares(c: CandidateSpec, scenario: Scenario, facts: FactBase
+                    ) -> dict[str, float]:
+    """Share of a plant's excluded elements in each fed mine's separated oxide [fraction].
+
+    Parameters
+    ----------
+    c
+        A separation plant with ``capacity_excludes`` and ``feed_from``.
+
+    Returns
+    -------
+    dict
+        By fed mine candidate: the excluded elements' share of the oxides its distribution
+        names (what separation puts out); mines without a distribution are left out.
+    """
+    shares: dict[str, float] = {}
+    for mine in c.feed_from:
+        spec = scenario.candidates.get(mine)
+        dist = _mine_distribution(str(spec.deposit), facts) if spec and spec.deposit else {}
+        if dist:
+            shares[mine] = sum(dist.get(e, 0.0) for e in c.capacity_excludes) / sum(
+                dist.values())
+    return shares
+
+
+def capacity_basis(c: CandidateSpec, scenario: Scenario, facts: FactBase) -> float:
+    """The plan's tonnes (all oxides out) per tonne of a plant's stated capacity [t/t].
+
+    1 unless the plant states its capacity without some elements (``capacity_excludes``):
+    then 1 / (1 - their share in its feed), the fed mines' shares being equal (checked).
+    """
+    shares = excluded_shares(c, scenario, facts) if c.capacity_excludes else {}
+    if not shares:
+        return 1.0
+    return 1.0 / (1.0 - sum(shares.values()) / len(shares))
+
+
 def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) -> Candidate:
+    basis = capacity_basis(c, scenario, facts)
     dist: dict[str, float] = {}
     rest = 0.0
     if c.stage == "mining" and c.deposit is not None:
@@ -531,9 +609,10 @@ def _candidate(cid: str, c: CandidateSpec, scenario: Scenario, facts: FactBase) 
             d = distribution_from_table(table, best)
             dist = {str(k): float(v) for k, v in d.to_series().items()}
             rest = unassigned_share(d)
-    return Candidate(cid, c.stage, c.existing_t, c.max_capacity_t, c.capex_usd_per_tpa,
-                     c.opex_usd_per_t, c.lead_time_years, c.technology, dist,
-                     min_size=c.min_size_t, unassigned=rest, region=c.region,
+    return Candidate(cid, c.stage, c.existing_t * basis, c.max_capacity_t * basis,
+                     c.capex_usd_per_tpa / basis, c.opex_usd_per_t / basis,
+                     c.lead_time_years, c.technology, dist,
+                     min_size=c.min_size_t * basis, unassigned=rest, region=c.region,
                      abroad=c.supplied_by or "", commodity=c.commodity or "",
                      coproducts=coproducts(cid, c, scenario, facts),
                      offtake_share=c.offtake_share,

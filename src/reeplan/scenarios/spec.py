@@ -329,6 +329,12 @@ class CandidateSpec(_Spec):
     """Separation plants: the mine candidates whose ore only this plant separates (e.g.
     monazite, whose thorium and uranium need White Mesa's licence); that ore goes to no
     other plant and this plant takes no other. Empty: any ore no plant reserves."""
+    capacity_excludes: list[Element] = Field(default_factory=list)
+    """Separation plants with ``feed_from``: elements rejected at the front end that the
+    stated capacity and costs do not count (Mountain Pass's cerium, left in the leach
+    residue: 20,000 t/yr of TREO without it takes the mine's whole output). The plan's
+    basis is every oxide out, so capacities are divided, and costs per tonne multiplied,
+    by the share of the other elements in the fed mines' separated oxide."""
     commodity: str | None = None
     """Rare-metal stages: the commodity mined or refined (``W``, ``Mo``, ``Nb``, ``Ta``,
     ``Li``, ``Ti``, ``Zr``); capacities and costs are then per t of its content. It must be
@@ -344,6 +350,10 @@ class CandidateSpec(_Spec):
         if self.feed_from and self.stage != "separation":
             raise _keyed("feed_from", "only a separation plant takes its feed from named "
                                       "mines")
+        if self.capacity_excludes and not (self.stage == "separation" and self.feed_from):
+            raise _keyed("capacity_excludes", "only a separation plant with feed_from (its "
+                                              "ore known) states its capacity without some "
+                                              "elements")
         if self.offtake_until is not None and self.offtake_from is not None \
                 and self.offtake_until < self.offtake_from:
             raise _keyed("offtake_until", f"{self.offtake_until} is before offtake_from "
