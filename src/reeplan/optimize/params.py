@@ -282,9 +282,10 @@ def _trade(ds: Vars, p: Problem) -> None:
     ds["export_cap"] = (("partner", "element"),
                         np.array([[x.export_caps.get(e, np.nan) for e in p.elements]
                                   for x in q], dtype=float).reshape(len(q), len(p.elements)))
-    ds["import_cap"] = (("partner", "element"),
-                        np.array([[x.import_caps.get(e, np.nan) for e in p.elements]
-                                  for x in q], dtype=float).reshape(len(q), len(p.elements)))
+    ds["import_cap"] = (("partner", "element", "year"), np.array(
+        [[[x.import_caps_by_year.get(y, x.import_caps).get(e, np.nan) for y in p.years]
+          for e in p.elements] for x in q], dtype=float).reshape(
+        len(q), len(p.elements), len(p.years)))
     ds["conc_buy_cap"] = ("partner", [math.inf if x.concentrate_buy_cap is None
                                       else float(x.concentrate_buy_cap) for x in q])
     ds["magnet_buy_cap"] = ("partner", [math.inf if x.magnet_buy_cap is None

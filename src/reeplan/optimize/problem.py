@@ -192,6 +192,10 @@ class Partner:
     import_caps
         Most it will buy from us per year of each element, oxide plus metal in oxide
         equivalent [t REO] (what its industry uses); an element not listed is not capped.
+    import_caps_by_year
+        The same caps year by year where they change over the horizon (use that grows,
+        magnet plants coming online): by year, by element [t REO]; a year listed replaces
+        ``import_caps`` that year.
     concentrate_buy_cap
         Most concentrate it will buy from us per year [t REO] (what its separators take
         from others); ``None`` uncapped.
@@ -221,6 +225,7 @@ class Partner:
     magnet_cap: float | None = None
     magnet_buy_cap: float | None = None
     import_caps: Mapping[str, float] = field(default_factory=dict)
+    import_caps_by_year: Mapping[int, Mapping[str, float]] = field(default_factory=dict)
     concentrate_buy_cap: float | None = None
     route_capacity: float | None = None
     banned_years: frozenset[int] = frozenset()
@@ -565,7 +570,16 @@ class Problem:
             if q.market and q.market not in self.market_prices:
                 raise ChainDefinitionError(f"partner '{q.id}', field 'market': no prices for "
                                            f"market '{q.market}'")
-            for name, caps in (("export_caps", q.export_caps), ("import_caps", q.import_caps)):
+            outside = sorted(set(q.import_caps_by_year) - set(self.years))
+            if outside:
+                raise ChainDefinitionError(
+                    f"partner '{q.id}', field 'import_caps_by_year': years "
+                    f"{', '.join(map(str, outside))} outside the horizon "
+                    f"{self.years[0]}-{self.years[-1]}")
+            named = [("export_caps", q.export_caps), ("import_caps", q.import_caps)] + [
+                (f"import_caps_by_year[{y}]", c) for y, c in sorted(
+                    q.import_caps_by_year.items())]
+            for name, caps in named:
                 unknown = sorted(set(caps) - set(self.elements))
                 if unknown:
                     raise ChainDefinitionError(

@@ -359,7 +359,10 @@ def solve_myopic(problem: Problem, window: int, step: int = 1, *, name: str = "p
     for s in range(0, len(years), step):
         seen = years[: min(s + window, len(years))]
         sub = replace(problem, years=tuple(seen),
-                      targets=tuple(t for t in problem.targets if t.from_year in seen))
+                      targets=tuple(t for t in problem.targets if t.from_year in seen),
+                      partners=tuple(replace(q, import_caps_by_year={
+                          y: c for y, c in q.import_caps_by_year.items() if y in seen})
+                          for q in problem.partners))
         window_params = _window(full, sub, seen)
         plan = solve(sub, name=f"{name} (window to {seen[-1]})", params=window_params)
         decided = years[s: s + step]

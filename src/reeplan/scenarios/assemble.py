@@ -39,7 +39,7 @@ from reeplan.flows.coproduction import (
 from reeplan.flows.recycling import magnet_flows, recycling_rate
 from reeplan.optimize.problem import Candidate, Partner, Target, environment_key
 from reeplan.optimize.problem import Problem as PlanProblem
-from reeplan.scenarios.markets import check_partner_use, partner_use
+from reeplan.scenarios.markets import check_partner_use, magnet_oxide, partner_use
 from reeplan.scenarios.rare_metals import (
     check_rare_metals,
     coproducts,
@@ -368,7 +368,8 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
     magnet_demand = {y: magnets * g * _rare_earth_part(scenario, y)
                      for y, g in zip(years, growth, strict=True)}
     rare = rare_metal_inputs(scenario, facts, years)
-    uses = {pid: partner_use(q, scenario, facts, recipe, factors, split, elements)
+    in_magnet = magnet_oxide(recipe, factors, per_magnet)
+    uses = {pid: partner_use(q, scenario, facts, recipe, in_magnet, split, elements)
             for pid, q in scenario.policy.partners.items() if q.buys_what_it_uses}
     demand_sources |= {s for u in uses.values() for s in u.source_ids}
     fx = {s for t in scenario.targets if t.currency == "RUB"
@@ -383,6 +384,9 @@ def assemble(scenario: Scenario, facts: FactBase) -> PlanProblem:
                                magnet_buy_cap=q.buys_magnets_at_most_t,
                                import_caps={**(uses[pid].tonnes if pid in uses else {}),
                                             **q.buys_at_most_t},
+                               import_caps_by_year={
+                                   y: {**caps, **q.buys_at_most_t} for y, caps in
+                                   (uses[pid].by_year if pid in uses else {}).items()},
                                concentrate_buy_cap=q.buys_concentrate_at_most_t,
                                route_capacity=q.route_capacity_t,
                                buys_nothing=q.buys_nothing,

@@ -9,7 +9,7 @@ element, what the partner buys: their consumption as the planner reads a country
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from reeplan.data import FactBase
 from reeplan.data.selection import (
@@ -20,7 +20,8 @@ from reeplan.data.selection import (
 from reeplan.domain.recipe import Recipe
 from reeplan.scenarios.spec import PartnerSpec, Scenario
 
-__all__ = ["PARTNER_USE_RULE", "PartnerUse", "check_partner_use", "partner_use"]
+__all__ = ["PARTNER_USE_RULE", "PartnerUse", "check_partner_use", "magnet_oxide", "magnets_made",
+           "partner_use"]
 
 PARTNER_USE_RULE = "partner_buys_its_use"
 """The assumption that a partner buys from us at most what its named countries use."""
@@ -39,11 +40,15 @@ class PartnerUse:
         Latest year of the consumption rows read.
     source_ids
         Consumption, split and recipe sources, and :data:`PARTNER_USE_RULE`.
+    by_year
+        Use by planning year and element, where it changes over the horizon (growth, magnet
+        plants): empty when it is ``tonnes`` every year.
     """
 
     tonnes: dict[str, float]
     year: int
     source_ids: frozenset[str]
+    by_year: dict[int, dict[str, float]] = field(default_factory=dict)
 
 
 def check_partner_use(scenario: Scenario, facts: FactBase,
@@ -78,8 +83,20 @@ def check_partner_use(scenario: Scenario, facts: FactBase,
                          f"(end_use 'consumption', unit t); expected a published figure")
 
 
+def magnet_oxide(recipe: Recipe, metal_per_oxide: Mapping[str, float],
+                 oxide_per_magnet: float) -> dict[str, float]:
+    """Oxide of each recipe element per tonne of magnet made [t REO / t magnet].
+
+    ``oxide_per_magnet`` [t REO / t] split over the recipe's elements by their oxide
+    content (metal wt% over each element's metal-per-oxide factor).
+    """
+    rare = {e: w / metal_per_oxide[e] for e, w in recipe.wt_pct.items()}
+    total = sum(rare.values())
+    return {e: oxide_per_magnet * v / total for e, v in rare.items()}
+
+
 def partner_use(q: PartnerSpec, scenario: Scenario, facts: FactBase, recipe: Recipe,
-                metal_per_oxide: Mapping[str, float], split: Mapping[str, float],
+                per_magnet: Mapping[str, float], split: Mapping[str, float],
                 elements: list[str]) -> PartnerUse:
     """Use of each element by the countries of ``q.buys_what_it_uses`` [t REO/yr].
 
@@ -87,13 +104,17 @@ def partner_use(q: PartnerSpec, scenario: Scenario, facts: FactBase, recipe: Rec
     planning country's: where its magnets are published apart, the consumption is of
     compounds and metals only and splits by ``split``, the planner's own non-magnet split
     over the elements it trades [fraction]; otherwise its magnet share goes to the
-    recipe's elements by their oxide content and the rest splits by ``split``. References
-    are checked by :func:`check_partner_use`; the split's sources are the caller's.
+    recipe's elements by their oxide content (``per_magnet``, :func:`magnet_oxide`) and
+    the rest splits by ``split``. Over the horizon it grows by ``q.use_growth_per_year``
+    from each country's consumption year, and each tonne of ``q.magnets_made_t`` adds
+    ``per_magnet`` [t REO per t of magnet, by element]. References are checked by
+    :func:`check_partner_use`; the split's sources are the caller's.
     """
     year = _year(scenario)
-    rare = {e: w / metal_per_oxide[e] for e, w in recipe.wt_pct.items()}
-    rare_total = sum(rare.values())
+    years = range(scenario.horizon.start, scenario.horizon.end + 1)
+    rare_total = sum(per_magnet.values())
     use = dict.fromkeys(elements, 0.0)
+    grown = {y: dict.fromkeys(elements, 0.0) for y in years}
     sources = {PARTNER_USE_RULE}
     latest = 0
     for code in q.buys_what_it_uses:
@@ -105,9 +126,26 @@ def partner_use(q: PartnerSpec, scenario: Scenario, facts: FactBase, recipe: Rec
         if magnets:
             sources |= recipe.source_ids
         for e in use:
-            use[e] += (found.total - magnets) * split.get(e, 0.0) \
-                + magnets * rare.get(e, 0.0) / rare_total
-    return PartnerUse(use, latest, frozenset(sources))
+            level = (found.total - magnets) * split.get(e, 0.0) \
+                + magnets * per_magnet.get(e, 0.0) / rare_total
+            use[e] += level
+            for y in years:
+                grown[y][e] += level * (1 + q.use_growth_per_year) ** (y - found.year)
+    if q.magnets_made_t:
+        sources |= recipe.source_ids
+        for y in years:
+            made = magnets_made(q.magnets_made_t, y)
+            for e, oxide in per_magnet.items():
+                if e in grown[y]:
+                    grown[y][e] += made * oxide
+    changes = bool(q.use_growth_per_year or q.magnets_made_t)
+    return PartnerUse(use, latest, frozenset(sources), grown if changes else {})
+
+
+def magnets_made(path: Mapping[int, float], year: int) -> float:
+    """The step path's value in ``year``: the latest listed year's, 0 before the first."""
+    listed = [y for y in path if y <= year]
+    return float(path[max(listed)]) if listed else 0.0
 
 
 def _year(scenario: Scenario) -> int:

@@ -252,6 +252,16 @@ class PartnerSpec(_Spec):
     without a consumption figure is an error. Resale onward is not absorption: resale to
     China is trade with China, and resale to a blocked partner is what its sanctions
     forbid."""
+    use_growth_per_year: Number = Field(default=0.0, ge=-0.5, le=1.0)
+    """Growth a year of the ``buys_what_it_uses`` countries' use from the consumption year
+    [fraction]; 0 holds it at its latest level (a labelled choice). Caps stated in
+    ``buys_at_most_t`` do not grow."""
+    magnets_made_t: dict[Year, NonNegative] = Field(default_factory=dict)
+    """Magnets the ``buys_what_it_uses`` countries make from oxide and metal they buy
+    [t NdFeB/yr], from each year listed to the next (a step path; before the first, none):
+    plants beyond the published consumption, e.g. India's 6,000 t/yr scheme of November
+    2025. Each tonne adds the recipe's rare earths, by their oxide content per tonne of
+    magnet, to what it buys from us."""
     buys_concentrate_at_most_t: NonNegative | None = None
     """Most concentrate it buys from us a year [t REO] (what its separators take from
     others); none: not capped."""
@@ -273,6 +283,15 @@ class PartnerSpec(_Spec):
     of rare-metal concentrates, sells none: ``[]``."""
     source: str | None = None
     """Source or assumption id(s) behind the terms, semicolon-separated."""
+
+    @model_validator(mode="after")
+    def _use_needs_its_countries(self) -> PartnerSpec:
+        for key, value in (("use_growth_per_year", self.use_growth_per_year),
+                           ("magnets_made_t", self.magnets_made_t)):
+            if value and not self.buys_what_it_uses:
+                raise _keyed(key, "it grows or adds to the use of the buys_what_it_uses "
+                                  "countries; expected that list too")
+        return self
 
 
 class CandidateSpec(_Spec):
