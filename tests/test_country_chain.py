@@ -140,6 +140,9 @@ DIST_HEADER = "distribution_id,deposit_id,element,value,complete,source_id,confi
     ({"facilities.csv": f"{FAC_HEADER}\nx,X,Y,RUS,,separation,lovozero,oxides,500,t/yr,,,"
                         "operating,,,,usgs_mcs2025_ree,low,\n"},
      ("facilities.csv", "row 2", "capacity and capacity_basis go together")),
+    ({"facilities.csv": f"{FAC_HEADER},commodity\nx,X,Y,RUS,,refining,,beryllium,45,t/yr,"
+                        "aim,,planned,2027,,,usgs_mcs2025_ree,low,,Be\n"},
+     ("facilities.csv", "row 2", "expected capacity_unit 't Be/yr', got 't/yr'")),
 ])
 def test_bad_chain_definitions_exit_2(tmp_path: Path, files: dict[str, str],
                                       where: tuple[str, ...]) -> None:

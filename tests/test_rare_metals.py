@@ -177,6 +177,14 @@ def test_a_group_without_tracked_members_names_them() -> None:
     plan = solve(_problem(mine, targets=(Target("st", "group_output", 80, 2030,
                                                 group="small"),), groups=(group,)))
     assert plan.missed and "Be, Ga count for nothing" in plan.missed[0]
+    assert "announced" not in plan.missed[0]
+    named = ProductGroup("small", (), (), ("Be", "Ga"),
+                         not_modelled_announced=(("Be", 45.0, 2027, "a mine"),
+                                                 ("Ga", 5.0, 0, "a refinery")))
+    plan = solve(_problem(mine, targets=(Target("st", "group_output", 80, 2030,
+                                                group="small"),), groups=(named,)))
+    assert plan.missed[0].endswith("; announced, not counted: Be 45 t/yr from 2027 "
+                                   "(a mine); Ga 5 t/yr (a refinery).")
 
 
 def test_value_counts_refined_rare_metals_at_world_prices() -> None:
@@ -232,6 +240,12 @@ def test_the_roadmap_plans_all_five_figures_and_says_what_happens(roadmap) -> No
     assert any("latest published output of them: Ge 6 t (2022), Ga 6 t (2024); none "
                "published for Be, Hf" in line for line in roadmap.missed), roadmap.missed
     assert {"usgs_mcs2025_ga", "usgs_ofr_2024_1057"} <= set(roadmap.problem.sources)
+    # an announced plant of an untracked member is named, not counted: Ermakovskoye's
+    # 45 t/yr of Be (the Minister for the Far East, 2025), start 2027
+    assert any(line.endswith("announced, not counted: Be 45 t/yr from 2027 (Ermakovskoye "
+                             "beryllium mine and concentrator, Buryatia).")
+               for line in roadmap.missed), roadmap.missed
+    assert "prometall_ermakovskoye_2025" in roadmap.problem.sources
     tables = plan_tables(roadmap)
     rm = tables["rare_metals"]
     assert set(rm["commodity"]) == {"W", "Mo", "Nb", "Ta", "Li", "Ti", "Zr"}

@@ -283,6 +283,28 @@ def latest_output(facts: FactBase, country: str, commodity: str
     return float(tonnes[best]), int(rows.loc[best, "year"]), str(rows.loc[best, "source_id"])
 
 
+ANNOUNCED = ("planned", "construction", "commissioning")
+"""Facility statuses that are announced capacity, not yet output."""
+
+
+def announced_capacity(facts: FactBase, country: str, commodity: str
+                       ) -> list[tuple[float, int | None, str, str]]:
+    """Announced plants of ``commodity`` in ``country`` [t content/yr].
+
+    Facilities of the commodity (their ``commodity`` column) with an announced status
+    (:data:`ANNOUNCED`) and a capacity: (tonnes, start year or None, name, source id),
+    largest first.
+    """
+    table = facts["facilities"]
+    rows = table[(table["country"] == country) & (table["commodity"] == commodity)
+                 & table["status"].isin(list(ANNOUNCED)) & table["capacity"].notna()]
+    starts = pd.to_numeric(rows["start_year"])
+    found = [(float(cap), None if pd.isna(start) else int(start), str(name), str(src))
+             for cap, start, name, src in zip(pd.to_numeric(rows["capacity"]), starts,
+                                              rows["name"], rows["source_id"], strict=True)]
+    return sorted(found, key=lambda x: -x[0])
+
+
 def producer_of(facts: FactBase, country: str, commodity: str) -> tuple[bool, bool]:
     """Whether ``country`` mines ``commodity``, and whether it makes it at all.
 

@@ -519,9 +519,16 @@ class FacilityRow(TableRow):
     source_id: Ident
     confidence: Confidence
     note: str | None = None
+    commodity: Ident | None = None
+    """Rare metal the capacity is of (``Zr``, ``Be`` ...): ``capacity_unit`` is then
+    ``t <commodity>/yr``, tonnes of content a year; blank for rare-earth plants."""
 
     @model_validator(mode="after")
     def _capacity_is_capacity(self) -> FacilityRow:
+        if self.commodity is not None and self.capacity_unit != f"t {self.commodity}/yr":
+            raise ValueError(f"a capacity of {self.commodity} is in tonnes of content a year: "
+                             f"expected capacity_unit 't {self.commodity}/yr', got "
+                             f"'{self.capacity_unit}'")
         if (self.capacity is None) != (self.capacity_basis is None):
             raise ValueError("capacity and capacity_basis go together: a figure says what "
                              "it is (nameplate, aim or output), and a basis needs a figure")

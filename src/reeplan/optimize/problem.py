@@ -396,6 +396,9 @@ class ProductGroup:
     not_modelled_output
         The planning country's latest published output of those members: (commodity,
         t content, year), for what the plan leaves out to be weighed.
+    not_modelled_announced
+        Announced plants of those members in the planning country: (commodity, t content
+        a year, start year or 0 when not stated, plant name).
     """
 
     id: str
@@ -403,6 +406,7 @@ class ProductGroup:
     element_groups: tuple[str, ...] = ()
     not_modelled: tuple[str, ...] = ()
     not_modelled_output: tuple[tuple[str, float, int], ...] = ()
+    not_modelled_announced: tuple[tuple[str, float, int, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -969,7 +969,17 @@ def _untracked(group: ProductGroup | None) -> list[str]:
     return [f"{', '.join(group.not_modelled)} count for nothing: the plan does not track "
             f"them (no consumption or plant data)"
             + (f"; the country's latest published output of them: {weighed}" if made else "")
-            + (f"; none published for {', '.join(none)}" if made and none else "")]
+            + (f"; none published for {', '.join(none)}" if made and none else "")
+            + _announced(group)]
+
+
+def _announced(group: ProductGroup) -> str:
+    """The announced plants of a group's untracked members, for the reader to weigh."""
+    if not group.not_modelled_announced:
+        return ""
+    plants = "; ".join(f"{k} {t:,.0f} t/yr" + (f" from {y}" if y else "") + f" ({name})"
+                       for k, t, y, name in group.not_modelled_announced)
+    return f"; announced, not counted: {plants}"
 
 
 def _group_gaps(t: Target, p: Problem) -> list[str]:

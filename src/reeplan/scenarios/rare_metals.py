@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 from reeplan.data import FactBase
 from reeplan.data.rare_metals import (
+    announced_capacity,
     coproduct_ratios,
     latest_output,
     producer_of,
@@ -187,7 +188,12 @@ def rare_metal_inputs(scenario: Scenario, facts: FactBase,
         made = [(k, *found) for k in left
                 if (found := latest_output(facts, scenario.country, k)) is not None]
         sources |= {str(src) for *_, src in made}
+        plants = [(k, *found) for k in left
+                  for found in announced_capacity(facts, scenario.country, k)]
+        sources |= {src for *_, src in plants}
+        announced = [(k, t, y or 0, name) for k, t, y, name, _ in plants]
         groups.append(ProductGroup(gid, tuple(k for k in commodities if k in spec.commodities),
                                    tuple(element_groups), left,
-                                   tuple((k, t, y) for k, t, y, _ in made)))
+                                   tuple((k, t, y) for k, t, y, _ in made),
+                                   tuple(announced)))
     return RareMetalInputs(tuple(metals), tuple(groups), frozenset(sources))
